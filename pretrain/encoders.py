@@ -1,0 +1,134 @@
+"""Encoders: images (B, C, H, W) in [0, 1] -> codes (B, m).
+
+Every encoder is an ``Encoder``: it normalises its input with the dataset's mean/std
+(stored with the weights, so exported encoders are self-contained), runs a backbone to a
+feature vector, and projects it to the code size m, the bottleneck all tasks share.
+
+Backbones come from a small local registry (``@register_backbone``) or, for any other
+name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import timm
+import torch
+from torch import nn
+
+from pretrain.config import ConfigError
+
+
+@dataclass
+class EncoderSpec:
+    """Everything needed to rebuild an encoder (saved as encoder.json beside the weights)."""
+
+    name: str
+    code_dim: int
+    in_chans: int
+    image_size: int
+    mean: float
+    std: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+BACKBONES: dict[str, Callable[[EncoderSpec], tuple[nn.Module, int]]] = {}
+
+
+def register_backbone(name: str):
+    """Register ``fn(spec) -> (module mapping images to (B, d) features, d)``."""
+
+    def wrap(fn):
+        if name in BACKBONES:
+            raise ValueError(f"backbone {name!r} is already registered")
+        BACKBONES[name] = fn
+        return fn
+
+    return wrap
+
+
+@register_backbone("paper_conv")
+def paper_conv(spec: EncoderSpec) -> tuple[nn.Module, int]:
+    """The MNIST encoder of Schuster & Krogh (Entropy 2021), appendix Table 1:
+    conv 4x4/2 -> 64, ReLU, conv 4x4/2 -> 128, ReLU, flatten; the Encoder's projection is
+    the linear representation layer (linear output, as the paper's section 3.1 says)."""
+    side = spec.image_size // 4
+    body = nn.Sequential(
+        nn.Conv2d(spec.in_chans, 64, 4, 2, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(64, 128, 4, 2, 1),
+        nn.ReLU(inplace=True),
+        nn.Flatten(),
+    )
+    return body, 128 * side * side
+
+
+@register_backbone("mlp")
+def mlp(spec: EncoderSpec) -> tuple[nn.Module, int]:
+    """A one-hidden-layer MLP (512 units): a quick, small baseline architecture."""
+    n = spec.in_chans * spec.image_size**2
+    return nn.Sequential(nn.Flatten(), nn.Linear(n, 512), nn.ReLU(inplace=True)), 512
+
+
+def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:
+    """Any timm model, classifier removed; its pooled features feed the projection."""
+    if not timm.is_model(spec.name):
+        known = ", ".join(sorted(BACKBONES))
+        raise ConfigError(f"encoder.name: {spec.name!r} is neither a local encoder ({known}) nor a timm model")
+    model = timm.create_model(spec.name, pretrained=False, num_classes=0, in_chans=spec.in_chans)
+    return model, model.num_features
+
+
+class Encoder(nn.Module):
+    """images (B, C, H, W) float in [0, 1] -> codes (B, m). ``code_dim`` is m."""
+
+    def __init__(self, spec: EncoderSpec):
+        super().__init__()
+        self.spec = spec
+        build = BACKBONES.get(spec.name, timm_backbone)
+        self.backbone, self.feature_dim = build(spec)
+        self.proj = nn.Linear(self.feature_dim, spec.code_dim)
+        self.register_buffer("mean", torch.tensor(spec.mean), persistent=False)
+        self.register_buffer("std", torch.tensor(spec.std), persistent=False)
+
+    @property
+    def code_dim(self) -> int:
+        return self.spec.code_dim
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.backbone((images - self.mean) / self.std))
+
+
+def build_encoder(name: str, code_dim: int, image_shape: tuple[int, int, int], mean: float, std: float) -> Encoder:
+    c, h, w = image_shape
+    if h != w:
+        raise ConfigError(f"encoders take square images; got {h}x{w}")
+    if code_dim < 1:
+        raise ConfigError(f"encoder.code_dim must be >= 1, got {code_dim}")
+    return Encoder(EncoderSpec(name, code_dim, c, h, float(mean), float(std)))
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@torch.no_grad()
+def encode_images(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1024, device: str | torch.device = "cpu", progress=None
+) -> torch.Tensor:
+    """Run ``model`` over uint8 images (N, C, H, W) in batches -> float32 features (N, d) on CPU.
+
+    The model is put in eval mode and restored afterwards; bf16 autocast on CUDA."""
+    was_training = model.training
+    model.eval()
+    out = []
+    starts = range(0, len(images), batch_size)
+    for start in progress(starts) if progress else starts:
+        chunk = images[start : start + batch_size].to(device, non_blocking=True).float().div_(255)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=torch.device(device).type == "cuda"):
+            out.append(model(chunk).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)

@@ -1,0 +1,231 @@
+"""The one pretraining loop, driven by Accelerate, shared by every task.
+
+Data are in-memory uint8 tensors on the device; each process reads its own shard of a
+deterministic per-epoch order (pretrain.data.ShardedBatches), and every step reseeds the
+RNG from (seed, step, rank), so a resumed run repeats an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from pretrain.checkpoint import load_checkpoint, save_checkpoint
+from pretrain.config import Config, ConfigError, config_to_dict, save_config
+from pretrain.data import ShardedBatches, Splits, load_splits, to_unit_float
+from pretrain.encoders import build_encoder, count_parameters
+from pretrain.export import export_encoder
+from pretrain.meter import LossMeter, NonFiniteLossError
+from pretrain.model import PretrainModel
+from pretrain.monitor import TransferMonitor
+from pretrain.optim import build_optimizer, build_scheduler
+from pretrain.provenance import provenance
+from pretrain.tb import RunLogger
+from ssl_tasks.base import TaskContext, build_task
+
+
+def resolve_precision(setting: str) -> str:
+    """auto -> bf16 where a CUDA GPU supports it, else fp32 ('no')."""
+    if setting == "auto":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    if setting not in ("no", "bf16", "fp16"):
+        raise ConfigError(f"train.precision: {setting!r} is unknown (auto | no | bf16 | fp16)")
+    return setting
+
+
+def build_model(cfg: Config, splits: Splits) -> PretrainModel:
+    torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
+    shape = splits.train.image_shape
+    encoder = build_encoder(cfg.encoder.name, cfg.encoder.code_dim, shape, splits.mean, splits.std)
+    ctx = TaskContext(image_shape=shape, num_samples=len(splits.train))
+    return PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])
+
+
+def prepare_run_dir(cfg: Config, resume: bool, accelerator: Accelerator) -> Path:
+    run_dir = cfg.run_path
+    has_checkpoint = (run_dir / "checkpoints" / "last.pt").is_file()
+    if has_checkpoint and not resume:
+        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another name")
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml", provenance())
+    accelerator.wait_for_everyone()
+    return run_dir
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    return (seed * 1_000_003 + step) * 64 + rank
+
+
+@dataclass
+class LoopParts:
+    """Everything the loop body touches, built once by ``run_pretraining``."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    batches: ShardedBatches
+    train_images: torch.Tensor  # (N, C, H, W) uint8 on the device
+    logger: RunLogger
+    monitor: TransferMonitor | None
+    run_dir: Path
+    total_steps: int
+
+
+def checkpoint_state(parts: LoopParts, step: int) -> dict:
+    return {
+        "step": step,
+        "model": parts.accelerator.unwrap_model(parts.model).state_dict(),
+        "optimizer": parts.optimizer.state_dict(),
+        "scheduler": parts.scheduler.state_dict(),
+    }
+
+
+def save_if_finite(parts: LoopParts, meter: LossMeter, step: int) -> None:
+    if meter.any_nonfinite(parts.accelerator):
+        raise NonFiniteLossError(f"the loss became NaN/inf before step {step}")
+    if parts.accelerator.is_main_process:
+        save_checkpoint(parts.run_dir, checkpoint_state(parts, step))
+    parts.accelerator.wait_for_everyone()
+
+
+def run_monitor(parts: LoopParts, step: int) -> float | None:
+    accuracy = None
+    if parts.monitor is not None:  # main process only; the others wait
+        encoder = parts.accelerator.unwrap_model(parts.model).encoder
+        accuracy = parts.monitor(encoder, parts.accelerator.device)
+        parts.logger.scalars({"monitor/val_knn_accuracy": accuracy}, step)
+    parts.accelerator.wait_for_everyone()
+    return accuracy
+
+
+def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter):
+    acc = parts.accelerator
+    torch.manual_seed(step_seed(cfg.train.seed, step, acc.process_index))
+    positions = parts.batches.positions(step).to(acc.device)
+    images = to_unit_float(parts.train_images[positions])
+    with acc.autocast():
+        loss, logs, shown = parts.model(images, positions)
+    acc.backward(loss)
+    if cfg.optim.grad_clip > 0:
+        acc.clip_grad_norm_(parts.model.parameters(), cfg.optim.grad_clip)
+    parts.optimizer.step()
+    parts.scheduler.step()
+    parts.optimizer.zero_grad(set_to_none=True)
+    meter.add(loss, logs, len(images))
+    return shown, positions
+
+
+def record_shards(parts: LoopParts, positions: torch.Tensor, step: int) -> None:
+    """Write which training positions each process read at ``step`` (data_shards.json), so a
+    multi-process run can be checked for disjoint shards."""
+    gathered = parts.accelerator.gather(positions).view(parts.accelerator.num_processes, -1)
+    if parts.accelerator.is_main_process:
+        record = {"step": step, "world": parts.accelerator.num_processes, "positions": gathered.tolist()}
+        (parts.run_dir / "data_shards.json").write_text(json.dumps(record))
+
+
+def train_loop(parts: LoopParts, cfg: Config, start: int) -> int:
+    """Run steps ``start`` .. total (or until train.halt_after_steps); return the last step done."""
+    tc, meter, done = cfg.train, LossMeter(), start
+    end = parts.total_steps if not tc.halt_after_steps else min(parts.total_steps, start + tc.halt_after_steps)
+    bar = tqdm(total=parts.total_steps, initial=start, disable=not parts.accelerator.is_main_process, desc="pretrain")
+    shown_on_bar: dict[str, str] = {}
+    for step in range(start, end):
+        shown, positions = train_step(parts, cfg, step, meter)
+        if step == start:
+            record_shards(parts, positions, step)
+        done = step + 1
+        if done % tc.log_every == 0 or done == end:
+            if meter.any_nonfinite(parts.accelerator):
+                raise NonFiniteLossError(f"the loss became NaN/inf before step {done}")
+            values = meter.flush(parts.accelerator)
+            values["lr"] = parts.scheduler.get_last_lr()[0]
+            parts.logger.scalars({f"pretrain/{k}": v for k, v in values.items()}, done)
+            shown_on_bar.update(loss=f"{values['loss']:.4f}", img_s=f"{values['images_per_s']:.0f}")
+            bar.set_postfix(shown_on_bar)
+        if done % tc.image_log_every == 0 or done == end:
+            parts.logger.reconstructions(shown, done)
+        paused_from = time.perf_counter()
+        if done % tc.ckpt_every == 0 or done == end:
+            save_if_finite(parts, meter, done)
+        if cfg.monitor.every and (done % cfg.monitor.every == 0 or done == parts.total_steps):
+            accuracy = run_monitor(parts, done)
+            if accuracy is not None:
+                shown_on_bar["val_knn"] = f"{accuracy:.3f}"
+                bar.set_postfix(shown_on_bar)
+        meter.paused += time.perf_counter() - paused_from  # checkpoint/monitor time is not training
+        bar.update(1)
+    bar.close()
+    return done
+
+
+def restore(parts: LoopParts) -> int:
+    state = load_checkpoint(parts.run_dir)
+    if state is None:
+        return 0
+    parts.accelerator.unwrap_model(parts.model).load_state_dict(state["model"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    parts.scheduler.load_state_dict(state["scheduler"])
+    return int(state["step"])
+
+
+def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int, world: int) -> str:
+    lines = [
+        f"run: {cfg.run_path}   tasks: {', '.join(model.task_keys)}   encoder: {cfg.encoder.name} (m={cfg.encoder.code_dim})",
+        f"data: {cfg.data.name} train {len(splits.train)} / val {len(splits.val)} / test {len(splits.test)}"
+        f"   steps: {total_steps} x {cfg.train.batch_size} images x {world} process(es)",
+        f"parameters: encoder {count_parameters(model.encoder):,}   task heads {count_parameters(model.tasks):,}",
+    ]
+    for task in model.tasks:
+        lines += task.describe(model.encoder)
+    return "\n".join(lines)
+
+
+def run_pretraining(cfg: Config, resume: bool = False) -> Path:
+    """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
+    accelerator = Accelerator(mixed_precision=resolve_precision(cfg.train.precision))
+    run_dir = prepare_run_dir(cfg, resume, accelerator)
+    splits = load_splits(cfg.data)
+    model = build_model(cfg, splits)
+    batches = ShardedBatches(
+        len(splits.train), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
+    )
+    total_steps = max(1, round(cfg.train.epochs * batches.steps_per_epoch))
+    optimizer = build_optimizer(model, cfg.optim)
+    scheduler = build_scheduler(optimizer, total_steps, cfg.optim)
+    if accelerator.is_main_process:
+        print(describe(cfg, model, splits, total_steps, accelerator.num_processes), flush=True)
+    prepared_model, optimizer = accelerator.prepare(model, optimizer)
+    main = accelerator.is_main_process
+    parts = LoopParts(
+        accelerator, prepared_model, optimizer, scheduler, batches, splits.train.images.to(accelerator.device),
+        None, TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
+        run_dir, total_steps,
+    )  # fmt: skip
+    start = restore(parts) if resume else 0
+    parts.logger = RunLogger(run_dir, main, purge_step=start or None)
+    parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
+    if resume and main:
+        print(f"resuming at step {start} of {total_steps}", flush=True)
+    try:
+        done = train_loop(parts, cfg, start)
+    except NonFiniteLossError as err:
+        raise NonFiniteLossError(f"{err}. Training stopped; the last good checkpoint is {run_dir}/checkpoints/last.pt") from None
+    finally:
+        parts.logger.close()
+    if done == total_steps and main:
+        unwrapped = accelerator.unwrap_model(prepared_model)
+        export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {"steps": done, **provenance()})
+        print(f"exported encoder to {run_dir}/encoder.safetensors", flush=True)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return run_dir

@@ -1,0 +1,38 @@
+"""One encoder, one or more weighted pretext tasks: the module the loop trains."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ssl_tasks.base import Batch, SSLTask
+
+
+class PretrainModel(nn.Module):
+    """Sum of weighted task losses over one shared encoder.
+
+    forward(images (B, C, H, W) in [0, 1], index (B,)) returns
+    (loss scalar, logs {"task/metric": scalar}, images (input, output) pair or None).
+    A plain tuple, so DistributedDataParallel can wrap the whole module.
+    """
+
+    def __init__(self, encoder: nn.Module, tasks: list[SSLTask]):
+        super().__init__()
+        self.encoder = encoder
+        self.tasks = nn.ModuleList(tasks)
+        names = [t.cfg.name for t in tasks]
+        # Log keys stay readable: "autoencoder/loss", or "autoencoder1/loss" when a name repeats.
+        self.task_keys = [n if names.count(n) == 1 else f"{n}{i}" for i, n in enumerate(names)]
+
+    def forward(self, images: torch.Tensor, index: torch.Tensor):
+        batch = Batch(images, index)
+        total = images.new_zeros((), dtype=torch.float32)
+        logs: dict[str, torch.Tensor] = {}
+        shown = None
+        for key, task in zip(self.task_keys, self.tasks):
+            out = task(self.encoder, batch)
+            total = total + task.cfg.weight * out.loss.float()
+            logs[f"{key}/loss"] = out.loss.detach().float()
+            logs.update({f"{key}/{name}": value for name, value in out.logs.items() if name != "loss"})
+            shown = shown or out.images
+        return total, logs, shown
