@@ -30,7 +30,9 @@ def evaluate_run(run_dir: Path, baselines: list[str] | None = None) -> dict:
     for source in feature_sources(run_dir, chosen, cfg.train.seed, device, cfg.eval.batch_size):
         print(f"evaluating {source.name} ...", flush=True)
         parts = {
-            name: cached_features(run_dir / "features", source.identity, name, getattr(splits, name), source.extract)
+            name: cached_features(
+                run_dir / "features", source.identity, name, getattr(splits, name), source.extract, use_cache=source.cache
+            )
             for name in ("train", "val", "test")
         }
         metrics = evaluate_features(parts["train"], parts["val"], parts["test"], cfg.eval, splits.num_classes)

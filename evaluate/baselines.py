@@ -27,6 +27,7 @@ class FeatureSource:
     identity: str
     extract: Callable[[torch.Tensor], torch.Tensor]
     description: str
+    cache: bool = True  # False where recomputing is cheaper than reading the file back
 
 
 def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int):
@@ -41,7 +42,7 @@ def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> Feat
 
 
 def raw_pixels_source() -> FeatureSource:
-    return FeatureSource("raw_pixels", "raw_pixels", lambda images: images.flatten(1).float() / 255, "flattened pixels")
+    return FeatureSource("raw_pixels", "raw_pixels", lambda images: images.flatten(1).float() / 255, "flattened pixels", cache=False)
 
 
 def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:

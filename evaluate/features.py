@@ -52,11 +52,13 @@ def cache_key(source: str, split: str, images: ImageSet, transform: str) -> str:
 
 def cached_features(
     cache_dir: Path, source: str, split: str, images: ImageSet, extract: Callable[[torch.Tensor], torch.Tensor],
-    transform: str = "unit_float",
+    transform: str = "unit_float", use_cache: bool = True,
 ) -> Features:  # fmt: skip
     """Features of ``images`` from ``extract(uint8 images) -> (N, d)``, read from the cache if present."""
     path = Path(cache_dir) / f"{split}-{cache_key(source, split, images, transform)}.pt"
-    if path.is_file():
+    if not use_cache:
+        x = extract(images.images).float()
+    elif path.is_file():
         x = torch.load(path, map_location="cpu")["x"]
     else:
         x = extract(images.images).float().contiguous()

@@ -46,6 +46,15 @@ def knn_vote(
     return scores.scatter_add_(1, neighbour_labels, weights)
 
 
+def knn_predict(
+    train_features: torch.Tensor, train_labels: torch.Tensor, queries: torch.Tensor, k: int, temperature: float,
+    num_classes: int,
+) -> torch.Tensor:  # fmt: skip
+    """Predicted class (Q,) of each query by weighted kNN over the labelled bank."""
+    sims, positions = cosine_search(train_features, queries, k)
+    return knn_vote(sims, train_labels.cpu()[positions], num_classes, temperature).argmax(1)
+
+
 def knn_classifier(
     train_features: torch.Tensor,
     train_labels: torch.Tensor,
@@ -59,7 +68,6 @@ def knn_classifier(
 
     Returns {"accuracy": float in [0, 1], "k", "temperature", "bank_size"}."""
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
-    sims, positions = cosine_search(train_features, test_features, k)
-    scores = knn_vote(sims, train_labels.cpu()[positions], num_classes, temperature)
-    accuracy = (scores.argmax(1) == test_labels.cpu()).float().mean().item()
+    predictions = knn_predict(train_features, train_labels, test_features, k, temperature, num_classes)
+    accuracy = (predictions == test_labels.cpu()).float().mean().item()
     return {"accuracy": accuracy, "k": k, "temperature": temperature, "bank_size": len(train_features)}

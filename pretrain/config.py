@@ -11,6 +11,7 @@ the task its ``name`` selects in the task registry (see ssl_tasks.base).
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where ``3e-4`` is a string; read it as YAML 1.2 does, a float."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
 
 
 class ConfigError(ValueError):
@@ -100,6 +116,8 @@ class Config:
         return Path(self.run_dir or f"runs/{self.name}")
 
 
+DEFAULT_TASKS = ({"name": "autoencoder"},)
+
 # ----------------------------------------------------------------------------- parsing
 
 
@@ -160,7 +178,7 @@ def apply_override(data: dict, dotted: str) -> None:
     for i, part in enumerate(parts[:-1]):
         node = _child(node, part, ".".join(parts[: i + 1]))
     last = parts[-1]
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    value = read_yaml(raw) if raw.strip() else ""
     if isinstance(node, list):
         node[_list_index(node, last, key)] = value
     else:
@@ -188,7 +206,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path.read_text()) or {}
+    data.setdefault("tasks", [dict(t) for t in DEFAULT_TASKS])  # so tasks.0.x=... overrides work
     for item in overrides:
         apply_override(data, item)
     return config_from_dict(data)
@@ -198,7 +217,7 @@ def config_from_dict(data: dict) -> Config:
     """Typed Config from a plain mapping; task entries are parsed by their own Config classes."""
     from ssl_tasks.base import parse_task_config  # late import: ssl_tasks imports this module
 
-    tasks = data.get("tasks", [{"name": "autoencoder"}])
+    tasks = data.get("tasks", [dict(t) for t in DEFAULT_TASKS])
     cfg = parse_dataclass(Config, {**data, "tasks": []})
     if not isinstance(tasks, list) or not tasks:
         raise ConfigError("tasks: expected a non-empty list of task sections")
@@ -223,7 +242,7 @@ def load_run_config(run_dir: str | Path) -> Config:
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: is {run_dir} a run directory made by `python -m pretrain`?")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path.read_text()) or {}
     data.pop("provenance", None)
     return config_from_dict(data)
 

@@ -8,7 +8,6 @@ touched for final numbers. Labelled subsets are drawn from the training split on
 from __future__ import annotations
 
 import gzip
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,12 @@ import torch
 
 from pretrain.config import ConfigError, DataConfig
 
-FASHION_MNIST_PLACES = ("/usr/share/datasets/fashion-mnist", "data/fashion-mnist", "data/FashionMNIST/raw")
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+FASHION_MNIST_PLACES = (
+    "/usr/share/datasets/fashion-mnist",  # Debian's dataset-fashion-mnist
+    str(REPO_DATA / "fashion-mnist"),  # files put there by hand
+    str(REPO_DATA / "FashionMNIST" / "raw"),  # torchvision's download (scripts/get_data.sh)
+)
 FASHION_MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",

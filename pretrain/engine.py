@@ -192,7 +192,8 @@ def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int
 
 def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
-    accelerator = Accelerator(mixed_precision=resolve_precision(cfg.train.precision))
+    # cpu=True without a GPU: only then does Accelerate join torchrun/launch processes with gloo.
+    accelerator = Accelerator(mixed_precision=resolve_precision(cfg.train.precision), cpu=not torch.cuda.is_available())
     run_dir = prepare_run_dir(cfg, resume, accelerator)
     splits = load_splits(cfg.data)
     model = build_model(cfg, splits)

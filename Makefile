@@ -1,0 +1,35 @@
+# make run   - set up, pretrain the default config, evaluate, print the transfer report
+# make test  - set up, run the test suite
+# Variables: CONFIG (a YAML in configs/), OVERRIDES (dotted key=value list), PYTHON (bootstrap interpreter)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-done
+CONFIG ?= configs/ae_fmnist.yaml
+OVERRIDES ?=
+
+.PHONY: setup data run pretrain evaluate test clean help
+
+help:
+	@sed -n '1,3p' Makefile
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml scripts/setup_env.sh scripts/check_imports.py
+	PYTHON=$(PYTHON) bash scripts/setup_env.sh $(VENV)
+	touch $(STAMP)
+
+data: $(STAMP)
+	bash scripts/get_data.sh $(PY)
+
+run: setup
+	$(eval RUN_DIR := $(shell $(PY) -c "from pretrain.config import load_config; print(load_config('$(CONFIG)', '$(OVERRIDES)'.split()).run_path)"))
+	$(PY) -m pretrain --config $(CONFIG) --resume $(OVERRIDES)
+	$(PY) -m evaluate --run $(RUN_DIR)
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny synthetic configs that run the real code in seconds."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from pretrain.config import config_from_dict  # noqa: E402
+
+
+def tiny_config_dict(run_dir: Path, **sections) -> dict:
+    """A synthetic-data run small enough for a unit test; sections override defaults."""
+    data = {
+        "name": "tiny",
+        "run_dir": str(run_dir),
+        "data": {"name": "synthetic", "synthetic_size": 200, "val_size": 60},
+        "encoder": {"name": "paper_conv", "code_dim": 8},
+        "tasks": [{"name": "autoencoder"}],
+        "optim": {"lr": 2e-3},
+        "train": {"epochs": 1, "batch_size": 16, "log_every": 4, "ckpt_every": 5, "image_log_every": 10},
+        "monitor": {"every": 0},
+        "eval": {"linear_l2": [1e-3], "linear_max_iter": 30},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return data
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    def make(run_dir=None, **sections):
+        return config_from_dict(tiny_config_dict(run_dir or tmp_path / "run", **sections))
+
+    return make

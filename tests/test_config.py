@@ -1,0 +1,73 @@
+import pytest
+import yaml
+
+from pretrain.config import ConfigError, OptimConfig, apply_override, config_from_dict, load_config, parse_dataclass
+
+
+def write(tmp_path, data):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_defaults_load_and_overrides_apply(tmp_path):
+    cfg = load_config(write(tmp_path, {"name": "x"}), ["optim.lr=3e-4", "train.epochs=2", "tasks.0.decoder=linear"])
+    assert cfg.optim.lr == pytest.approx(3e-4)
+    assert cfg.train.epochs == 2.0 and isinstance(cfg.train.epochs, float)
+    assert cfg.tasks[0].name == "autoencoder" and cfg.tasks[0].decoder == "linear"
+
+
+@pytest.mark.parametrize(
+    "data, path",
+    [
+        ({"optim": {"lrr": 1}}, "optim.lrr"),
+        ({"nonsense": 1}, "nonsense"),
+        ({"tasks": [{"name": "autoencoder", "decodr": "linear"}]}, "tasks.0.decodr"),
+    ],
+)
+def test_unknown_key_is_named(data, path):
+    with pytest.raises(ConfigError, match=path.replace(".", r"\.")):
+        config_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "data, path",
+    [
+        ({"optim": {"lr": "fast"}}, "optim.lr"),
+        ({"train": {"batch_size": 1.5}}, "train.batch_size"),
+        ({"train": {"batch_size": True}}, "train.batch_size"),
+        ({"eval": {"linear_l2": [1e-3, "x"]}}, "eval.linear_l2.1"),
+        ({"data": 3}, "data"),
+    ],
+)
+def test_wrong_type_is_named(data, path):
+    with pytest.raises(ConfigError, match=path.replace(".", r"\.")):
+        config_from_dict(data)
+
+
+def test_unknown_task_lists_registry():
+    with pytest.raises(ConfigError, match="autoencoder"):
+        config_from_dict({"tasks": [{"name": "no_such_task"}]})
+
+
+def test_override_errors():
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        apply_override({}, "optim.lr")
+    with pytest.raises(ConfigError, match="index"):
+        apply_override({"tasks": [{}]}, "tasks.3.weight=2")
+
+
+def test_int_accepted_for_float_but_not_reverse():
+    assert parse_dataclass(OptimConfig, {"lr": 1}).lr == 1.0
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
+        load_config(path)

@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from pretrain.config import ConfigError
+from pretrain.encoders import build_encoder, encode_images
+from pretrain.export import export_encoder, load_encoder
+
+
+@pytest.mark.parametrize("name, shape", [("paper_conv", (1, 28, 28)), ("mlp", (1, 28, 28)), ("resnet18", (1, 28, 28)), ("paper_conv", (3, 32, 32))])
+def test_encoder_maps_images_to_codes(name, shape):
+    encoder = build_encoder(name, code_dim=12, image_shape=shape, mean=0.3, std=0.3)
+    codes = encoder(torch.rand(4, *shape))
+    assert codes.shape == (4, 12)
+    assert encoder.code_dim == 12
+    assert torch.isfinite(codes).all()
+
+
+def test_unknown_encoder_name_is_an_error():
+    with pytest.raises(ConfigError, match="neither a local encoder"):
+        build_encoder("no_such_net_xyz", 8, (1, 28, 28), 0.0, 1.0)
+
+
+def test_export_roundtrip_reproduces_codes(tmp_path):
+    torch.manual_seed(0)
+    encoder = build_encoder("paper_conv", 6, (1, 28, 28), 0.28, 0.35)
+    export_encoder(tmp_path, encoder, torch.nn.Linear(2, 2), {"steps": 1})
+    loaded = load_encoder(tmp_path)
+    images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    assert torch.allclose(encode_images(encoder, images), encode_images(loaded, images))
+    assert loaded.spec == encoder.spec
+
+
+def test_load_encoder_missing_weights_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="finished"):
+        load_encoder(tmp_path)

@@ -1,0 +1,106 @@
+"""Behaviour every registered task must show, parametrized over the task registry."""
+
+import pytest
+import torch
+
+from pretrain.encoders import build_encoder
+from pretrain.model import PretrainModel
+from ssl_tasks import TASKS
+from ssl_tasks.autoencoder import Autoencoder, AutoencoderConfig, identity_trap_warning
+from ssl_tasks.base import Batch, TaskContext, build_task, register_task
+
+SHAPE = (1, 28, 28)
+
+
+def make(task_name: str, seed: int = 0, **options):
+    torch.manual_seed(seed)
+    encoder = build_encoder("paper_conv", 8, SHAPE, 0.3, 0.3)
+    cfg = TASKS[task_name].Config(name=task_name, **options)
+    task = build_task(cfg, encoder, TaskContext(SHAPE, num_samples=64))
+    return PretrainModel(encoder, [task])
+
+
+def batch(seed=0, n=16):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, *SHAPE, generator=gen), torch.arange(n)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_loss_finite_and_gradients_reach_encoder(name):
+    model = make(name)
+    loss, logs, _ = model(*batch())
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    assert f"{name}/loss" in logs
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_same_seed_same_losses(name):
+    def three_losses():
+        model = make(name, seed=5)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        out = []
+        for step in range(3):
+            torch.manual_seed(100 + step)
+            loss = model(*batch(step))[0]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return out
+
+    assert three_losses() == three_losses()
+
+
+def test_duplicate_task_name_raises():
+    with pytest.raises(ValueError, match="already registered"):
+        register_task("autoencoder")(Autoencoder)
+
+
+@pytest.mark.parametrize("decoder, lr", [("mirror", 3e-3), ("linear", 1e-2)])
+def test_autoencoder_beats_the_mean_image_on_tiny_data(decoder, lr):
+    """The code must carry information: after training, reconstruction error is well below
+    that of the best input-independent guess, the per-pixel mean image."""
+    from pretrain.data import synthetic_images
+    from ssl_tasks.losses import reconstruction_loss
+
+    data = synthetic_images(64, seed=0).images.float() / 255
+    mean_image = data.mean(0, keepdim=True).clamp(1e-4, 1 - 1e-4)
+    floor = reconstruction_loss(torch.logit(mean_image).expand_as(data), data, "mse").item()
+    model = make("autoencoder", decoder=decoder, loss="mse")
+    opt = torch.optim.Adam(model.parameters(), lr)
+    for _ in range(200):
+        loss = model(data, torch.arange(64))[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.7 * floor
+
+
+def test_no_skip_path_reconstruction_depends_on_code_only():
+    """Hold the code fixed and change the input: the reconstruction must not move."""
+    model = make("autoencoder")
+    task = model.tasks[0]
+    fixed = torch.randn(4, 8)
+
+    class FixedCode(torch.nn.Module):
+        code_dim = 8
+
+        def forward(self, images):
+            return fixed + 0 * images.sum()  # ignores the pixels
+
+    a, b = batch(1, 4)[0], batch(2, 4)[0]
+    out_a = task(FixedCode(), Batch(a, torch.arange(4))).images[1]
+    out_b = task(FixedCode(), Batch(b, torch.arange(4))).images[1]
+    assert not torch.equal(a, b)
+    assert torch.equal(out_a, out_b)
+
+
+def test_identity_trap_warning():
+    assert identity_trap_warning(20, SHAPE) == []
+    assert "identity" in identity_trap_warning(784, SHAPE)[0]
+    encoder = build_encoder("paper_conv", 800, SHAPE, 0.3, 0.3)
+    task = Autoencoder(AutoencoderConfig(name="autoencoder", decoder="linear"), encoder, TaskContext(SHAPE, 8))
+    assert any("WARNING" in line for line in task.describe(encoder))
