@@ -10,10 +10,12 @@ extractor from uint8 images (N, C, H, W) to features (N, d).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from evaluate.features import file_digest
 from pretrain.config import ConfigError
@@ -32,7 +34,8 @@ class FeatureSource:
 
 def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int):
     encoder = encoder.to(device)
-    return lambda images: encode_images(encoder, images, batch_size, device)
+    bar = partial(tqdm, desc="features", unit="batch", leave=False)
+    return lambda images: encode_images(encoder, images, batch_size, device, progress=bar)
 
 
 def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> FeatureSource:

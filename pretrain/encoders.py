@@ -11,13 +11,12 @@ name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C)``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable
-
 import timm
 import torch
 from torch import nn
 
 from pretrain.config import ConfigError
+from pretrain.registry import Registry
 
 
 @dataclass
@@ -35,19 +34,9 @@ class EncoderSpec:
         return asdict(self)
 
 
-BACKBONES: dict[str, Callable[[EncoderSpec], tuple[nn.Module, int]]] = {}
-
-
-def register_backbone(name: str):
-    """Register ``fn(spec) -> (module mapping images to (B, d) features, d)``."""
-
-    def wrap(fn):
-        if name in BACKBONES:
-            raise ValueError(f"backbone {name!r} is already registered")
-        BACKBONES[name] = fn
-        return fn
-
-    return wrap
+# name -> fn(spec) -> (module mapping images to (B, d) features, d)
+BACKBONES = Registry("encoder")
+register_backbone = BACKBONES.register
 
 
 @register_backbone("paper_conv")

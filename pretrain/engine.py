@@ -18,7 +18,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from pretrain.checkpoint import load_checkpoint, save_checkpoint
-from pretrain.config import Config, ConfigError, config_to_dict, save_config
+from pretrain.config import Config, ConfigError, config_changes, config_to_dict, read_yaml, save_config
 from pretrain.data import ShardedBatches, Splits, load_splits, to_unit_float
 from pretrain.encoders import build_encoder, count_parameters
 from pretrain.export import export_encoder
@@ -53,11 +53,22 @@ def prepare_run_dir(cfg: Config, resume: bool, accelerator: Accelerator) -> Path
     has_checkpoint = (run_dir / "checkpoints" / "last.pt").is_file()
     if has_checkpoint and not resume:
         raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another name")
+    if has_checkpoint and accelerator.is_main_process:
+        warn_config_changes(run_dir, cfg)
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml", provenance())
     accelerator.wait_for_everyone()
     return run_dir
+
+
+def warn_config_changes(run_dir: Path, cfg: Config) -> None:
+    """A resumed run should mostly continue the same config; say what differs."""
+    saved = read_yaml((run_dir / "config.yaml").read_text()) or {}
+    saved.pop("provenance", None)
+    changes = config_changes(saved, config_to_dict(cfg), ignore=("train.halt_after_steps",))
+    if changes:
+        print("WARNING: resuming with a config that differs from the run's:\n  " + "\n  ".join(changes), flush=True)
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -215,8 +226,8 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     start = restore(parts) if resume else 0
     parts.logger = RunLogger(run_dir, main, purge_step=start or None)
     parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
-    if resume and main:
-        print(f"resuming at step {start} of {total_steps}", flush=True)
+    if start and main:
+        print(f"resuming at step {start} of {total_steps} from {run_dir}/checkpoints/last.pt", flush=True)
     try:
         done = train_loop(parts, cfg, start)
     except NonFiniteLossError as err:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pretrain.config import ConfigError, parse_dataclass
+from pretrain.registry import Registry
 
 
 @dataclass
@@ -77,27 +78,18 @@ class SSLTask(nn.Module):
         return []
 
 
-TASKS: dict[str, type[SSLTask]] = {}
+TASKS = Registry("task")
 
 
 def register_task(name: str) -> Callable[[type[SSLTask]], type[SSLTask]]:
     """Class decorator adding a task to the registry; a name can be registered once."""
-
-    def wrap(cls: type[SSLTask]) -> type[SSLTask]:
-        if name in TASKS:
-            raise ValueError(f"task {name!r} is already registered by {TASKS[name].__qualname__}")
-        TASKS[name] = cls
-        return cls
-
-    return wrap
+    return TASKS.register(name)
 
 
 def get_task_class(name: str) -> type[SSLTask]:
     import ssl_tasks  # noqa: F401  (importing the package registers the built-in tasks)
 
-    if name not in TASKS:
-        raise ConfigError(f"unknown task {name!r}; registered tasks: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
+    return TASKS.lookup(name)
 
 
 def parse_task_config(entry: dict, path: str) -> TaskConfig:

@@ -11,23 +11,14 @@ structure (shared/sources/qa-simple-vs-mirrored-decoder.txt). Capacity is a sett
 
 from __future__ import annotations
 
-from typing import Callable
-
 from torch import nn
 
 from pretrain.config import ConfigError
+from pretrain.registry import Registry
 
-DECODERS: dict[str, Callable[[int, tuple[int, int, int]], nn.Module]] = {}
-
-
-def register_decoder(name: str):
-    def wrap(fn):
-        if name in DECODERS:
-            raise ValueError(f"decoder {name!r} is already registered")
-        DECODERS[name] = fn
-        return fn
-
-    return wrap
+# name -> fn(code_dim, image_shape) -> module mapping codes (B, m) to logits (B, C, H, W)
+DECODERS = Registry("decoder")
+register_decoder = DECODERS.register
 
 
 @register_decoder("mirror")
@@ -55,6 +46,4 @@ def linear_decoder(code_dim: int, image_shape: tuple[int, int, int]) -> nn.Modul
 
 
 def build_decoder(name: str, code_dim: int, image_shape: tuple[int, int, int]) -> nn.Module:
-    if name not in DECODERS:
-        raise ConfigError(f"decoder {name!r} is unknown; choose one of {', '.join(sorted(DECODERS))}")
-    return DECODERS[name](code_dim, image_shape)
+    return DECODERS.lookup(name)(code_dim, image_shape)

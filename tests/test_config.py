@@ -71,3 +71,15 @@ def test_shipped_configs_are_valid():
 
     for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
         load_config(path)
+
+
+def test_config_changes_lists_dotted_differences():
+    from pretrain.config import config_changes, config_to_dict
+
+    a = config_to_dict(config_from_dict({}))
+    b = config_to_dict(config_from_dict({"optim": {"lr": 0.5}, "tasks": [{"name": "autoencoder", "decoder": "linear"}]}))
+    changes = config_changes(a, b)
+    assert any(c.startswith("optim.lr:") for c in changes)
+    assert any(c.startswith("tasks.0.decoder:") for c in changes)
+    assert len(changes) == 2
+    assert config_changes(a, a) == []
