@@ -27,7 +27,7 @@ def evaluate_run(run_dir: Path, baselines: list[str] | None = None) -> dict:
     device = default_device()
     chosen = cfg.eval.baselines if baselines is None else baselines
     rows = []
-    for source in feature_sources(run_dir, chosen, cfg.train.seed, device, cfg.eval.batch_size):
+    for source in feature_sources(run_dir, cfg, splits, chosen, device):
         print(f"evaluating {source.name} ...", flush=True)
         parts = {
             name: cached_features(

@@ -5,6 +5,8 @@ extractor from uint8 images (N, C, H, W) to features (N, d).
 - encoder:     the pretrained encoder's code (exported weights of the run).
 - raw_pixels:  the flattened image in [0, 1]; no learning at all.
 - random_init: the same architecture with random weights, never trained.
+- decoder_only_codes: for runs with a decoder_only task, its per-sample codes: the learned
+  table for the training split, codes inferred with the decoder frozen for val and test.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ import torch
 from tqdm.auto import tqdm
 
 from evaluate.features import file_digest
-from pretrain.config import ConfigError
+from pretrain.config import Config, ConfigError
+from pretrain.data import ImageSet, Splits
 from pretrain.encoders import Encoder, EncoderSpec, encode_images
-from pretrain.export import ENCODER_WEIGHTS, load_encoder, load_encoder_spec
+from pretrain.export import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec, load_task_heads
+from ssl_tasks.decoder_only import DecoderOnly, infer_codes
 
 
 @dataclass
 class FeatureSource:
     name: str
     identity: str
-    extract: Callable[[torch.Tensor], torch.Tensor]
+    extract: Callable[[str, ImageSet], torch.Tensor]  # (split name, images) -> (N, d)
     description: str
     cache: bool = True  # False where recomputing is cheaper than reading the file back
 
@@ -35,7 +39,7 @@ class FeatureSource:
 def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int):
     encoder = encoder.to(device)
     bar = partial(tqdm, desc="features", unit="batch", leave=False)
-    return lambda images: encode_images(encoder, images, batch_size, device, progress=bar)
+    return lambda split, images: encode_images(encoder, images.images, batch_size, device, progress=bar)
 
 
 def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> FeatureSource:
@@ -45,7 +49,7 @@ def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> Feat
 
 
 def raw_pixels_source() -> FeatureSource:
-    return FeatureSource("raw_pixels", "raw_pixels", lambda images: images.flatten(1).float() / 255, "flattened pixels", cache=False)
+    return FeatureSource("raw_pixels", "raw_pixels", lambda split, images: images.images.flatten(1).float() / 255, "flattened pixels", cache=False)
 
 
 def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:
@@ -55,11 +59,40 @@ def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch
     return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (seed {seed})")
 
 
+def decoder_only_source(run_dir: Path, cfg: Config, splits: Splits, device: torch.device) -> FeatureSource | None:
+    """Per-sample codes of the run's decoder_only task, or None if it has none."""
+    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    found = [(t, c) for t, c in zip(tasks, cfg.tasks) if isinstance(t, DecoderOnly)]
+    if not found:
+        return None
+    task, tcfg = found[0]
+    task, encoder = task.to(device), encoder.to(device)
+
+    def extract(split: str, images: ImageSet) -> torch.Tensor:
+        if split == "train":
+            return task.codes.detach().cpu()  # row k is training image k: the learned z_k
+        init = encode_images(encoder, images.images, device=device) if tcfg.infer_init == "encoder" else None
+        bar = partial(tqdm, desc=f"code inference ({split})", unit="batch", leave=False)
+        codes, _ = infer_codes(
+            task.decoder, images.images.to(device).float() / 255, encoder.code_dim, tcfg.loss, tcfg.infer_steps,
+            tcfg.infer_lr, tcfg.infer_momentum, tcfg.infer_batch_size, init=init, progress=bar,
+        )  # fmt: skip
+        return codes.cpu()
+
+    settings = f"{tcfg.infer_init}:{tcfg.infer_steps}:{tcfg.infer_lr}:{tcfg.infer_momentum}:{tcfg.loss}"
+    identity = f"decoder_only:{file_digest(run_dir / TASK_WEIGHTS)}:{settings}"
+    description = f"learned codes (train) and codes inferred in {tcfg.infer_steps} steps (val, test)"
+    return FeatureSource("decoder_only_codes", identity, extract, description)
+
+
 def feature_sources(
-    run_dir: Path, baselines: list[str], seed: int, device: torch.device, batch_size: int
+    run_dir: Path, cfg: Config, splits: Splits, baselines: list[str], device: torch.device
 ) -> list[FeatureSource]:
-    """The run's encoder first, then the requested baselines."""
+    """The run's encoder first, its decoder-only codes if any, then the requested baselines."""
+    seed, batch_size = cfg.train.seed, cfg.eval.batch_size
     sources = [encoder_source(run_dir, device, batch_size)]
+    codes = decoder_only_source(run_dir, cfg, splits, device)
+    sources += [codes] if codes else []
     builders = {
         "raw_pixels": raw_pixels_source,
         "random_init": lambda: random_init_source(load_encoder_spec(run_dir), seed, device, batch_size),

@@ -51,16 +51,16 @@ def cache_key(source: str, split: str, images: ImageSet, transform: str) -> str:
 
 
 def cached_features(
-    cache_dir: Path, source: str, split: str, images: ImageSet, extract: Callable[[torch.Tensor], torch.Tensor],
+    cache_dir: Path, source: str, split: str, images: ImageSet, extract: Callable[[str, ImageSet], torch.Tensor],
     transform: str = "unit_float", use_cache: bool = True,
 ) -> Features:  # fmt: skip
-    """Features of ``images`` from ``extract(uint8 images) -> (N, d)``, read from the cache if present."""
+    """Features of ``images`` from ``extract(split, images) -> (N, d)``, read from the cache if present."""
     path = Path(cache_dir) / f"{split}-{cache_key(source, split, images, transform)}.pt"
     if not use_cache:
-        x = extract(images.images).float()
+        x = extract(split, images).float()
     elif path.is_file():
         x = torch.load(path, map_location="cpu")["x"]
     else:
-        x = extract(images.images).float().contiguous()
+        x = extract(split, images).float().contiguous()
         atomic_write(path, lambda tmp: torch.save({"x": x, "source": source, "split": split}, tmp))
     return Features(x, images.labels.clone(), images.index.clone())

@@ -62,6 +62,12 @@ def mlp(spec: EncoderSpec) -> tuple[nn.Module, int]:
     return nn.Sequential(nn.Flatten(), nn.Linear(n, 512), nn.ReLU(inplace=True)), 512
 
 
+@register_backbone("linear")
+def linear(spec: EncoderSpec) -> tuple[nn.Module, int]:
+    """No hidden layer: with the projection, an affine map of the pixels (the PCA setting)."""
+    return nn.Flatten(), spec.in_chans * spec.image_size**2
+
+
 def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:
     """Any timm model, classifier removed; its pooled features feed the projection."""
     if not timm.is_model(spec.name):

@@ -25,7 +25,7 @@ from pretrain.export import export_encoder
 from pretrain.meter import LossMeter, NonFiniteLossError
 from pretrain.model import PretrainModel
 from pretrain.monitor import TransferMonitor
-from pretrain.optim import build_optimizer, build_scheduler
+from pretrain.optim import build_optimizers, build_scheduler
 from pretrain.provenance import provenance
 from pretrain.tb import RunLogger
 from ssl_tasks.base import TaskContext, build_task
@@ -81,8 +81,8 @@ class LoopParts:
 
     accelerator: Accelerator
     model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    optimizers: list  # the main optimizer first, then any a task brings for its own parameters
+    schedulers: list  # one LambdaLR per optimizer, all on the same schedule
     batches: ShardedBatches
     train_images: torch.Tensor  # (N, C, H, W) uint8 on the device
     logger: RunLogger
@@ -95,8 +95,8 @@ def checkpoint_state(parts: LoopParts, step: int) -> dict:
     return {
         "step": step,
         "model": parts.accelerator.unwrap_model(parts.model).state_dict(),
-        "optimizer": parts.optimizer.state_dict(),
-        "scheduler": parts.scheduler.state_dict(),
+        "optimizers": [opt.state_dict() for opt in parts.optimizers],
+        "schedulers": [sched.state_dict() for sched in parts.schedulers],
     }
 
 
@@ -128,9 +128,10 @@ def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter):
     acc.backward(loss)
     if cfg.optim.grad_clip > 0:
         acc.clip_grad_norm_(parts.model.parameters(), cfg.optim.grad_clip)
-    parts.optimizer.step()
-    parts.scheduler.step()
-    parts.optimizer.zero_grad(set_to_none=True)
+    for optimizer, scheduler in zip(parts.optimizers, parts.schedulers):
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
     meter.add(loss, logs, len(images))
     return shown, positions
 
@@ -159,7 +160,7 @@ def train_loop(parts: LoopParts, cfg: Config, start: int) -> int:
             if meter.any_nonfinite(parts.accelerator):
                 raise NonFiniteLossError(f"the loss became NaN/inf before step {done}")
             values = meter.flush(parts.accelerator)
-            values["lr"] = parts.scheduler.get_last_lr()[0]
+            values["lr"] = parts.schedulers[0].get_last_lr()[0]
             parts.logger.scalars({f"pretrain/{k}": v for k, v in values.items()}, done)
             shown_on_bar.update(loss=f"{values['loss']:.4f}", img_s=f"{values['images_per_s']:.0f}")
             bar.set_postfix(shown_on_bar)
@@ -184,8 +185,10 @@ def restore(parts: LoopParts) -> int:
     if state is None:
         return 0
     parts.accelerator.unwrap_model(parts.model).load_state_dict(state["model"])
-    parts.optimizer.load_state_dict(state["optimizer"])
-    parts.scheduler.load_state_dict(state["scheduler"])
+    for optimizer, saved in zip(parts.optimizers, state["optimizers"], strict=True):
+        optimizer.load_state_dict(saved)
+    for scheduler, saved in zip(parts.schedulers, state["schedulers"], strict=True):
+        scheduler.load_state_dict(saved)
     return int(state["step"])
 
 
@@ -212,14 +215,14 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
         len(splits.train), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
     )
     total_steps = max(1, round(cfg.train.epochs * batches.steps_per_epoch))
-    optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, total_steps, cfg.optim)
+    optimizers = build_optimizers(model, cfg.optim)
+    schedulers = [build_scheduler(opt, total_steps, cfg.optim) for opt in optimizers]
     if accelerator.is_main_process:
         print(describe(cfg, model, splits, total_steps, accelerator.num_processes), flush=True)
-    prepared_model, optimizer = accelerator.prepare(model, optimizer)
+    prepared_model, *optimizers = accelerator.prepare(model, *optimizers)
     main = accelerator.is_main_process
     parts = LoopParts(
-        accelerator, prepared_model, optimizer, scheduler, batches, splits.train.images.to(accelerator.device),
+        accelerator, prepared_model, optimizers, schedulers, batches, splits.train.images.to(accelerator.device),
         None, TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
         run_dir, total_steps,
     )  # fmt: skip
@@ -228,6 +231,7 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
     if start and main:
         print(f"resuming at step {start} of {total_steps} from {run_dir}/checkpoints/last.pt", flush=True)
+    started = time.perf_counter()
     try:
         done = train_loop(parts, cfg, start)
     except NonFiniteLossError as err:
@@ -236,7 +240,8 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
         parts.logger.close()
     if done == total_steps and main:
         unwrapped = accelerator.unwrap_model(prepared_model)
-        export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {"steps": done, **provenance()})
+        info = {"steps": done, "train_seconds_last_invocation": round(time.perf_counter() - started, 1)}
+        export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {**info, **provenance()})
         print(f"exported encoder to {run_dir}/encoder.safetensors", flush=True)
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -36,6 +36,17 @@ def load_encoder_spec(run_dir: Path) -> EncoderSpec:
     return EncoderSpec(**{k: data[k] for k in EncoderSpec.__dataclass_fields__})
 
 
+def load_task_heads(run_dir: str | Path, cfg, splits) -> tuple[Encoder, nn.ModuleList]:
+    """The run's encoder and its task modules (decoders, heads, code tables) with trained weights."""
+    from ssl_tasks.base import TaskContext, build_task
+
+    encoder = load_encoder(run_dir)
+    ctx = TaskContext(image_shape=splits.train.image_shape, num_samples=len(splits.train))
+    tasks = nn.ModuleList(build_task(t, encoder, ctx) for t in cfg.tasks)
+    tasks.load_state_dict(load_file(Path(run_dir) / TASK_WEIGHTS))
+    return encoder, tasks.eval()
+
+
 def load_encoder(run_dir: str | Path) -> Encoder:
     """Rebuild the exported encoder of a finished run, in eval mode on the CPU."""
     run_dir = Path(run_dir)

@@ -10,18 +10,34 @@ from torch import nn
 from pretrain.config import ConfigError, OptimConfig
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """No weight decay on biases and norm scales (1-D tensors), as in timm/MAE."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
-    if cfg.optimizer == "adam":  # L2 added to the gradient, as in the decoder-only paper
-        return torch.optim.Adam(groups, lr=cfg.lr)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-    raise ConfigError(f"optim.optimizer: {cfg.optimizer!r} is unknown (adamw | adam | sgd)")
+def make_optimizer(kind: str, groups: list[dict], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    if kind == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    if kind == "adam":  # L2 added to the gradient, as in the decoder-only paper
+        return torch.optim.Adam(groups, lr=lr)
+    if kind == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    raise ConfigError(f"optimizer {kind!r} is unknown (adamw | adam | sgd)")
+
+
+def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Optimizer]:
+    """The main optimizer over every parameter, except those a task trains with an optimizer
+    of its own (``task.optimizer_groups()``, e.g. decoder-only's code table), which come after.
+    No weight decay on biases and norm scales (1-D tensors), as in timm/MAE."""
+    own = [group for task in getattr(model, "tasks", []) for group in task.optimizer_groups()]
+    taken = {id(p) for group in own for p in group["params"]}
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in taken]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    main = make_optimizer(cfg.optimizer, groups, cfg.lr, cfg.momentum)
+    extra = [
+        make_optimizer(g["optimizer"], [{"params": g["params"], "weight_decay": g.get("weight_decay", 0.0)}],
+                       g["lr"], g.get("momentum", 0.9))
+        for g in own
+    ]  # fmt: skip
+    return [main, *extra]
 
 
 def lr_factor(step: int, total_steps: int, cfg: OptimConfig) -> float:

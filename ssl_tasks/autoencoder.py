@@ -1,8 +1,12 @@
-"""Reconstruction autoencoder: encoder -> code -> decoder -> image.
+"""Reconstruction autoencoder and its variants: encoder -> code -> decoder -> image.
 
 Hinton & Salakhutdinov (2006); the bottleneck, not the reconstruction, is the point
 (shared/sources/article-autoencoder-basics.txt): a code as wide as the input lets the
 network learn the identity and reconstruct perfectly while learning nothing.
+
+Variants, all settings of this one task: decoder capacity (mirror | linear | tied),
+sparse codes (L1 or KL toward a target rate), contractive penalty (exact Jacobian norm or
+its random-projection estimate). The denoising task subclasses this one.
 """
 
 from __future__ import annotations
@@ -12,15 +16,23 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pretrain.config import ConfigError
 from ssl_tasks.base import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
 from ssl_tasks.decoders import build_decoder
-from ssl_tasks.losses import reconstruction_loss
+from ssl_tasks.losses import decoded_image, reconstruction_loss
+from ssl_tasks.regularizers import jacobian_frobenius_exact, jacobian_frobenius_projection, kl_sparsity, l1_sparsity
 
 
 @dataclass
 class AutoencoderConfig(TaskConfig):
-    decoder: str = "mirror"  # mirror | linear: decoder capacity is worth comparing
-    loss: str = "bce"  # bce | mse
+    decoder: str = "mirror"  # mirror | linear | tied: decoder capacity is worth comparing
+    loss: str = "bce"  # bce | mse | mse_linear
+    sparsity: str = "none"  # none | l1 | kl
+    sparsity_weight: float = 1e-3
+    sparsity_target: float = 0.05  # rho, the target mean activation for kl
+    contractive_weight: float = 0.0  # > 0 adds lambda * ||d code / d input||_F^2
+    contractive_method: str = "projection"  # exact (m backward passes) | projection (unbiased estimate)
+    contractive_projections: int = 1
 
 
 def identity_trap_warning(code_dim: int, image_shape: tuple[int, int, int]) -> list[str]:
@@ -40,8 +52,16 @@ class Autoencoder(SSLTask):
 
     def __init__(self, cfg: AutoencoderConfig, encoder: nn.Module, ctx: TaskContext):
         super().__init__(cfg, encoder, ctx)
+        if cfg.sparsity not in ("none", "l1", "kl"):
+            raise ConfigError(f"sparsity: {cfg.sparsity!r} is unknown (none | l1 | kl)")
+        if cfg.contractive_method not in ("exact", "projection"):
+            raise ConfigError(f"contractive_method: {cfg.contractive_method!r} is unknown (exact | projection)")
         self.image_shape = ctx.image_shape
-        self.decoder = build_decoder(cfg.decoder, encoder.code_dim, ctx.image_shape)
+        self.decoder = build_decoder(cfg.decoder, encoder, ctx.image_shape)
+
+    def corrupt_input(self, images: torch.Tensor) -> torch.Tensor:
+        """What the encoder sees; the plain autoencoder sees the clean image."""
+        return images
 
     def forward_encoder(self, encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> codes (B, m)."""
@@ -54,11 +74,32 @@ class Autoencoder(SSLTask):
     def forward_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return reconstruction_loss(logits, target, self.cfg.loss)
 
+    def forward_penalties(self, codes: torch.Tensor, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted regulariser terms by name (empty for a plain autoencoder)."""
+        cfg, out = self.cfg, {}
+        if cfg.sparsity == "l1":
+            out["sparsity_l1"] = cfg.sparsity_weight * l1_sparsity(codes)
+        elif cfg.sparsity == "kl":
+            out["sparsity_kl"] = cfg.sparsity_weight * kl_sparsity(codes, cfg.sparsity_target)
+        if cfg.contractive_weight > 0:
+            if cfg.contractive_method == "exact":
+                norm = jacobian_frobenius_exact(codes, inputs)
+            else:
+                norm = jacobian_frobenius_projection(codes, inputs, cfg.contractive_projections)
+            out["contractive"] = cfg.contractive_weight * norm
+        return out
+
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:
-        logits = self.forward_decoder(self.forward_encoder(encoder, batch.images))
-        loss = self.forward_loss(logits, batch.images)
-        recon = torch.sigmoid(logits.detach().float())
-        return TaskOutput(loss, {"recon_loss": loss.detach()}, images=(batch.images, recon))
+        inputs = self.corrupt_input(batch.images)
+        if self.cfg.contractive_weight > 0:
+            inputs = inputs.detach().requires_grad_(True)  # the penalty differentiates codes by inputs
+        codes = self.forward_encoder(encoder, inputs)
+        logits = self.forward_decoder(codes)
+        recon = self.forward_loss(logits, batch.images)
+        penalties = self.forward_penalties(codes, inputs)
+        loss = recon + sum(penalties.values())
+        logs = {"recon_loss": recon.detach(), **{k: v.detach() for k, v in penalties.items()}}
+        return TaskOutput(loss, logs, images=(inputs.detach(), decoded_image(logits, self.cfg.loss)))
 
     def describe(self, encoder: nn.Module) -> list[str]:
         return identity_trap_warning(encoder.code_dim, self.image_shape)

@@ -73,6 +73,12 @@ class SSLTask(nn.Module):
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def optimizer_groups(self) -> list[dict]:
+        """Parameters this task trains with an optimizer of its own: dicts with ``params``,
+        ``optimizer`` (sgd | adam | adamw), ``lr`` and optionally ``momentum``, ``weight_decay``.
+        They follow the same lr schedule as the main optimizer. Default: none."""
+        return []
+
     def describe(self, encoder: nn.Module) -> list[str]:
         """Lines printed before training (warnings, capacity figures). Default: none."""
         return []

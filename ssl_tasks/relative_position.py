@@ -1,0 +1,98 @@
+"""Relative crop position (Doersch, Gupta & Efros, "Unsupervised Visual Representation
+Learning by Context Prediction", ICCV 2015; described in
+shared/sources/qa-simple-vs-mirrored-decoder.txt).
+
+A 3x3 grid of crops is laid on the image; the centre crop and one of its 8 neighbours are
+embedded by the shared encoder (a siamese pair) and a small head on the two codes predicts
+which neighbour it was. A gap between cells and random jitter of each crop keep the task
+from being solved by edge continuity. Crops are upsampled to the full image size, so the
+encoder keeps one input size and is evaluated on whole images afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pretrain.config import ConfigError
+from ssl_tasks.base import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
+
+# (row, col) offset of neighbour class 0..7 from the centre cell, reading order.
+NEIGHBOUR_OFFSETS = torch.tensor([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
+
+
+@dataclass
+class RelativePositionConfig(TaskConfig):
+    crop_size: int = 7  # side of each crop; 3 crops + 2 gaps must fit in the image
+    gap: int = 2  # pixels between neighbouring cells
+    jitter: int = 1  # each crop moves independently by up to this many pixels
+    head_hidden: int = 256
+
+
+def crop_boxes(batch: int, image_size: int, crop: int, gap: int, jitter: int, device=None):
+    """Top-left corners of a (centre, neighbour) pair per image and the neighbour's class.
+
+    -> (centre (B, 2), neighbour (B, 2), labels (B,)) as (row, col) int64 corners."""
+    span = 3 * crop + 2 * gap
+    if span > image_size:
+        raise ConfigError(f"3 crops of {crop} + 2 gaps of {gap} = {span} exceed the image side {image_size}")
+    origin = torch.randint(0, image_size - span + 1, (batch, 2), device=device)
+    labels = torch.randint(0, 8, (batch,), device=device)
+    cell = crop + gap
+    centre = origin + cell
+    neighbour = origin + (1 + NEIGHBOUR_OFFSETS.to(device)[labels]) * cell
+
+    def jittered(corner):
+        moved = corner + torch.randint(-jitter, jitter + 1, corner.shape, device=device)
+        return moved.clamp(0, image_size - crop)
+
+    return jittered(centre), jittered(neighbour), labels
+
+
+def extract_crops(images: torch.Tensor, corners: torch.Tensor, crop: int) -> torch.Tensor:
+    """Gather one crop per image: images (B, C, H, W), corners (B, 2) -> (B, C, crop, crop)."""
+    steps = torch.arange(crop, device=images.device)
+    rows = (corners[:, 0:1] + steps)[:, :, None]  # (B, crop, 1)
+    cols = (corners[:, 1:2] + steps)[:, None, :]  # (B, 1, crop)
+    batch = torch.arange(len(images), device=images.device)[:, None, None]
+    return images[batch, :, rows, cols].permute(0, 3, 1, 2)  # advanced indices come first
+
+
+def sample_pairs(images: torch.Tensor, crop: int, gap: int, jitter: int):
+    """(centre crops, neighbour crops, labels) for a batch of square images, no Python loop."""
+    centre, neighbour, labels = crop_boxes(len(images), images.shape[-1], crop, gap, jitter, images.device)
+    return extract_crops(images, centre, crop), extract_crops(images, neighbour, crop), labels
+
+
+@register_task("relative_position")
+class RelativePosition(SSLTask):
+    Config = RelativePositionConfig
+
+    def __init__(self, cfg: RelativePositionConfig, encoder: nn.Module, ctx: TaskContext):
+        super().__init__(cfg, encoder, ctx)
+        _, h, w = ctx.image_shape
+        if h != w:
+            raise ConfigError("relative_position needs square images")
+        self.image_size = h
+        crop_boxes(1, h, cfg.crop_size, cfg.gap, cfg.jitter)  # fail at build time on a bad grid
+        m = encoder.code_dim
+        self.head = nn.Sequential(nn.Linear(2 * m, cfg.head_hidden), nn.ReLU(inplace=True), nn.Linear(cfg.head_hidden, 8))
+
+    def forward_encoder(self, encoder: nn.Module, crops: torch.Tensor) -> torch.Tensor:
+        """Crops (B, C, c, c) -> codes (B, m), through the encoder at its native input size."""
+        size = (self.image_size, self.image_size)
+        return encoder(F.interpolate(crops, size=size, mode="bilinear", align_corners=False))
+
+    def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:
+        cfg = self.cfg
+        centre, neighbour, labels = sample_pairs(batch.images, cfg.crop_size, cfg.gap, cfg.jitter)
+        codes = self.forward_encoder(encoder, torch.cat([centre, neighbour]))  # one pass, shared weights
+        logits = self.head(torch.cat(codes.chunk(2), dim=1))
+        loss = F.cross_entropy(logits.float(), labels)
+        accuracy = (logits.detach().argmax(1) == labels).float().mean()
+        size = (self.image_size, self.image_size)
+        shown = tuple(F.interpolate(c, size=size, mode="nearest") for c in (centre, neighbour))
+        return TaskOutput(loss, {"pretext_accuracy": accuracy}, images=shown)
