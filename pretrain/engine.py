@@ -217,8 +217,9 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     total_steps = max(1, round(cfg.train.epochs * batches.steps_per_epoch))
     optimizers = build_optimizers(model, cfg.optim)
     schedulers = [build_scheduler(opt, total_steps, cfg.optim) for opt in optimizers]
+    summary = describe(cfg, model, splits, total_steps, accelerator.num_processes)
     if accelerator.is_main_process:
-        print(describe(cfg, model, splits, total_steps, accelerator.num_processes), flush=True)
+        print(summary, flush=True)
     prepared_model, *optimizers = accelerator.prepare(model, *optimizers)
     main = accelerator.is_main_process
     parts = LoopParts(
@@ -229,6 +230,7 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     start = restore(parts) if resume else 0
     parts.logger = RunLogger(run_dir, main, purge_step=start or None)
     parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
+    parts.logger.text("summary", "```\n" + summary + "\n```")  # loads, warnings, sizes
     if start and main:
         print(f"resuming at step {start} of {total_steps} from {run_dir}/checkpoints/last.pt", flush=True)
     started = time.perf_counter()

@@ -1,0 +1,63 @@
+"""A small MLP head on frozen features, trained on the labelled subset and early-stopped on
+the validation split (the frozen-encoder protocol of
+shared/sources/notes-autoencoder-pretraining.txt: few parameters trained on few labels)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evaluate.early_stopping import train_with_early_stopping
+from evaluate.features import Features
+from evaluate.linear import standardise
+
+
+def mlp_head(in_dim: int, num_classes: int, hidden: int, layers: int) -> nn.Module:
+    """layers=1: a linear classifier; layers=2: Linear-ReLU-Linear."""
+    if layers == 1:
+        return nn.Linear(in_dim, num_classes)
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+@torch.no_grad()
+def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    head.eval()
+    accuracy = (head(x).argmax(1) == y).float().mean().item()
+    head.train()
+    return accuracy
+
+
+def mlp_head_probe(
+    train: Features, val: Features, test: Features, num_classes: int | None = None, hidden: int = 256,
+    layers: int = 2, lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 256, max_steps: int = 2000,
+    eval_every: int = 50, patience: int = 5, seed: int = 0,
+) -> dict:  # fmt: skip
+    """Test accuracy of the head at its validation-best step.
+
+    Returns {"accuracy", "val_accuracy", "best_step", "steps_run", "train_size", "selected_on"}."""
+    num_classes = num_classes or int(train.y.max()) + 1
+    x_train, x_val, x_test = standardise(train.x.float(), val.x.float(), test.x.float())
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    head = mlp_head(x_train.shape[1], num_classes, hidden, layers)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def train_step(step: int) -> None:
+        index = torch.randint(0, len(x_train), (min(batch_size, len(x_train)),), generator=gen)
+        loss = F.cross_entropy(head(x_train[index]), train.y[index])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    result = train_with_early_stopping(
+        head, train_step, lambda: head_accuracy(head, x_val, val.y), max_steps, eval_every, patience
+    )
+    return {
+        "accuracy": head_accuracy(head, x_test, test.y),
+        "val_accuracy": result.best_score,
+        "best_step": result.best_step,
+        "steps_run": result.steps_run,
+        "train_size": len(train),
+        "selected_on": "validation split (number of steps, early stopping)",
+    }

@@ -1,0 +1,31 @@
+from evaluate.features import Features
+from evaluate.head import mlp_head_probe
+from test_linear import blobs
+
+
+def test_mlp_head_separable_reaches_100():
+    result = mlp_head_probe(blobs(200, 10, 5, 0), blobs(100, 10, 5, 1), blobs(200, 10, 5, 2), max_steps=400)
+    assert result["accuracy"] > 0.99
+    assert 0 <= result["best_step"] <= result["steps_run"] <= 400
+
+
+def test_mlp_head_shuffled_labels_near_chance():
+    result = mlp_head_probe(
+        blobs(300, 10, 5, 0, shuffle=True), blobs(200, 10, 5, 1, shuffle=True), blobs(1000, 10, 5, 2, shuffle=True),
+        max_steps=400,
+    )
+    assert abs(result["accuracy"] - 0.2) < 0.06
+
+
+def test_mlp_head_needs_a_hidden_layer_for_xor():
+    """XOR of two coordinates: no linear head can fit it; the 2-layer head does."""
+    import torch
+
+    def xor(n, seed):
+        x = torch.rand(n, 2, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+        return Features(x, ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long(), torch.arange(n))
+
+    sets = xor(1000, 0), xor(300, 1), xor(500, 2)
+    linear = mlp_head_probe(*sets, layers=1, max_steps=600, lr=1e-2)
+    deep = mlp_head_probe(*sets, layers=2, hidden=64, max_steps=1500, lr=1e-2)
+    assert linear["accuracy"] < 0.7 and deep["accuracy"] > 0.9
