@@ -1,9 +1,12 @@
-"""Evaluate how a pretrained encoder transfers, beside baselines.
+"""Evaluate how a pretrained encoder transfers when labels are scarce, beside baselines.
 
     python -m evaluate --run runs/ae_fmnist
+    python -m evaluate --run runs/ae_fmnist eval.seeds=5 eval.labels_per_class=[1,5,10]
+    python -m evaluate --run runs/ae_fmnist --export-features exported/
+    python -m evaluate compare runs/ae_fmnist runs/dae_fmnist [--out comparisons/]
 
-Extracts features once (cached in runs/NAME/features/), runs kNN and a linear probe on
-the encoder's code and on each baseline, writes report.md / report.json and prints the table.
+Features are extracted once (cached in runs/NAME/features/); the report (report.md,
+report.json, results.csv), plots/ and TensorBoard logs (tb/eval) land in the run directory.
 """
 
 from __future__ import annotations
@@ -12,58 +15,61 @@ import argparse
 import sys
 from pathlib import Path
 
-from evaluate.baselines import feature_sources
-from evaluate.features import cached_features
-from evaluate.protocols import default_device, evaluate_features
-from evaluate.report import write_report
-from pretrain.config import ConfigError, config_hash, load_run_config
-from pretrain.data import load_splits
-from pretrain.provenance import git_commit
+from pretrain.config import ConfigError
 
 
-def evaluate_run(run_dir: Path, baselines: list[str] | None = None) -> dict:
-    cfg = load_run_config(run_dir)
-    splits = load_splits(cfg.data)
-    device = default_device()
-    chosen = cfg.eval.baselines if baselines is None else baselines
-    rows = []
-    for source in feature_sources(run_dir, cfg, splits, chosen, device):
-        print(f"evaluating {source.name} ...", flush=True)
-        parts = {
-            name: cached_features(
-                run_dir / "features", source.identity, name, getattr(splits, name), source.extract, use_cache=source.cache
-            )
-            for name in ("train", "val", "test")
-        }
-        metrics = evaluate_features(parts["train"], parts["val"], parts["test"], cfg.eval, splits.num_classes)
-        rows.append({"source": source.name, "description": source.description, "dim": parts["train"].x.shape[1], **metrics})
-    return {
-        "run": cfg.name,
-        "dataset": cfg.data.name,
-        "encoder": cfg.encoder.name,
-        "code_dim": cfg.encoder.code_dim,
-        "config_hash": config_hash(cfg),
-        "git_commit": git_commit(),
-        "settings": {
-            "train_size": len(splits.train), "val_size": len(splits.val), "test_size": len(splits.test),
-            "knn_k": cfg.eval.knn_k, "knn_temperature": cfg.eval.knn_temperature, "linear_l2": cfg.eval.linear_l2,
-        },  # fmt: skip
-        "rows": rows,
-    }
+def evaluate_command(args: argparse.Namespace) -> int:
+    from evaluate.outputs import export_features, log_tensorboard, write_plots, write_results_csv
+    from evaluate.report import write_report
+    from evaluate.run import evaluate_run
+
+    report, artefacts = evaluate_run(args.run, args.baselines, args.overrides)
+    report["tasks"] = " + ".join(t.name for t in artefacts["cfg"].tasks)
+    report["plots"] = write_plots(args.run, report, artefacts)
+    write_results_csv(report["records"], args.run / "results.csv")
+    log_tensorboard(args.run, report, artefacts)
+    print(write_report(args.run, report))
+    if args.export_features:
+        paths = export_features(artefacts["features"]["encoder"], args.export_features)
+        print(f"exported encoder features: {', '.join(map(str, paths))}")
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from evaluate.compare import compare_runs
+
+    print(compare_runs(args.runs, args.out))
+    print(f"\nwrote {args.out}/leaderboard.md and {args.out}/label_efficiency.png")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        parser = argparse.ArgumentParser(prog="python -m evaluate compare", description="compare evaluated runs")
+        parser.add_argument("runs", nargs="+", type=Path)
+        parser.add_argument("--out", type=Path, default=Path("runs/compare"))
+        args = parser.parse_args(argv[1:])
+        args.command = compare_command
+        return args
+    parser = argparse.ArgumentParser(prog="python -m evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, type=Path, help="a run directory written by python -m pretrain")
+    parser.add_argument("--baselines", default=None, type=lambda text: [] if text == "none" else text.split(","),
+                        help="comma-separated baselines instead of eval.baselines, or 'none'")  # fmt: skip
+    parser.add_argument("--export-features", type=Path, default=None, help="write train/val/test.npz of the encoder's features")
+    parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.finetune.enabled=false")
+    args = parser.parse_intermixed_args(argv)
+    args.command = evaluate_command
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, type=Path, help="a run directory written by python -m pretrain")
-    parser.add_argument("--baselines", nargs="*", default=None, help="override eval.baselines (none: no baselines)")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     try:
-        report = evaluate_run(args.run, args.baselines)
+        return args.command(args)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(write_report(args.run, report))
-    return 0
 
 
 if __name__ == "__main__":

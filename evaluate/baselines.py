@@ -5,6 +5,7 @@ extractor from uint8 images (N, C, H, W) to features (N, d).
 - encoder:     the pretrained encoder's code (exported weights of the run).
 - raw_pixels:  the flattened image in [0, 1]; no learning at all.
 - random_init: the same architecture with random weights, never trained.
+- pca:         the top-m principal components of the training pixels (m = the code size).
 - decoder_only_codes: for runs with a decoder_only task, its per-sample codes: the learned
   table for the training split, codes inferred with the decoder frozen for val and test.
 """
@@ -52,6 +53,25 @@ def raw_pixels_source() -> FeatureSource:
     return FeatureSource("raw_pixels", "raw_pixels", lambda split, images: images.images.flatten(1).float() / 255, "flattened pixels", cache=False)
 
 
+def fit_pca(images: torch.Tensor, components: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (n,) and top principal directions (components, n) of uint8 images (N, C, H, W),
+    as pixels in [0, 1]; directions signed so their largest-magnitude entry is positive."""
+    x = images.flatten(1).double() / 255
+    mean = x.mean(0)
+    _, _, vh = torch.linalg.svd(x - mean, full_matrices=False)
+    directions = vh[:components]
+    signs = torch.sign(directions.gather(1, directions.abs().argmax(1, keepdim=True)))
+    return mean.float(), (directions * signs).float()
+
+
+def pca_source(train_images: torch.Tensor, components: int) -> FeatureSource:
+    """Projection onto the top principal components of the training split's pixels (fitted on
+    training images only), as many as the encoder's code has dimensions."""
+    mean, directions = fit_pca(train_images, components)
+    extract = lambda split, images: (images.images.flatten(1).float() / 255 - mean) @ directions.T  # noqa: E731
+    return FeatureSource("pca", f"pca:{components}", extract, f"top {components} principal components of the training pixels", cache=False)
+
+
 def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:
     torch.manual_seed(seed)
     identity = f"random_init:{sorted(spec.to_dict().items())}:{seed}"
@@ -96,6 +116,7 @@ def feature_sources(
     builders = {
         "raw_pixels": raw_pixels_source,
         "random_init": lambda: random_init_source(load_encoder_spec(run_dir), seed, device, batch_size),
+        "pca": lambda: pca_source(splits.train.images, cfg.encoder.code_dim),
     }
     for name in baselines:
         if name not in builders:

@@ -61,7 +61,9 @@ def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
     centres = [x[rng.integers(len(x))]]
     nearest = ((x - centres[0]) ** 2).sum(1)
     for _ in range(1, k):
-        centres.append(x[rng.choice(len(x), p=nearest / nearest.sum())])
+        total = nearest.sum()
+        weights = nearest / total if total > 0 else None  # all points coincide: any point will do
+        centres.append(x[rng.choice(len(x), p=weights)])
         nearest = np.minimum(nearest, ((x - centres[-1]) ** 2).sum(1))
     return np.ascontiguousarray(np.stack(centres), dtype=np.float32)
 

@@ -53,8 +53,11 @@ def mlp_head_probe(
     result = train_with_early_stopping(
         head, train_step, lambda: head_accuracy(head, x_val, val.y), max_steps, eval_every, patience
     )
+    with torch.no_grad():
+        predictions = head.eval()(x_test).argmax(1)
     return {
-        "accuracy": head_accuracy(head, x_test, test.y),
+        "accuracy": (predictions == test.y).float().mean().item(),
+        "test_predictions": predictions,
         "val_accuracy": result.best_score,
         "best_step": result.best_step,
         "steps_run": result.steps_run,

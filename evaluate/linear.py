@@ -41,8 +41,12 @@ def fit_logistic_regression(
     return weight.detach(), bias.detach()
 
 
+def predict(x: torch.Tensor, model: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return (x @ model[0] + model[1]).argmax(1)
+
+
 def accuracy(x: torch.Tensor, y: torch.Tensor, model: tuple[torch.Tensor, torch.Tensor]) -> float:
-    return ((x @ model[0] + model[1]).argmax(1) == y).float().mean().item()
+    return (predict(x, model) == y).float().mean().item()
 
 
 def linear_probe(
@@ -51,7 +55,8 @@ def linear_probe(
 ) -> dict:  # fmt: skip
     """Test accuracy of the probe whose L2 strength scored best on ``val``.
 
-    Returns {"accuracy", "val_accuracy", "l2", "val_accuracy_by_l2", "train_size", "selected_on"}."""
+    Returns {"accuracy", "test_predictions", "val_accuracy", "l2", "val_accuracy_by_l2", "train_size",
+    "selected_on"}."""
     num_classes = num_classes or int(train.y.max()) + 1
     x_train, x_val, x_test = standardise(train.x.float(), val.x.float(), test.x.float())
     by_l2, best, model = {}, None, None
@@ -61,8 +66,10 @@ def linear_probe(
         if best is None or by_l2[l2] > best[0]:
             best = (by_l2[l2], l2, model)
     val_acc, l2, chosen = best
+    predictions = predict(x_test, chosen)
     return {
-        "accuracy": accuracy(x_test, test.y, chosen),
+        "accuracy": (predictions == test.y).float().mean().item(),
+        "test_predictions": predictions,
         "val_accuracy": val_acc,
         "l2": l2,
         "val_accuracy_by_l2": by_l2,

@@ -49,6 +49,9 @@ class DataConfig:
     train_subset: int = 0  # >0: pretrain on only this many training-split images (smoke runs)
     test_subset: int = 0  # >0: evaluate on only this many test images (smoke runs)
     synthetic_size: int = 600  # images per split part when name == synthetic
+    # classes left out of pretraining, validation and every labelled subset; their test images
+    # are kept apart (Splits.outliers) to measure outlier detection
+    holdout_classes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -90,13 +93,56 @@ class MonitorConfig:
 
 
 @dataclass
+class HeadConfig:
+    """The small MLP head trained on frozen features (early-stopped on validation)."""
+
+    hidden: int = 256
+    layers: int = 2  # 1 = linear head
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    max_steps: int = 1500
+    eval_every: int = 50
+    patience: int = 5
+
+
+@dataclass
+class FinetuneConfig:
+    """Encoder + linear head trained together; supervised-from-scratch uses the same recipe."""
+
+    enabled: bool = True
+    max_steps: int = 400
+    eval_every: int = 25
+    patience: int = 5
+    batch_size: int = 64
+    lr_head: float = 1e-2
+    lr_encoder: float = 3e-4  # lower than the head's: adjust the pretrained weights, do not overwrite them
+    weight_decay: float = 1e-4
+    shift: int = 2  # augmentation: random translation in pixels
+    flip: bool = True  # augmentation: random horizontal flip
+    val_images: int = 2000  # validation images scored at each early-stopping check (0 = all)
+
+
+@dataclass
 class EvalConfig:
+    labels_per_class: list[int] = field(default_factory=lambda: [1, 10, 100, 0])  # the scarce-label grid; 0 = all
+    seeds: int = 3  # labelled subsets (and head/fine-tuning seeds) per budget; "all" runs once
     knn_k: int = 20
     knn_temperature: float = 0.07
+    knn_ks: list[int] = field(default_factory=lambda: [1, 5, 20, 50])  # kNN accuracy with all labels
+    retrieval_ks: list[int] = field(default_factory=lambda: [1, 5, 10])
     linear_l2: list[float] = field(default_factory=lambda: [1e-5, 1e-4, 1e-3, 1e-2])
     linear_max_iter: int = 200
+    head: HeadConfig = field(default_factory=HeadConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    baselines: list[str] = field(default_factory=lambda: ["raw_pixels", "pca", "random_init"])
+    layer_probe_labels_per_class: int = 100  # per-layer linear probe budget (0 = all labels, -1 = off)
+    clustering_restarts: int = 3
+    outlier_knn_k: int = 20
+    approx_index: str = ""  # "" | ivf | hnsw: also report an approximate index's recall against exact search
+    tsne_points: int = 2000
+    projector_points: int = 1000
     batch_size: int = 1024
-    baselines: list[str] = field(default_factory=lambda: ["raw_pixels", "random_init"])
 
 
 @dataclass
@@ -237,13 +283,18 @@ def save_config(cfg: Config, path: Path, extra: dict | None = None) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def load_run_config(run_dir: str | Path) -> Config:
-    """The resolved config a pretraining run wrote into its directory."""
+def load_run_config(run_dir: str | Path, eval_overrides: list[str] = ()) -> Config:
+    """The resolved config a pretraining run wrote into its directory, optionally with
+    ``eval.*`` overrides (what pretraining did cannot be overridden after the fact)."""
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: is {run_dir} a run directory made by `python -m pretrain`?")
     data = read_yaml(path.read_text()) or {}
     data.pop("provenance", None)
+    for item in eval_overrides:
+        if not item.startswith("eval."):
+            raise ConfigError(f"override {item!r}: only eval.* settings can change after pretraining")
+        apply_override(data, item)
     return config_from_dict(data)
 
 

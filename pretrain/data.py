@@ -63,6 +63,7 @@ class Splits:
     mean: float  # pixel statistics of the training split, in [0, 1] units
     std: float
     classes: tuple[str, ...]
+    outliers: ImageSet | None = None  # test images of data.holdout_classes (None without any)
 
     @property
     def num_classes(self) -> int:
@@ -175,13 +176,30 @@ def load_splits(cfg: DataConfig) -> Splits:
         raise ConfigError(f"data.name: unknown dataset {cfg.name!r} (fashion_mnist | synthetic)")
     val_size = min(cfg.val_size, len(full_train) // 5) if cfg.name == "synthetic" else cfg.val_size
     train_pos, val_pos = train_val_split(len(full_train), val_size, cfg.split_seed)
-    train = full_train.take(train_pos)
-    if cfg.train_subset:
-        train = train.take(balanced_subset(train.labels, cfg.train_subset // len(classes), cfg.split_seed))
+    train, val = full_train.take(train_pos), full_train.take(val_pos)
     if cfg.test_subset:
         test = test.take(balanced_subset(test.labels, cfg.test_subset // len(classes), cfg.split_seed))
+    outliers = None
+    if cfg.holdout_classes:
+        bad = [c for c in cfg.holdout_classes if not 0 <= c < len(classes)]
+        if bad:
+            raise ConfigError(f"data.holdout_classes: {bad} are not classes of {cfg.name} (0..{len(classes) - 1})")
+        train, val, outliers = (without_classes(train, cfg.holdout_classes), without_classes(val, cfg.holdout_classes),
+                                only_classes(test, cfg.holdout_classes))  # fmt: skip
+        test = without_classes(test, cfg.holdout_classes)
+    if cfg.train_subset:
+        per_class = cfg.train_subset // len(train.labels.unique())
+        train = train.take(balanced_subset(train.labels, per_class, cfg.split_seed))
     pixels = train.images.float() / 255
-    return Splits(train, full_train.take(val_pos), test, pixels.mean().item(), pixels.std().item(), classes)
+    return Splits(train, val, test, pixels.mean().item(), pixels.std().item(), classes, outliers)
+
+
+def only_classes(images: ImageSet, classes: list[int]) -> ImageSet:
+    return images.take(torch.isin(images.labels, torch.tensor(classes)).nonzero().flatten())
+
+
+def without_classes(images: ImageSet, classes: list[int]) -> ImageSet:
+    return images.take((~torch.isin(images.labels, torch.tensor(classes))).nonzero().flatten())
 
 
 def to_unit_float(images: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,9 @@
-"""Markdown table of transfer results over run directories (reads each run's report.json).
+"""Markdown table of transfer results over evaluated run directories (reads report.json).
 
     python scripts/results_table.py runs/ae_fmnist runs/dae_fmnist ...
+
+Columns: test accuracy of kNN and of the linear probe with all labels, and of the linear
+probe with 10 labels per class where the run's grid has it.
 """
 
 import json
@@ -9,30 +12,40 @@ from pathlib import Path
 
 import yaml
 
+OPTION_KEYS = ("decoder", "sparsity", "contractive_weight", "weight")
+
 
 def task_label(run_dir: Path) -> str:
-    """'autoencoder(decoder=linear)' from the run's config: the task names plus non-default options."""
+    """'autoencoder(decoder=linear), 3 ep' from the run's config: task names plus telling options."""
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     parts = []
     for task in cfg["tasks"]:
-        keep = {k: v for k, v in task.items() if k in ("decoder", "sparsity", "contractive_weight", "weight")}
+        keep = {k: task[k] for k in OPTION_KEYS if k in task}
+        if keep.get("sparsity") == "none":
+            del keep["sparsity"]
+        if keep.get("contractive_weight") == 0.0:
+            del keep["contractive_weight"]
+        if keep.get("weight") == 1.0:
+            del keep["weight"]
         if task["name"] == "denoising":
             keep["corruption"] = f"{task['corruption']['kind']} {task['corruption']['fraction']}"
-        shown = ", ".join(f"{k}={v}" for k, v in keep.items() if not (k == "weight" and v == 1.0))
-        shown = shown.replace("contractive_weight=0.0, ", "").replace(", contractive_weight=0.0", "")
+        shown = ", ".join(f"{k}={v}" for k, v in keep.items())
         parts.append(f"{task['name']}({shown})" if shown else task["name"])
     return " + ".join(parts) + f", {cfg['train']['epochs']:g} ep"
 
 
 def main(paths: list[str]) -> None:
-    print("| run | task | features | kNN test % | linear test % |")
-    print("|---|---|---|---:|---:|")
+    print("| run | task | features | kNN test % | linear test % | linear, 10 labels/class % |")
+    print("|---|---|---|---:|---:|---:|")
     for path in map(Path, paths):
         report = json.loads((path / "report.json").read_text())
-        for row in report["rows"]:
-            label = task_label(path) if row["source"] in ("encoder", "decoder_only_codes") else "baseline"
-            knn, lin = 100 * row["knn"]["accuracy"], 100 * row["linear"]["accuracy"]
-            print(f"| {path.name} | {label} | {row['source']} | {knn:.1f} | {lin:.1f} |")
+        cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
+        for source in report["sources"]:
+            label = task_label(path) if source in ("encoder", "decoder_only_codes") else "baseline"
+            few = cells.get((source, "linear", 10))
+            few_text = f"{100 * few['mean']:.1f} ± {100 * few['std']:.1f}" if few else "—"
+            knn, lin = 100 * cells[(source, "knn", 0)]["mean"], 100 * cells[(source, "linear", 0)]["mean"]
+            print(f"| {path.name} | {label} | {source} | {knn:.1f} | {lin:.1f} | {few_text} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ configs=("$@")
 runs=()
 for config in "${configs[@]}"; do
   run_dir=$($py -c "from pretrain.config import load_config; print(load_config('$config').run_path)")
-  baselines=(--baselines); [ "$config" = configs/ae_fmnist.yaml ] && baselines=()
+  baselines=(--baselines none); [ "$config" = configs/ae_fmnist.yaml ] && baselines=()
   start=$(date +%s)
   TQDM_DISABLE=1 $py -m pretrain --config "$config" --resume
   $py -m evaluate --run "$run_dir" "${baselines[@]}" > /dev/null

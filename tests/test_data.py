@@ -56,3 +56,16 @@ def test_sharded_batches_disjoint_across_ranks_and_repeatable():
     assert len(flat) == len(set(flat)) == 90
     assert torch.equal(shards[1].positions(7), ShardedBatches(103, 5, 2, 1, 3).positions(7))
     assert not torch.equal(shards[0].epoch_positions(0), shards[0].epoch_positions(1))
+
+
+def test_holdout_classes_leave_pretraining_and_validation():
+    from pretrain.config import DataConfig
+    from pretrain.data import load_splits
+
+    splits = load_splits(DataConfig(name="synthetic", synthetic_size=300, val_size=60, holdout_classes=[2, 7]))
+    for part in (splits.train, splits.val, splits.test):
+        assert not set(part.labels.tolist()) & {2, 7}
+    assert set(splits.outliers.labels.tolist()) == {2, 7}
+    assert len(splits.outliers) + len(splits.test) == 300
+    plain = load_splits(DataConfig(name="synthetic", synthetic_size=300, val_size=60))
+    assert plain.outliers is None

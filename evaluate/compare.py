@@ -1,0 +1,48 @@
+"""Compare runs: one leaderboard of the encoders' test accuracy per protocol and label
+budget, and one label-efficiency plot with every run's encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evaluate import plots
+from evaluate.report import PROTOCOL_ORDER, budget_name, mean_std
+
+
+def load_report(run_dir: Path) -> dict:
+    path = Path(run_dir) / "report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m evaluate --run {run_dir}` first")
+    return json.loads(path.read_text())
+
+
+def leaderboard(reports: dict[str, dict]) -> str:
+    """Rows: run; columns: protocol x budget of the encoder's features (mean ± std)."""
+    columns = sorted(
+        {(r["protocol"], r["labels_per_class"]) for rep in reports.values() for r in rep["summary"] if r["source"] == "encoder"},
+        key=lambda c: (PROTOCOL_ORDER.index(c[0]) if c[0] in PROTOCOL_ORDER else 9, c[1] == 0, c[1]),
+    )
+    head = ["run", "tasks"] + [f"{p} {budget_name(b)}" for p, b in columns]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(columns)]
+    for name, rep in reports.items():
+        cells = {(r["protocol"], r["labels_per_class"]): r for r in rep["summary"] if r["source"] == "encoder"}
+        tasks = rep.get("tasks", "")
+        lines.append(f"| {name} | {tasks} | " + " | ".join(mean_std(cells.get(c)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def compare_runs(run_dirs: list[Path], out_dir: Path) -> str:
+    reports = {Path(d).name: load_report(d) for d in run_dirs}
+    table = leaderboard(reports)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "leaderboard.md").write_text(table + "\n")
+    rows = [
+        {**r, "source": f"run:{name}"}
+        for name, rep in reports.items()
+        for r in rep["summary"]
+        if r["source"] == "encoder"
+    ]
+    full = max(rep["settings"]["train_size"] // len(rep["settings"]["classes"]) for rep in reports.values())
+    plots.label_efficiency_plot(rows, out_dir / "label_efficiency.png", "encoders compared (test accuracy)", full)
+    return table

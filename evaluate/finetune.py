@@ -1,0 +1,106 @@
+"""Fine-tuning on scarce labels: encoder and a linear head trained together, the number of
+steps chosen on the validation split (early stopping, best weights restored).
+
+The encoder learns more slowly than the head (its lr is lower): it starts from useful
+weights that a few labels should adjust, not overwrite. Light augmentation (random shift,
+horizontal flip) stretches the few labels. Supervised-from-scratch runs the identical
+recipe on a randomly initialised encoder of the same architecture, so the two are
+comparable (shared/sources/notes-autoencoder-pretraining.txt, approach 2).
+"""
+
+from __future__ import annotations
+
+import copy
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evaluate.early_stopping import train_with_early_stopping
+from pretrain.config import FinetuneConfig
+from pretrain.data import ImageSet
+from ssl_tasks.relative_position import extract_crops
+
+
+def augment(images: torch.Tensor, shift: int, flip: bool) -> torch.Tensor:
+    """Random shift (zero padding, then a random crop back to size) and horizontal flip,
+    per image, vectorised. images (B, C, H, W) float -> same shape."""
+    if shift:
+        padded = F.pad(images, (shift, shift, shift, shift))
+        corners = torch.randint(0, 2 * shift + 1, (len(images), 2), device=images.device)
+        images = extract_crops(padded, corners, images.shape[-1])
+    if flip:
+        mirrored = torch.rand(len(images), 1, 1, 1, device=images.device) < 0.5
+        images = torch.where(mirrored, images.flip(-1), images)
+    return images
+
+
+class Classifier(nn.Module):
+    """encoder (images -> codes (B, m)) -> BatchNorm without affine -> linear head.
+
+    The normalisation puts codes of any scale on one footing (a pretrained code can have
+    large values), as the frozen probes' standardisation does; MAE's linear probe does the same."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int):
+        super().__init__()
+        self.encoder = encoder
+        self.norm = nn.BatchNorm1d(encoder.code_dim, affine=False)
+        self.head = nn.Linear(encoder.code_dim, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.encoder(images)))
+
+
+@torch.no_grad()
+def classify(model: nn.Module, images: torch.Tensor, device, batch_size: int = 1024) -> torch.Tensor:
+    """Predicted classes (N,) for uint8 images (N, C, H, W); leaves the model in train mode."""
+    model.eval()
+    out = [
+        model(images[i : i + batch_size].to(device).float().div_(255)).argmax(1).cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    model.train()
+    return torch.cat(out)
+
+
+def finetune(
+    encoder: nn.Module, train: ImageSet, val: ImageSet, test: ImageSet, num_classes: int,
+    settings: FinetuneConfig, seed: int, device: torch.device | str = "cpu",
+) -> dict:  # fmt: skip
+    """Fine-tune a copy of ``encoder`` with a new head on ``train``; early-stop on ``val``.
+
+    Returns {"accuracy" (test, best-validation weights), "val_accuracy", "best_step",
+    "steps_run", "train_size", "selected_on", "test_predictions"}."""
+    torch.manual_seed(seed)
+    model = Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
+    opt = torch.optim.AdamW(
+        [{"params": model.encoder.parameters(), "lr": settings.lr_encoder},
+         {"params": model.head.parameters(), "lr": settings.lr_head}],
+        weight_decay=settings.weight_decay,
+    )  # fmt: skip
+    gen = torch.Generator().manual_seed(seed)
+    train_images, train_labels = train.images.to(device), train.labels.to(device)
+
+    def train_step(step: int) -> None:
+        index = torch.randint(0, len(train), (settings.batch_size,), generator=gen).to(device)
+        images = augment(train_images[index].float().div_(255), settings.shift, settings.flip)
+        loss = F.cross_entropy(model(images), train_labels[index])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def validate() -> float:
+        return (classify(model, val.images, device) == val.labels).float().mean().item()
+
+    result = train_with_early_stopping(
+        model, train_step, validate, settings.max_steps, settings.eval_every, settings.patience
+    )
+    predictions = classify(model, test.images, device)
+    return {
+        "accuracy": (predictions == test.labels).float().mean().item(),
+        "val_accuracy": result.best_score,
+        "best_step": result.best_step,
+        "steps_run": result.steps_run,
+        "train_size": len(train),
+        "selected_on": "validation split (number of steps, early stopping)",
+        "test_predictions": predictions,
+    }

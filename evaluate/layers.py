@@ -1,0 +1,48 @@
+"""Features of intermediate encoder layers, for a per-layer linear probe ("which layer
+transfers best"). Spatial maps are average-pooled to a small grid so every layer's
+feature stays a few hundred numbers."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def probe_layers(encoder: nn.Module) -> list[str]:
+    """Module names worth probing: the ReLUs of a Sequential backbone, or the stages timm
+    lists in ``feature_info``; the code itself is probed elsewhere."""
+    backbone = encoder.backbone
+    if isinstance(backbone, nn.Sequential):
+        return [f"backbone.{name}" for name, child in backbone.named_children() if isinstance(child, nn.ReLU)]
+    info = getattr(backbone, "feature_info", None)
+    return [f"backbone.{entry['module']}" for entry in info] if info else []
+
+
+@torch.no_grad()
+def encode_layers(
+    encoder: nn.Module, images: torch.Tensor, names: list[str], pool: int = 2, batch_size: int = 1024, device="cpu"
+) -> dict[str, torch.Tensor]:
+    """{layer name: (N, d) float32} for uint8 images (N, C, H, W); 4-D maps pooled to pool x pool."""
+    modules = dict(encoder.named_modules())
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(name):
+        def hook(module, inputs, output):
+            out = output if output.ndim == 2 else F.adaptive_avg_pool2d(output, pool).flatten(1)
+            captured[name] = out.float().cpu()
+
+        return hook
+
+    handles = [modules[name].register_forward_hook(keep(name)) for name in names]
+    encoder = encoder.to(device).eval()
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    try:
+        for i in range(0, len(images), batch_size):
+            encoder(images[i : i + batch_size].to(device).float().div_(255))
+            for name in names:
+                chunks[name].append(captured[name])
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: torch.cat(parts) for name, parts in chunks.items()}

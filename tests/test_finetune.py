@@ -1,0 +1,39 @@
+import torch
+
+from evaluate.finetune import augment, finetune
+from pretrain.config import FinetuneConfig
+from pretrain.data import synthetic_images
+from pretrain.encoders import build_encoder
+
+
+def all_shifts(image: torch.Tensor, shift: int) -> torch.Tensor:
+    """Every translation of ``image`` (C, H, W) by up to ``shift`` pixels, zero filled."""
+    padded = torch.nn.functional.pad(image, (shift,) * 4)
+    h, w = image.shape[-2:]
+    return torch.stack([padded[:, dy : dy + h, dx : dx + w] for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)])
+
+
+def test_augment_only_translates_and_flips():
+    torch.manual_seed(0)
+    images = torch.rand(64, 1, 12, 12)
+    shifted = augment(images, shift=2, flip=False)
+    assert shifted.shape == images.shape and not torch.equal(shifted, images)
+    assert all((all_shifts(i, 2) == s).flatten(1).all(1).any() for s, i in zip(shifted, images))
+    flipped = augment(images, shift=0, flip=True)
+    was_flipped = [bool(torch.equal(f, i.flip(-1))) for f, i in zip(flipped, images)]
+    assert all(w or torch.equal(f, i) for w, f, i in zip(was_flipped, flipped, images))
+    assert 0.25 < sum(was_flipped) / len(images) < 0.75
+
+
+def test_finetune_learns_synthetic_classes_and_selects_on_validation():
+    train, val, test = synthetic_images(100, seed=0), synthetic_images(200, seed=1), synthetic_images(200, seed=2)
+    torch.manual_seed(0)
+    encoder = build_encoder("paper_conv", 16, (1, 28, 28), 0.3, 0.3)
+    settings = FinetuneConfig(max_steps=150, eval_every=15, patience=4, lr_encoder=1e-3, lr_head=3e-3)
+    result = finetune(encoder, train, val, test, 10, settings, seed=0)
+    assert result["accuracy"] > 0.8
+    assert result["best_step"] <= result["steps_run"] <= 150
+    assert result["test_predictions"].shape == (200,)
+    # the caller's encoder is untouched: fine-tuning works on a copy
+    again = finetune(encoder, train, val, test, 10, settings, seed=0)
+    assert again["accuracy"] == result["accuracy"]
