@@ -14,7 +14,7 @@ from evaluate.features import Features
 from pretrain.checkpoint import atomic_write
 from pretrain.config import Config
 from pretrain.export import load_task_heads
-from evaluate.run import task_keys
+from ssl_tasks.base import task_keys
 from ssl_tasks.decoder_only import DecoderOnly
 from ssl_tasks.losses import decoded_image
 
@@ -50,7 +50,7 @@ def decoder_views(run_dir: Path, cfg: Config, splits, device, shown: int = 16):
     encoder, tasks = encoder.to(device), tasks.to(device)
     images = splits.test.images[:256].to(device).float() / 255
     views = []
-    for key, task_cfg, task in zip(task_keys(cfg), cfg.tasks, tasks):
+    for key, task_cfg, task in zip(task_keys([t.name for t in cfg.tasks]), cfg.tasks, tasks):
         if not hasattr(task, "decoder"):
             continue
         decode = lambda z, d=task.decoder, kind=task_cfg.loss: decoded_image(d(z.to(device)), kind).cpu()  # noqa: E731

@@ -15,17 +15,18 @@ import torch
 from evaluate.baselines import FeatureSource, feature_sources
 from evaluate.clustering import kmeans_clustering
 from evaluate.features import Features, cached_features
-from evaluate.knn import approximate_search_recall, knn_classifier
+from evaluate.knn import approximate_search_recall
 from evaluate.layers import encode_layers, probe_layers
 from evaluate.linear import linear_probe
 from evaluate.outliers import auroc, knn_distance_scores, reconstruction_scores
-from evaluate.retrieval import retrieval_metrics
+from evaluate.retrieval import neighbour_metrics
 from evaluate.suite import finetune_grid, frozen_grid, labelled_subsets, summarise
 from pretrain.config import Config, config_hash, config_to_dict, load_run_config
-from pretrain.data import ImageSet, Splits
+from pretrain.data import Splits
 from pretrain.encoders import Encoder
 from pretrain.export import load_encoder, load_encoder_spec, load_task_heads
 from pretrain.provenance import git_commit
+from ssl_tasks.base import task_keys
 from ssl_tasks.decoder_only import DecoderOnly, infer_codes
 
 SPLITS = ("train", "val", "test")
@@ -53,13 +54,8 @@ def check_integrity(splits: Splits) -> None:
 def all_label_metrics(parts: dict[str, Features], cfg: Config, num_classes: int) -> dict:
     """kNN accuracy over k, retrieval and clustering with every training label."""
     train, test, e = parts["train"], parts["test"], cfg.eval
-    knn = {
-        str(k): knn_classifier(train.x, train.y, test.x, test.y, k, e.knn_temperature, num_classes)["accuracy"]
-        for k in e.knn_ks
-    }
     out = {
-        "knn_accuracy_by_k": knn,
-        "retrieval": retrieval_metrics(train.x, train.y, test.x, test.y, tuple(e.retrieval_ks)),
+        **neighbour_metrics(train.x, train.y, test.x, test.y, tuple(e.knn_ks), tuple(e.retrieval_ks), e.knn_temperature),
         "clustering": kmeans_clustering(test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts),
     }
     if e.approx_index:
@@ -98,7 +94,7 @@ def outlier_detection(run_dir, cfg, splits, sources, features, device) -> dict:
         scores[f"knn_distance[{source.name}]"] = knn_distance_scores(features[source.name]["train"].x, queries, cfg.eval.outlier_knn_k)
     encoder, tasks = load_task_heads(run_dir, cfg, splits)
     images = torch.cat([splits.test.images, splits.outliers.images])
-    for key, task in zip(task_keys(cfg), tasks):
+    for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
         if isinstance(task, DecoderOnly):
             t = task.cfg
             x = images.to(device).float() / 255
@@ -112,11 +108,6 @@ def outlier_detection(run_dir, cfg, splits, sources, features, device) -> dict:
         "negatives": int((~positive).sum()),
         "auroc": {name: auroc(s, positive) for name, s in scores.items()},
     }
-
-
-def task_keys(cfg: Config) -> list[str]:
-    names = [t.name for t in cfg.tasks]
-    return [n if names.count(n) == 1 else f"{n}{i}" for i, n in enumerate(names)]
 
 
 def pop_predictions(records: list[dict]) -> dict[tuple, torch.Tensor]:

@@ -211,6 +211,8 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     run_dir = prepare_run_dir(cfg, resume, accelerator)
     splits = load_splits(cfg.data)
     model = build_model(cfg, splits)
+    for task in model.tasks:
+        task.prepare(splits.train.images)  # data-dependent initialisation; a resume overwrites it
     batches = ShardedBatches(
         len(splits.train), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
     )

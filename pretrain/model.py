@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssl_tasks.base import Batch, SSLTask
+from ssl_tasks.base import Batch, SSLTask, task_keys
 
 
 class PretrainModel(nn.Module):
@@ -20,9 +20,7 @@ class PretrainModel(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.tasks = nn.ModuleList(tasks)
-        names = [t.cfg.name for t in tasks]
-        # Log keys stay readable: "autoencoder/loss", or "autoencoder1/loss" when a name repeats.
-        self.task_keys = [n if names.count(n) == 1 else f"{n}{i}" for i, n in enumerate(names)]
+        self.task_keys = task_keys([t.cfg.name for t in tasks])  # "autoencoder/loss", ...
 
     def forward(self, images: torch.Tensor, index: torch.Tensor):
         batch = Batch(images, index)

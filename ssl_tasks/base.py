@@ -73,6 +73,10 @@ class SSLTask(nn.Module):
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def prepare(self, images: torch.Tensor) -> None:
+        """Called once before training with the pretraining images (N, C, H, W) uint8, on
+        every process alike (so DDP replicas agree). Default: nothing."""
+
     def optimizer_groups(self) -> list[dict]:
         """Parameters this task trains with an optimizer of its own: dicts with ``params``,
         ``optimizer`` (sgd | adam | adamw), ``lr`` and optionally ``momentum``, ``weight_decay``.
@@ -104,6 +108,11 @@ def parse_task_config(entry: dict, path: str) -> TaskConfig:
         raise ConfigError(f"{path}: a task section needs a 'name' (one of the registered tasks)")
     cls = get_task_class(entry["name"])
     return parse_dataclass(cls.Config, entry, path)
+
+
+def task_keys(names: list[str]) -> list[str]:
+    """Log/report keys for a task list: the name, or name + position when a name repeats."""
+    return [n if names.count(n) == 1 else f"{n}{i}" for i, n in enumerate(names)]
 
 
 def build_task(cfg: TaskConfig, encoder: nn.Module, ctx: TaskContext) -> SSLTask:

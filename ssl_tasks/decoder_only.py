@@ -33,6 +33,7 @@ from ssl_tasks.losses import decoded_image, per_sample_loss, reconstruction_loss
 class DecoderOnlyConfig(TaskConfig):
     decoder: str = "mirror"  # mirror | linear
     loss: str = "bce"  # bce | mse | mse_linear
+    code_init: str = "pca"  # pca (projections on the top-m principal components, unit variance) | zeros | normal
     code_lr: float = 0.02  # SGD on the per-sample codes (paper sec. 3.1)
     code_momentum: float = 0.9
     distill_weight: float = 1.0  # weight of the encoder's regression onto the learned codes
@@ -109,6 +110,28 @@ class DecoderOnly(SSLTask):
         n = ctx.image_shape[0] * ctx.image_shape[1] * ctx.image_shape[2]
         self.alpha_d = decoder_load(ctx.num_samples, n, encoder.code_dim, count_parameters(self.decoder))
         self.alpha_e = encoder_load(ctx.num_samples, encoder.code_dim, count_parameters(encoder))
+
+    def prepare(self, images: torch.Tensor) -> None:
+        """Initialise the code table from the training images (N, C, H, W) uint8.
+
+        Codes at zero leave the scale free: the decoder grows a large gain to read tiny codes,
+        and the next round of code updates then swings its output (the scale symmetry the
+        paper notes). Starting from PCA projections scaled to unit variance, as GLO does
+        (Bojanowski et al. 2018), fixes the scale and starts from the best linear code."""
+        kind, (n, m) = self.cfg.code_init, self.codes.shape
+        with torch.no_grad():
+            if kind == "zeros":
+                self.codes.zero_()
+            elif kind == "normal":
+                self.codes.normal_()
+            elif kind == "pca":
+                x = images.flatten(1).float() / 255
+                x = x - x.mean(0)
+                _, vectors = torch.linalg.eigh((x.T @ x).double())  # exact, n x n, ascending eigenvalues
+                z = x @ vectors[:, -m:].flip(1).float()
+                self.codes.copy_(z / z.std(0).clamp_min(1e-8))
+            else:
+                raise ConfigError(f"code_init: {kind!r} is unknown (pca | zeros | normal)")
 
     def optimizer_groups(self) -> list[dict]:
         """The code table trains with its own plain SGD + momentum, not the main optimizer."""

@@ -108,3 +108,23 @@ def test_code_inference_matches_learned_codes_on_training_images():
     assert inferred.shape == (samples, 4)
     assert inferred_error.mean().item() < 1.05 * learned_error
     assert all(p.requires_grad for p in task.decoder.parameters())  # inference left the decoder trainable
+
+
+def test_pca_code_init_spans_the_principal_subspace_with_unit_variance():
+    from pretrain.data import synthetic_images
+
+    images = synthetic_images(300, seed=0).images
+    shape = (1, 28, 28)
+    encoder = build_encoder("paper_conv", 5, shape, 0.3, 0.3)
+    task = DecoderOnly(DecoderOnlyConfig(name="decoder_only"), encoder, TaskContext(shape, 300))
+    torch.manual_seed(0)
+    task.prepare(images)
+    codes = task.codes.detach()
+    assert torch.allclose(codes.std(0), torch.ones(5), atol=1e-4)
+    x = images.flatten(1).float() / 255
+    x = x - x.mean(0)
+    top = torch.linalg.svd(x, full_matrices=False).U[:, :5]  # the principal directions in sample space
+    q, _ = torch.linalg.qr(codes)
+    assert torch.linalg.svdvals(q.T @ top).min() > 0.99
+    with pytest.raises(Exception, match="code_init"):
+        DecoderOnly(DecoderOnlyConfig(name="decoder_only", code_init="bogus"), encoder, TaskContext(shape, 300)).prepare(images)

@@ -74,3 +74,18 @@ def test_kmeans_finds_separated_blobs():
     x = centres[y] + 0.1 * torch.randn(400, 16, generator=gen)
     result = kmeans_clustering(x, y, seed=0)
     assert result["k"] == 4 and result["accuracy"] > 0.99 and result["nmi"] > 0.95
+
+
+def test_shared_neighbour_search_matches_separate_knn():
+    from evaluate.knn import knn_classifier
+    from evaluate.retrieval import neighbour_metrics
+
+    gen = torch.Generator().manual_seed(3)
+    centres = torch.randn(4, 6, generator=gen)
+    bank_y, query_y = torch.randint(0, 4, (300,), generator=gen), torch.randint(0, 4, (70,), generator=gen)
+    bank_x = centres[bank_y] + torch.randn(300, 6, generator=gen)
+    query_x = centres[query_y] + torch.randn(70, 6, generator=gen)
+    shared = neighbour_metrics(bank_x, bank_y, query_x, query_y, knn_ks=(1, 5, 20), retrieval_ks=(1, 5), chunk=16)
+    for k in (1, 5, 20):
+        alone = knn_classifier(bank_x, bank_y, query_x, query_y, k, 0.07, 4)["accuracy"]
+        assert shared["knn_accuracy_by_k"][str(k)] == pytest.approx(alone)
