@@ -22,7 +22,7 @@ def _budget_x(labels_per_class: int, full: int) -> int:
 def label_efficiency_plot(summary: list[dict], path: Path, title: str, full_per_class: int, prefix: str = "") -> Path:
     """Test accuracy vs labels per class (log x), error bars = std over seeds.
     One line per (source, protocol); learned sources solid, baselines dashed."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     lines: dict[tuple, list] = {}
     for row in summary:
         lines.setdefault((row["source"], row["protocol"]), []).append(row)
@@ -42,7 +42,7 @@ def label_efficiency_plot(summary: list[dict], path: Path, title: str, full_per_
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="features / protocol", title_fontsize=7)
     return _save(fig, path)
 
 
