@@ -25,7 +25,7 @@ from pretrain.config import Config, ConfigError
 from pretrain.data import ImageSet, Splits
 from pretrain.encoders import Encoder, EncoderSpec, encode_images
 from pretrain.export import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec, load_task_heads
-from ssl_tasks.decoder_only import DecoderOnly, infer_codes
+from ssl_tasks.decoder_only import DecoderOnly
 
 
 @dataclass
@@ -86,18 +86,13 @@ def decoder_only_source(run_dir: Path, cfg: Config, splits: Splits, device: torc
     if not found:
         return None
     task, tcfg = found[0]
-    task, encoder = task.to(device), encoder.to(device)
+    encoder = encoder.to(device)
 
     def extract(split: str, images: ImageSet) -> torch.Tensor:
         if split == "train":
             return task.codes.detach().cpu()  # row k is training image k: the learned z_k
-        init = encode_images(encoder, images.images, device=device) if tcfg.infer_init == "encoder" else None
         bar = partial(tqdm, desc=f"code inference ({split})", unit="batch", leave=False)
-        codes, _ = infer_codes(
-            task.decoder, images.images.to(device).float() / 255, encoder.code_dim, tcfg.loss, tcfg.infer_steps,
-            tcfg.infer_lr, tcfg.infer_momentum, tcfg.infer_batch_size, init=init, progress=bar,
-        )  # fmt: skip
-        return codes.cpu()
+        return task.infer(encoder, images.images, device, progress=bar)[0]
 
     settings = f"{tcfg.infer_init}:{tcfg.infer_steps}:{tcfg.infer_lr}:{tcfg.infer_momentum}:{tcfg.loss}"
     identity = f"decoder_only:{file_digest(run_dir / TASK_WEIGHTS)}:{settings}"

@@ -22,12 +22,12 @@ from evaluate.outliers import auroc, knn_distance_scores, reconstruction_scores
 from evaluate.retrieval import neighbour_metrics
 from evaluate.suite import finetune_grid, frozen_grid, labelled_subsets, summarise
 from pretrain.config import Config, config_hash, config_to_dict, load_run_config
-from pretrain.data import Splits
+from pretrain.data import Splits, load_splits
 from pretrain.encoders import Encoder
 from pretrain.export import load_encoder, load_encoder_spec, load_task_heads
 from pretrain.provenance import git_commit
 from ssl_tasks.base import task_keys
-from ssl_tasks.decoder_only import DecoderOnly, infer_codes
+from ssl_tasks.decoder_only import DecoderOnly
 
 SPLITS = ("train", "val", "test")
 
@@ -96,10 +96,7 @@ def outlier_detection(run_dir, cfg, splits, sources, features, device) -> dict:
     images = torch.cat([splits.test.images, splits.outliers.images])
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
         if isinstance(task, DecoderOnly):
-            t = task.cfg
-            x = images.to(device).float() / 255
-            _, loss = infer_codes(task.to(device).decoder, x, encoder.code_dim, t.loss, t.infer_steps, t.infer_lr, t.infer_momentum, t.infer_batch_size)
-            scores[f"code_inference_loss[{key}]"] = loss.cpu()
+            scores[f"code_inference_loss[{key}]"] = task.infer(encoder.to(device), images, device)[1]
         elif hasattr(task, "forward_decoder"):
             scores[f"reconstruction_error[{key}]"] = reconstruction_scores(encoder, task, images, device)
     return {
@@ -152,8 +149,6 @@ def evaluate_run(run_dir: Path, baselines: list[str] | None = None, overrides: l
 
 
 def load_splits_checked(cfg: Config) -> Splits:
-    from pretrain.data import load_splits
-
     splits = load_splits(cfg.data)
     check_integrity(splits)
     return splits

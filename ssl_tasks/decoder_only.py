@@ -38,7 +38,7 @@ class DecoderOnlyConfig(TaskConfig):
     code_momentum: float = 0.9
     distill_weight: float = 1.0  # weight of the encoder's regression onto the learned codes
     distill_corruption: CorruptionConfig = field(default_factory=lambda: CorruptionConfig(kind="none"))
-    infer_init: str = "encoder"  # encoder (start from the distilled encoder's code) | zeros (as training)
+    infer_init: str = "encoder"  # encoder (start from the distilled encoder's code) | zeros
     infer_steps: int = 30  # code inference for unseen images: SGD steps with the decoder frozen
     infer_lr: float = 0.02
     infer_momentum: float = 0.9
@@ -118,7 +118,7 @@ class DecoderOnly(SSLTask):
         and the next round of code updates then swings its output (the scale symmetry the
         paper notes). Starting from PCA projections scaled to unit variance, as GLO does
         (Bojanowski et al. 2018), fixes the scale and starts from the best linear code."""
-        kind, (n, m) = self.cfg.code_init, self.codes.shape
+        kind, m = self.cfg.code_init, self.codes.shape[1]
         with torch.no_grad():
             if kind == "zeros":
                 self.codes.zero_()
@@ -146,6 +146,20 @@ class DecoderOnly(SSLTask):
             scale = float(len(index) * self.image_shape[0] * self.image_shape[1] * self.image_shape[2])
             z.register_hook(lambda grad: grad * scale)
         return z
+
+    def infer(self, encoder: nn.Module, images: torch.Tensor, device, progress=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes of unseen uint8 images (N, C, H, W) with this task's inference settings (start
+        from the distilled encoder's code or from zero, then SGD with the decoder frozen).
+        -> (codes (N, m), per-pixel loss of each image (N,)), on the CPU."""
+        from pretrain.encoders import encode_images  # late: pretrain.encoders does not need tasks
+
+        cfg = self.cfg
+        init = encode_images(encoder, images, device=device) if cfg.infer_init == "encoder" else None
+        codes, loss = infer_codes(
+            self.to(device).decoder, images.to(device).float() / 255, encoder.code_dim, cfg.loss, cfg.infer_steps,
+            cfg.infer_lr, cfg.infer_momentum, cfg.infer_batch_size, init=init, progress=progress,
+        )  # fmt: skip
+        return codes.cpu(), loss.cpu()
 
     @torch.no_grad()
     def reconstruction_error(self, codes: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
