@@ -81,6 +81,8 @@ def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch
 
 def decoder_only_source(run_dir: Path, cfg: Config, splits: Splits, device: torch.device) -> FeatureSource | None:
     """Per-sample codes of the run's decoder_only task, or None if it has none."""
+    if not any(t.name == "decoder_only" for t in cfg.tasks):
+        return None  # no need to load the task weights to find that out
     encoder, tasks = load_task_heads(run_dir, cfg, splits)
     found = [(t, c) for t, c in zip(tasks, cfg.tasks) if isinstance(t, DecoderOnly)]
     if not found:

@@ -18,6 +18,7 @@ from torch import nn
 from evaluate.early_stopping import train_with_early_stopping
 from pretrain.config import FinetuneConfig
 from pretrain.data import ImageSet
+from pretrain.encoders import encode_images
 from ssl_tasks.relative_position import extract_crops
 
 
@@ -50,16 +51,9 @@ class Classifier(nn.Module):
         return self.head(self.norm(self.encoder(images)))
 
 
-@torch.no_grad()
 def classify(model: nn.Module, images: torch.Tensor, device, batch_size: int = 1024) -> torch.Tensor:
-    """Predicted classes (N,) for uint8 images (N, C, H, W); leaves the model in train mode."""
-    model.eval()
-    out = [
-        model(images[i : i + batch_size].to(device).float().div_(255)).argmax(1).cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    model.train()
-    return torch.cat(out)
+    """Predicted classes (N,) for uint8 images (N, C, H, W); the model's train/eval mode is kept."""
+    return encode_images(model, images, batch_size, device).argmax(1)
 
 
 def finetune(

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pretrain.encoders import encode_images
+
 
 def probe_layers(encoder: nn.Module) -> list[str]:
     """Module names worth probing: the ReLUs of a Sequential backbone, or the stages timm
@@ -19,29 +21,24 @@ def probe_layers(encoder: nn.Module) -> list[str]:
     return [f"backbone.{entry['module']}" for entry in info] if info else []
 
 
-@torch.no_grad()
 def encode_layers(
     encoder: nn.Module, images: torch.Tensor, names: list[str], pool: int = 2, batch_size: int = 1024, device="cpu"
 ) -> dict[str, torch.Tensor]:
-    """{layer name: (N, d) float32} for uint8 images (N, C, H, W); 4-D maps pooled to pool x pool."""
+    """{layer name: (N, d) float32} for uint8 images (N, C, H, W); 4-D maps pooled to pool x pool.
+    Forward hooks collect each batch while pretrain.encoders.encode_images runs the encoder."""
     modules = dict(encoder.named_modules())
-    captured: dict[str, torch.Tensor] = {}
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
 
     def keep(name):
         def hook(module, inputs, output):
             out = output if output.ndim == 2 else F.adaptive_avg_pool2d(output, pool).flatten(1)
-            captured[name] = out.float().cpu()
+            chunks[name].append(out.float().cpu())
 
         return hook
 
     handles = [modules[name].register_forward_hook(keep(name)) for name in names]
-    encoder = encoder.to(device).eval()
-    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     try:
-        for i in range(0, len(images), batch_size):
-            encoder(images[i : i + batch_size].to(device).float().div_(255))
-            for name in names:
-                chunks[name].append(captured[name])
+        encode_images(encoder.to(device), images, batch_size, device)
     finally:
         for handle in handles:
             handle.remove()
