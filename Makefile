@@ -1,18 +1,20 @@
 # make run   - set up, pretrain the default config, evaluate, print the transfer report
 # make test  - set up, run the test suite
-# Variables: CONFIG (a YAML in configs/), OVERRIDES (dotted key=value list), PYTHON (bootstrap interpreter)
+# make bench  - set up, rerun every benchmark from scratch, write BENCHMARKS.md (about an hour on 2 CPU cores)
+# Variables: CONFIG (a YAML in configs/), OVERRIDES (dotted key=value list), BENCH_SCALE (small | full), PYTHON
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-done
 CONFIG ?= configs/ae_fmnist.yaml
+BENCH_SCALE ?= small
 OVERRIDES ?=
 
-.PHONY: setup data run pretrain evaluate test clean help
+.PHONY: setup data run pretrain evaluate test bench clean help
 
 help:
-	@sed -n '1,3p' Makefile
+	@sed -n '1,5p' Makefile
 
 setup: $(STAMP) data
 
@@ -30,6 +32,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+bench: setup
+	rm -rf runs/bench/$(BENCH_SCALE)
+	TQDM_DISABLE=1 $(PY) -m bench --scale $(BENCH_SCALE)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -19,9 +19,12 @@ def _budget_x(labels_per_class: int, full: int) -> int:
     return full if labels_per_class == 0 else labels_per_class
 
 
-def label_efficiency_plot(summary: list[dict], path: Path, title: str, full_per_class: int, prefix: str = "") -> Path:
+def label_efficiency_plot(
+    summary: list[dict], path: Path, title: str, full_per_class: int, prefix: str = "", learned: set[str] | None = None
+) -> Path:
     """Test accuracy vs labels per class (log x), error bars = std over seeds.
-    One line per (source, protocol); learned sources solid, baselines dashed."""
+    One line per (source, protocol); learned sources (``learned``, by default the encoder,
+    decoder-only codes and compared runs) solid, baselines dashed."""
     fig, ax = plt.subplots(figsize=(11, 5.5))
     lines: dict[tuple, list] = {}
     for row in summary:
@@ -31,7 +34,8 @@ def label_efficiency_plot(summary: list[dict], path: Path, title: str, full_per_
     for (source, protocol), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda r: _budget_x(r["labels_per_class"], full_per_class))
         x = [_budget_x(r["labels_per_class"], full_per_class) for r in rows]
-        style = "-" if source in LEARNED_SOURCES or source.startswith("run:") else "--"
+        is_learned = source in learned if learned is not None else source in LEARNED_SOURCES or source.startswith("run:")
+        style = "-" if is_learned else "--"
         ax.errorbar(x, [100 * r["mean"] for r in rows], yerr=[100 * r["std"] for r in rows], linestyle=style,
                     marker=markers.get(protocol, "x"), color=f"C{sources.index(source) % 10}", capsize=3,
                     label=f"{prefix}{source} / {protocol}")  # fmt: skip
@@ -43,7 +47,7 @@ def label_efficiency_plot(summary: list[dict], path: Path, title: str, full_per_
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="features / protocol", title_fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def feature_map_plot(features: torch.Tensor, labels: torch.Tensor, class_names, path: Path, points: int, seed: int) -> Path:
@@ -67,7 +71,7 @@ def feature_map_plot(features: torch.Tensor, labels: torch.Tensor, class_names, 
     ax.legend(markerscale=4, fontsize=7)
     ax.set_xticks([])
     ax.set_yticks([])
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_grid_plot(rows: list[torch.Tensor], row_names: list[str], path: Path, title: str) -> Path:
@@ -83,7 +87,7 @@ def image_grid_plot(rows: list[torch.Tensor], row_names: list[str], path: Path, 
                 ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
         axes[i][0].set_title(name, fontsize=7, loc="left")
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def latent_walk_rows(decode, codes: torch.Tensor, dims: int = 8, steps: int = 9) -> tuple[list[torch.Tensor], list[str]]:
@@ -118,10 +122,10 @@ def confusion_matrix_plot(predictions: torch.Tensor, labels: torch.Tensor, class
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

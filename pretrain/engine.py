@@ -204,12 +204,9 @@ def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int
     return "\n".join(lines)
 
 
-def run_pretraining(cfg: Config, resume: bool = False) -> Path:
-    """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
-    # cpu=True without a GPU: only then does Accelerate join torchrun/launch processes with gloo.
-    accelerator = Accelerator(mixed_precision=resolve_precision(cfg.train.precision), cpu=not torch.cuda.is_available())
-    run_dir = prepare_run_dir(cfg, resume, accelerator)
-    splits = load_splits(cfg.data)
+def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Splits) -> tuple[LoopParts, str]:
+    """Model, optimizers, schedulers and batches of a run, prepared by Accelerate (the logger is
+    attached by the caller). -> (parts, the summary printed before training)."""
     model = build_model(cfg, splits)
     for task in model.tasks:
         task.prepare(splits.train.images)  # data-dependent initialisation; a resume overwrites it
@@ -220,8 +217,6 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     optimizers = build_optimizers(model, cfg.optim)
     schedulers = [build_scheduler(opt, total_steps, cfg.optim) for opt in optimizers]
     summary = describe(cfg, model, splits, total_steps, accelerator.num_processes)
-    if accelerator.is_main_process:
-        print(summary, flush=True)
     prepared_model, *optimizers = accelerator.prepare(model, *optimizers)
     main = accelerator.is_main_process
     parts = LoopParts(
@@ -229,12 +224,28 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
         None, TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
         run_dir, total_steps,
     )  # fmt: skip
+    return parts, summary
+
+
+def make_accelerator(cfg: Config) -> Accelerator:
+    # cpu=True without a GPU: only then does Accelerate join torchrun/launch processes with gloo.
+    return Accelerator(mixed_precision=resolve_precision(cfg.train.precision), cpu=not torch.cuda.is_available())
+
+
+def run_pretraining(cfg: Config, resume: bool = False) -> Path:
+    """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
+    accelerator = make_accelerator(cfg)
+    run_dir = prepare_run_dir(cfg, resume, accelerator)
+    parts, summary = build_loop(cfg, accelerator, run_dir, load_splits(cfg.data))
+    main = accelerator.is_main_process
+    if main:
+        print(summary, flush=True)
     start = restore(parts) if resume else 0
     parts.logger = RunLogger(run_dir, main, purge_step=start or None)
     parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
     parts.logger.text("summary", "```\n" + summary + "\n```")  # loads, warnings, sizes
     if start and main:
-        print(f"resuming at step {start} of {total_steps} from {run_dir}/checkpoints/last.pt", flush=True)
+        print(f"resuming at step {start} of {parts.total_steps} from {run_dir}/checkpoints/last.pt", flush=True)
     started = time.perf_counter()
     try:
         done = train_loop(parts, cfg, start)
@@ -242,8 +253,8 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
         raise NonFiniteLossError(f"{err}. Training stopped; the last good checkpoint is {run_dir}/checkpoints/last.pt") from None
     finally:
         parts.logger.close()
-    if done == total_steps and main:
-        unwrapped = accelerator.unwrap_model(prepared_model)
+    if done == parts.total_steps and main:
+        unwrapped = accelerator.unwrap_model(parts.model)
         info = {"steps": done, "train_seconds_last_invocation": round(time.perf_counter() - started, 1)}
         export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {**info, **provenance()})
         print(f"exported encoder to {run_dir}/encoder.safetensors", flush=True)

@@ -170,8 +170,10 @@ class DecoderOnly(SSLTask):
         z = self.forward_codes(batch.index)
         logits = self.decoder(z)
         recon = reconstruction_loss(logits, batch.images, self.cfg.loss)
-        predicted = encoder(corrupt(batch.images, self.cfg.distill_corruption))
-        distill = F.mse_loss(predicted.float(), z.detach().float())
+        distill = recon.new_zeros(())
+        if self.cfg.distill_weight:  # 0: the paper's decoder alone; no encoder pass at all
+            predicted = encoder(corrupt(batch.images, self.cfg.distill_corruption))
+            distill = F.mse_loss(predicted.float(), z.detach().float())
         logs = {
             "recon_loss": recon.detach(),
             "distill_loss": distill.detach(),

@@ -1,0 +1,105 @@
+"""Run the benchmarks and write BENCHMARKS.md, bench/results.json and bench/plots/.
+
+    python -m bench                                   # every section, scale small (2 CPU cores)
+    python -m bench --scale full                      # the sizes the issue and the paper ask for
+    python -m bench --sections paper,speed            # some sections; the others keep their results
+    python -m bench --report-only                     # rewrite BENCHMARKS.md and plots from results.json
+
+Each section's result is saved as soon as it finishes, and finished pretraining runs under
+runs/bench/<scale>/ are reused, so an interrupted benchmark restarts where it stopped
+(``make bench`` deletes them first, to measure from scratch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from bench import plots
+from bench.report import TITLES, write_benchmarks
+from bench.runs import provenance
+from bench.scales import SCALES
+from pretrain.checkpoint import atomic_write
+
+
+def run_gpu(scale, root: Path) -> dict:
+    if not torch.cuda.is_available():
+        return {"skipped": "no CUDA GPU on the machine that ran the benchmark"}
+    from bench.speed import run_speed
+
+    return run_speed(scale, root)
+
+
+def section_runners() -> dict:
+    from bench.bottleneck import run_bottleneck
+    from bench.leaderboard import run_leaderboard
+    from bench.paper_fig2 import run_paper_fig2
+    from bench.speed import run_speed
+
+    return {"leaderboard": run_leaderboard, "paper": run_paper_fig2, "bottleneck": run_bottleneck,
+            "speed": run_speed, "gpu": run_gpu}  # fmt: skip
+
+
+def draw_plots(results: dict, plot_dir: Path) -> list[Path]:
+    drawn = []
+    if "leaderboard" in results:
+        drawn.append(plots.leaderboard_plot(results["leaderboard"]["data"], plot_dir / "leaderboard_label_efficiency.png"))
+    if "paper" in results:
+        drawn.append(plots.paper_fig2_plot(results["paper"]["data"], plot_dir / "paper_fig2.png"))
+    if "bottleneck" in results:
+        drawn.append(plots.bottleneck_plot(results["bottleneck"]["data"], plot_dir / "bottleneck.png"))
+    for key in ("speed", "gpu"):
+        if key in results and "loop" in results[key]["data"]:
+            drawn.append(plots.speed_plot(results[key]["data"], plot_dir / f"{key}.png"))
+    return drawn
+
+
+def load_results(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_results(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=1, default=float)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--sections", default=",".join(TITLES), help=f"comma-separated, from {', '.join(TITLES)}")
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="results.json and plots/ go here")
+    parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/bench"), help="pretraining runs go to RUNS/<scale>/")
+    parser.add_argument("--report-only", action="store_true", help="only rewrite the Markdown and plots")
+    args = parser.parse_args(argv)
+    args.sections = [s for s in args.sections.split(",") if s]
+    unknown = [s for s in args.sections if s not in TITLES]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(TITLES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scale, results_path = SCALES[args.scale], args.out / "results.json"
+    results = load_results(results_path)
+    runners = {} if args.report_only else section_runners()
+    for section in [] if args.report_only else args.sections:
+        print(f"== bench: {TITLES[section]} (scale {scale.name})", flush=True)
+        started = time.perf_counter()
+        data = runners[section](scale, args.runs / scale.name)
+        results[section] = {"provenance": provenance(scale, section), "wall_seconds": time.perf_counter() - started, "data": data}
+        save_results(results, results_path)  # a later section's crash loses nothing done before it
+    draw_plots(results, args.out / "plots")
+    print(f"wrote {write_benchmarks(results, args.markdown, args.out / 'plots')}, {results_path} and {args.out / 'plots'}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

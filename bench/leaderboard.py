@@ -1,0 +1,87 @@
+"""Section 1: every pretext task on the same encoder and epoch budget, evaluated with the
+suite's protocols on cached features (linear, MLP head, kNN at 1/10/100/all labels per
+class, k-means clustering) and fine-tuned at 1/10/100 labels per class, beside the
+baselines (raw pixels, PCA, random-init encoder, supervised from scratch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from bench.runs import bench_config, pretrain
+from bench.scales import Scale
+from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder, source_features
+from evaluate.baselines import feature_sources
+from evaluate.suite import finetune_grid, frozen_grid, summarise
+from pretrain.config import load_run_config
+from pretrain.export import load_encoder
+
+# (run name, representation label, base config); decoder-only yields two representations.
+ENTRIES = (
+    ("ae_mirror", "AE, mirror decoder", "configs/ae_fmnist.yaml"),
+    ("ae_linear", "AE, linear decoder", "configs/ae_linear_fmnist.yaml"),
+    ("denoising", "denoising AE (50% masking)", "configs/dae_fmnist.yaml"),
+    ("decoder_only", "decoder-only, distilled encoder", "configs/decoder_only_fmnist.yaml"),
+    ("relpos", "relative position", "configs/relpos_fmnist.yaml"),
+    ("ae_relpos", "AE + relative position (0.5)", "configs/ae_relpos_fmnist.yaml"),
+)
+BASELINES = ("raw_pixels", "pca", "random_init")
+LABELS = {
+    "decoder_only_codes": "decoder-only, inferred codes",
+    "raw_pixels": "raw pixels",
+    "pca": "PCA (m = code size)",
+    "random_init": "random-init encoder",
+    "scratch": "supervised from scratch",
+}
+
+
+def eval_overrides(scale: Scale) -> list[str]:
+    return [
+        f"eval.labels_per_class=[{','.join(map(str, scale.frozen_labels))}]",
+        f"eval.seeds={scale.seeds}",
+        f"eval.finetune.max_steps={scale.finetune_max_steps}",
+    ]
+
+
+def evaluate_representations(run_dir: Path, baselines: tuple[str, ...], scale: Scale) -> tuple[dict[str, dict], int]:
+    """({source: {"summary": [...], "all_labels": {...}}}, training images per class) for the run's
+    encoder (+ decoder-only codes) and ``baselines``; fine-tuning for the encoder, and from
+    scratch with the baselines."""
+    cfg = load_run_config(run_dir, eval_overrides(scale))
+    splits, device, seed = load_splits_checked(cfg), default_device(), cfg.train.seed
+    sources = feature_sources(run_dir, cfg, splits, list(baselines), device)
+    features = {s.name: source_features(run_dir, s, splits) for s in sources}
+    records = frozen_grid(features, cfg.eval, splits.num_classes, seed)
+    encoders = {"encoder": load_encoder(run_dir)} | ({"scratch": random_encoder(run_dir, seed)} if baselines else {})
+    finetune_cfg = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
+    records += finetune_grid(encoders, splits, finetune_cfg, device, seed)
+    summary = summarise(records)
+    out = {}
+    for source in dict.fromkeys(r["source"] for r in summary):
+        metrics = all_label_metrics(features[source], cfg, splits.num_classes) if source in features else {}
+        out[source] = {"summary": [r for r in summary if r["source"] == source], "all_labels": metrics}
+    return out, len(splits.train) // splits.num_classes
+
+
+def run_leaderboard(scale: Scale, root: Path) -> dict:
+    rows = []
+    for index, (name, label, base) in enumerate(ENTRIES):
+        cfg = bench_config(base, name, scale, root / "leaderboard", [f"train.epochs={scale.leaderboard_epochs}"])
+        seconds = pretrain(cfg)
+        started = time.perf_counter()
+        results, full_per_class = evaluate_representations(cfg.run_path, BASELINES if index == 0 else (), scale)
+        eval_seconds = round(time.perf_counter() - started, 1)
+        for source, result in results.items():
+            learned = source in ("encoder", "decoder_only_codes")
+            rows.append({
+                "representation": label if source == "encoder" else LABELS[source],
+                "kind": "task" if learned else "baseline", "run": name, "source": source,
+                "pretrain_seconds": seconds if learned else None, "eval_seconds": eval_seconds, **result,
+            })  # fmt: skip
+    rows.sort(key=lambda r: r["kind"] == "baseline")  # tasks first, then the baselines
+    return {
+        "rows": rows, "epochs": scale.leaderboard_epochs, "seeds": scale.seeds,
+        "frozen_labels": list(scale.frozen_labels), "finetune_labels": list(scale.finetune_labels),
+        "finetune_max_steps": scale.finetune_max_steps, "full_per_class": full_per_class,
+    }  # fmt: skip

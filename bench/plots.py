@@ -1,0 +1,89 @@
+"""The benchmark figures, drawn from bench/results.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from evaluate import plots  # noqa: E402
+
+
+def leaderboard_plot(section: dict, path: Path) -> Path:
+    """Label efficiency of every representation: frozen linear probe and fine-tuning."""
+    rows = [
+        {**r, "source": row["representation"]}
+        for row in section["rows"]
+        for r in row["summary"]
+        if r["protocol"] in ("linear", "finetune")
+    ]
+    learned = {row["representation"] for row in section["rows"] if row["kind"] == "task"}
+    title = "transfer leaderboard: test accuracy vs labels per class (linear probe and fine-tuning)"
+    return plots.label_efficiency_plot(rows, path, title, section["full_per_class"], learned=learned)
+
+
+def paper_fig2_plot(section: dict, path: Path) -> Path:
+    """Like the paper's Fig. 2: errors vs training-set size, the loads, and (beyond the paper) transfer."""
+    rows = section["rows"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    for model, colour in (("decoder", "C0"), ("autoencoder", "C3")):
+        mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["train_size"])
+        sizes = [r["train_size"] for r in mine]
+        axes[0].plot(sizes, [r["test_error"] for r in mine], "-o", color=colour, label=f"{model}, test")
+        axes[0].plot(sizes, [r["train_error"] for r in mine], "--o", color=colour, label=f"{model}, train")
+        axes[2].plot(sizes, [100 * r["knn_accuracy"] for r in mine], "-^", color=colour, label=f"{model}, kNN")
+        axes[2].plot(sizes, [100 * r["linear_accuracy"] for r in mine], "--s", color=colour, label=f"{model}, linear")
+        if model == "decoder":
+            axes[1].plot(sizes, [r["alpha_d"] for r in mine], "-o", label="decoder load α_d")
+            axes[1].plot(sizes, [r["alpha_e"] for r in mine], "-o", label="encoder load α_e")
+    axes[1].axhline(1.0, color="grey", linestyle=":", label="load = 1")
+    axes[1].set_yscale("log")
+    titles = ("reconstruction error (per-pixel BCE)", "loads (paper eqs. 3-4)", "transfer: test accuracy % (all subset labels)")
+    for ax, title in zip(axes, titles):
+        ax.set_xscale("log")
+        ax.set_xlabel("training images")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return plots.save_figure(fig, path)
+
+
+def bottleneck_plot(section: dict, path: Path) -> Path:
+    """Test reconstruction error (left axis) and transfer accuracy (right axis) against the code size."""
+    fig, left = plt.subplots(figsize=(9, 5))
+    right = left.twinx()
+    for decoder, colour in (("mirror", "C0"), ("linear", "C1")):
+        mine = sorted((r for r in section["rows"] if r["decoder"] == decoder), key=lambda r: r["code_dim"])
+        widths = [r["code_dim"] for r in mine]
+        left.plot(widths, [r["test_error"] for r in mine], "-o", color=colour, label=f"{decoder} decoder: test BCE")
+        right.plot(widths, [100 * r["linear_scarce"] for r in mine], "--s", color=colour,
+                   label=f"{decoder}: linear probe, {section['labels_per_class']} labels/class")  # fmt: skip
+        right.plot(widths, [100 * r["knn_all"] for r in mine], ":^", color=colour, label=f"{decoder}: kNN, all labels")
+    left.set_xscale("log", base=2)
+    left.set_xlabel("code size m")
+    left.set_ylabel("test reconstruction error (per-pixel BCE, solid)")
+    right.set_ylabel("test accuracy % (dashed, dotted)")
+    left.set_title("lower reconstruction loss is not better features")
+    handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
+    fig.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.9))
+    left.grid(alpha=0.3)
+    return plots.save_figure(fig, path)
+
+
+def speed_plot(section: dict, path: Path) -> Path:
+    """Training images/s of the toolkit's loop beside the bare loop, per task."""
+    rows = section["loop"]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], [r["bare_images_per_s"] for r in rows], 0.4, label="bare PyTorch loop")
+    ax.bar([i + 0.2 for i in x], [r["toolkit_images_per_s"] for r in rows], 0.4, label="toolkit loop")
+    for i, r in zip(x, rows):
+        ax.annotate(f"{r['ratio']:.3f}", (i + 0.2, r["toolkit_images_per_s"]), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(x), [r["task"] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"training images/s ({section['device']})")
+    ax.set_title("training throughput (label: toolkit / bare)")
+    ax.legend(fontsize=8)
+    return plots.save_figure(fig, path)

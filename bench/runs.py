@@ -1,0 +1,68 @@
+"""Pretraining runs for the benchmarks, and where the figures came from.
+
+Every bench run is an ordinary toolkit run (``python -m pretrain`` with overrides) under
+runs/bench/<scale>/; a finished run records its wall time, so a crashed ``make bench`` can
+be restarted and skips what is already done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from bench.scales import Scale
+from pretrain.config import Config, load_config
+from pretrain.engine import run_pretraining
+from pretrain.provenance import git_commit, package_versions
+
+PRETRAIN_TIME = "bench_pretrain_seconds.json"
+
+
+def bench_config(base: str, name: str, scale: Scale, root: Path, overrides: list[str] = ()) -> Config:
+    """``base`` YAML + the scale's dataset overrides + ``overrides``, run in ``root/name``, no kNN monitor."""
+    return load_config(base, [*scale.data, f"name={name}", f"run_dir={root / name}", "monitor.every=0", *overrides])
+
+
+def pretrain(cfg: Config) -> float:
+    """Pretrain ``cfg`` unless its run is finished; -> pretraining wall seconds (of the run that did it)."""
+    record = cfg.run_path / PRETRAIN_TIME
+    if record.is_file():
+        return json.loads(record.read_text())["seconds"]
+    started = time.perf_counter()
+    run_pretraining(cfg, resume=True)  # resumes a run a crash interrupted
+    seconds = round(time.perf_counter() - started, 1)
+    record.write_text(json.dumps({"seconds": seconds}))
+    return seconds
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else None
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "packages": package_versions(),
+    }
+
+
+def provenance(scale: Scale, section: str) -> dict:
+    return {
+        "date": date.today().isoformat(),
+        "commit": git_commit(),
+        "scale": scale.name,
+        "command": f"python -m bench --scale {scale.name} --sections {section}",
+        "argv": " ".join(sys.argv),
+        "machine": machine(),
+    }

@@ -1,0 +1,55 @@
+"""How big each benchmark runs.
+
+``full`` is the size the issue and the paper ask for; ``small`` is what fits 2 CPU cores in
+about an hour (BENCHMARKS.md says which one produced each figure); ``tiny`` runs every code
+path on synthetic images in seconds for the test suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    data: tuple[str, ...] = ()  # dotted overrides applied to every pretraining run (the dataset)
+    # 1. leaderboard: every task with the same encoder and epochs
+    leaderboard_epochs: float = 3.0
+    frozen_labels: tuple[int, ...] = (1, 10, 100, 0)  # 0 = all labels
+    finetune_labels: tuple[int, ...] = (1, 10, 100)
+    seeds: int = 3
+    finetune_max_steps: int = 400
+    # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
+    paper_sizes: tuple[int, ...] = (500, 1000, 5000, 15000)
+    paper_epochs: float = 200.0
+    paper_max_images: int = 0  # >0: at most this many images seen per model (epochs shrink for large N)
+    paper_test_images: int = 1000
+    paper_infer_steps: int = 200  # test codes: as many SGD steps as a training code gets (one per epoch)
+    # 3. bottleneck width sweep, mirror vs linear decoder
+    widths: tuple[int, ...] = (2, 8, 32, 128, 512)
+    width_train_subset: int = 0  # 0 = the whole training split
+    width_epochs: float = 3.0
+    width_labels: int = 10  # the scarce-label column of the sweep
+    # 4. speed
+    speed_steps: int = 50
+    speed_repeats: int = 5
+    probe_passes: int = 10  # epochs of the SGD linear probes compared
+    extract_images: int = 10000
+    suite_overrides: tuple[str, ...] = ()  # eval.* overrides of the timed suite (default: the default eval config)
+
+
+SCALES = {
+    "full": Scale("full"),
+    "small": Scale(
+        "small", leaderboard_epochs=2.0, seeds=2, finetune_max_steps=200, paper_max_images=120_000,
+        paper_infer_steps=100, width_train_subset=20000, width_epochs=3.0, speed_steps=100, probe_passes=3,
+    ),  # fmt: skip
+    "tiny": Scale(
+        "tiny", data=("data.name=synthetic", "data.synthetic_size=240", "data.val_size=60", "train.batch_size=32"),
+        leaderboard_epochs=1.0, frozen_labels=(2, 0), finetune_labels=(2,), seeds=2, finetune_max_steps=10,
+        paper_sizes=(40, 120), paper_epochs=2.0, paper_test_images=40, paper_infer_steps=5, widths=(2, 16),
+        width_epochs=1.0, width_labels=2, speed_steps=3, speed_repeats=2, probe_passes=1, extract_images=100,
+        suite_overrides=("eval.labels_per_class=[2,0]", "eval.seeds=1", "eval.head.max_steps=20"),
+    ),  # fmt: skip
+}
