@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== bench: {TITLES[section]} (scale {scale.name})", flush=True)
         started = time.perf_counter()
         data = runners[section](scale, args.runs / scale.name)
-        results[section] = {"provenance": provenance(scale, section), "wall_seconds": time.perf_counter() - started, "data": data}
+        outputs = (str(results_path), str(args.out / "plots"), str(args.markdown))
+        results[section] = {"provenance": provenance(scale, section, outputs), "wall_seconds": time.perf_counter() - started, "data": data}
         save_results(results, results_path)  # a later section's crash loses nothing done before it
     draw_plots(results, args.out / "plots")
     print(f"wrote {write_benchmarks(results, args.markdown, args.out / 'plots')}, {results_path} and {args.out / 'plots'}/")

@@ -57,10 +57,11 @@ def machine() -> dict:
     }
 
 
-def provenance(scale: Scale, section: str) -> dict:
+def provenance(scale: Scale, section: str, outputs: tuple[str, ...] = ()) -> dict:
+    """Date, commit (the benchmark's own ``outputs`` do not make it dirty), command, machine."""
     return {
         "date": date.today().isoformat(),
-        "commit": git_commit(),
+        "commit": git_commit(outputs),
         "scale": scale.name,
         "command": f"python -m bench --scale {scale.name} --sections {section}",
         "argv": " ".join(sys.argv),

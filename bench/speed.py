@@ -76,8 +76,15 @@ def training_flops_per_image(model: nn.Module, images: torch.Tensor, batch_size:
 
 
 def peak_memory_mib(device: torch.device) -> float:
+    """Peak allocated GPU memory, or this process's peak resident set: VmHWM, which exec
+    resets (ru_maxrss would carry over the parent's peak into the worker)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -134,7 +141,7 @@ def loop_speed_per_task(scale: Scale, root: Path) -> list[dict]:
     rows = []
     for name, label, base in ENTRIES:
         command = [sys.executable, "-m", "bench.speed", "--worker", base, "--scale", scale.name]
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
         if done.returncode != 0:
             raise RuntimeError(f"speed worker for {base} failed:\n{done.stderr[-3000:]}")
         result = json.loads(done.stdout.strip().splitlines()[-1])

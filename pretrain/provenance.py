@@ -7,10 +7,13 @@ import sys
 from importlib import metadata
 
 
-def git_commit() -> str:
+def git_commit(outputs: tuple[str, ...] = ()) -> str:
+    """HEAD, with "-dirty" if the working tree differs from it; ``outputs`` (paths the caller
+    itself writes, e.g. benchmark results) do not count."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10)
+        excluded = [f":(exclude){path}" for path in outputs]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", *excluded], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     if out.returncode != 0:

@@ -1,0 +1,139 @@
+"""The benchmark machinery end to end at the tiny scale (synthetic images), plus its pieces.
+
+Figures here say nothing about speed or accuracy (those live in BENCHMARKS.md); the tests
+check that every section produces what the Markdown reports and that its pieces compute
+what they claim."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bench.__main__ import main as bench_main
+from bench.leaderboard import BASELINES, ENTRIES
+from bench.paper_fig2 import paper_epochs, verdict
+from bench.report import TITLES
+from bench.scales import SCALES
+from bench.speed import sgd_linear_probe, torch_topk_search
+from evaluate.knn import cosine_search
+from ssl_tasks.decoder_only import decoder_load, encoder_load
+
+
+@pytest.fixture(scope="module")
+def tiny_bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    argv = ["--scale", "tiny", "--out", str(out), "--markdown", str(out / "BENCHMARKS.md"), "--runs", str(out / "runs")]
+    assert bench_main(argv) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_every_section_is_reported(tiny_bench):
+    out, results = tiny_bench
+    assert set(results) == set(TITLES)
+    text = (out / "BENCHMARKS.md").read_text()
+    assert "Not run yet" not in text
+    for title in TITLES.values():
+        assert f"## {title}" in text
+    for section in ("leaderboard", "paper", "bottleneck", "speed"):
+        assert f"python -m bench --scale tiny --sections {section}" in text
+    assert {p.name for p in (out / "plots").iterdir()} >= {"leaderboard_label_efficiency.png", "paper_fig2.png", "bottleneck.png", "speed.png"}
+
+
+def test_leaderboard_has_every_task_and_baseline(tiny_bench):
+    rows = tiny_bench[1]["leaderboard"]["data"]["rows"]
+    names = [r["representation"] for r in rows]
+    assert all(label in names for _, label, _ in ENTRIES)
+    assert "decoder-only, inferred codes" in names  # the decoder-only run gives two representations
+    assert {r["source"] for r in rows if r["kind"] == "baseline"} == {*BASELINES, "scratch"}
+    for row in rows:
+        if row["kind"] == "task":
+            protocols = {(r["protocol"], r["labels_per_class"]) for r in row["summary"]}
+            assert ("linear", 0) in protocols and ("knn", 2) in protocols
+            assert 0 <= row["all_labels"]["clustering"]["nmi"] <= 1
+    tuned = {r["representation"] for r in rows for s in r["summary"] if s["protocol"] == "finetune"}
+    assert "supervised from scratch" in tuned and "AE, mirror decoder" in tuned and "raw pixels" not in tuned
+
+
+def test_paper_section_rows_and_loads(tiny_bench):
+    data = tiny_bench[1]["paper"]["data"]
+    assert sorted((r["model"], r["train_size"]) for r in data["rows"]) == sorted(
+        (m, n) for m in ("autoencoder", "decoder") for n in SCALES["tiny"].paper_sizes
+    )
+    for r in data["rows"]:
+        assert 0 < r["test_error"] < 1 and 0 < r["train_error"] < 1 and 0 <= r["knn_accuracy"] <= 1
+        if r["model"] == "decoder":  # loads grow with N, as eqs. 3-4 say
+            assert r["alpha_d"] > 0 and r["alpha_e"] > 0
+    loads = sorted((r["train_size"], r["alpha_d"]) for r in data["rows"] if r["model"] == "decoder")
+    assert loads[0][1] < loads[1][1]
+
+
+def test_bottleneck_and_speed_sections(tiny_bench):
+    results = tiny_bench[1]
+    rows = results["bottleneck"]["data"]["rows"]
+    assert sorted((r["decoder"], r["code_dim"]) for r in rows) == sorted((d, m) for d in ("mirror", "linear") for m in (2, 16))
+    speed = results["speed"]["data"]
+    assert [r["config"] for r in speed["loop"]] == [base for _, _, base in ENTRIES]
+    for r in speed["loop"]:
+        assert r["toolkit_images_per_s"] > 0 and r["bare_images_per_s"] > 0 and r["peak_memory_mib"] > 0
+        assert r["ratio"] == pytest.approx(r["toolkit_images_per_s"] / r["bare_images_per_s"])
+    assert speed["knn_search"]["same_neighbours"] > 0.99  # both searches are exact
+    assert speed["eval_suite"]["seconds"] > 0
+
+
+def test_report_only_rewrites_from_results(tiny_bench, tmp_path):
+    out, _ = tiny_bench
+    markdown = tmp_path / "B.md"
+    assert bench_main(["--report-only", "--out", str(out), "--markdown", str(markdown)]) == 0
+    assert markdown.read_text().replace("../", "") != ""
+    assert "## 2. The decoder-only paper's experiment" in markdown.read_text()
+
+
+def test_unknown_section_is_an_error():
+    with pytest.raises(SystemExit):
+        bench_main(["--sections", "leaderbord"])
+
+
+def test_paper_epochs_are_capped_by_the_image_budget():
+    small = SCALES["small"]
+    assert paper_epochs(small, 500) == 200  # the paper's 200 epochs where the budget allows
+    assert paper_epochs(small, 15000) == pytest.approx(small.paper_max_images / 15000)
+    assert paper_epochs(SCALES["full"], 15000) == 200
+
+
+def test_verdict_reads_the_rows():
+    rows = [
+        {"model": "decoder", "train_size": 500, "test_error": 0.30},
+        {"model": "autoencoder", "train_size": 500, "test_error": 0.35},
+        {"model": "decoder", "train_size": 5000, "test_error": 0.28},
+        {"model": "autoencoder", "train_size": 5000, "test_error": 0.27},
+    ]
+    text = verdict(rows)
+    assert "holds here" in text and "1 of 2 sizes (500)" in text
+    rows[0]["test_error"] = 0.40
+    assert "does not hold" in verdict(rows)
+
+
+def test_torch_reference_search_matches_faiss():
+    g = torch.Generator().manual_seed(0)
+    bank, queries = torch.randn(500, 16, generator=g), torch.randn(70, 16, generator=g)
+    sims, positions = torch_topk_search(bank, queries, 5, chunk=32)
+    faiss_sims, faiss_positions = cosine_search(bank, queries, 5)
+    assert torch.equal(positions, faiss_positions)
+    assert torch.allclose(sims, faiss_sims, atol=1e-5)
+
+
+def test_sgd_probe_separates_separable_features():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (600,), generator=g)
+    features = torch.randn(600, 8, generator=g) * 0.3 + torch.eye(3, 8)[labels] * 3
+    head = sgd_linear_probe(features, labels, lambda x: x, 8, 3, passes=3, batch_size=64)
+    with torch.no_grad():
+        assert (head(features).argmax(1) == labels).float().mean() > 0.95
+
+
+def test_loads_match_the_paper_equations():
+    # N = 1000 images of n = 784 pixels, m = 20, decoder 50k, encoder 100k parameters
+    assert decoder_load(1000, 784, 20, 50_000) == pytest.approx(784_000 / 70_000)
+    assert encoder_load(1000, 20, 100_000) == pytest.approx(0.2)
