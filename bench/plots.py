@@ -13,16 +13,18 @@ from evaluate import plots  # noqa: E402
 
 
 def leaderboard_plot(section: dict, path: Path) -> Path:
-    """Label efficiency of every representation: frozen linear probe and fine-tuning."""
-    rows = [
-        {**r, "source": row["representation"]}
-        for row in section["rows"]
-        for r in row["summary"]
-        if r["protocol"] in ("linear", "finetune")
-    ]
+    """Label efficiency of every representation: frozen linear probe (left) and fine-tuning (right)."""
+    sources = [row["representation"] for row in section["rows"]]
     learned = {row["representation"] for row in section["rows"] if row["kind"] == "task"}
-    title = "transfer leaderboard: test accuracy vs labels per class (linear probe and fine-tuning)"
-    return plots.label_efficiency_plot(rows, path, title, section["full_per_class"], learned=learned)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.5), sharey=True)
+    for ax, protocol, title in zip(axes, ("linear", "finetune"), ("frozen encoder, linear probe", "fine-tuned encoder")):
+        rows = [{**r, "source": row["representation"]} for row in section["rows"] for r in row["summary"] if r["protocol"] == protocol]
+        plots.draw_label_efficiency(ax, rows, section["full_per_class"], learned=learned, sources=sources)
+        ax.set_title(f"{title}: test accuracy vs labels per class", fontsize=10)
+    handles = {h.get_label().rsplit(" / ", 1)[0]: h for ax in axes for h in ax.get_legend_handles_labels()[0]}
+    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.95),
+               title="representation (dashed: baseline)", title_fontsize=7)  # fmt: skip
+    return plots.save_figure(fig, path)
 
 
 def paper_fig2_plot(section: dict, path: Path) -> Path:
@@ -63,10 +65,12 @@ def bottleneck_plot(section: dict, path: Path) -> Path:
                    label=f"{decoder}: linear probe, {section['labels_per_class']} labels/class")  # fmt: skip
         right.plot(widths, [100 * r["knn_all"] for r in mine], ":^", color=colour, label=f"{decoder}: kNN, all labels")
     left.set_xscale("log", base=2)
+    widths = sorted({r["code_dim"] for r in section["rows"]})
+    left.set_xticks(widths, [str(w) for w in widths])
     left.set_xlabel("code size m")
     left.set_ylabel("test reconstruction error (per-pixel BCE, solid)")
     right.set_ylabel("test accuracy % (dashed, dotted)")
-    left.set_title("lower reconstruction loss is not better features")
+    left.set_title("reconstruction error and transfer against the code size")
     handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
     fig.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.9))
     left.grid(alpha=0.3)

@@ -43,7 +43,7 @@ def provenance_lines(section: str, result: dict) -> list[str]:
     smaller = [f"{f} = {setting(getattr(scale, f)) or 'none'} (full: {setting(getattr(full, f)) or 'none'})"
                for f in SECTION_FIELDS.get(section, ()) if getattr(scale, f) != getattr(full, f)]  # fmt: skip
     if smaller:
-        lines.append(f"Smaller than full size to fit 2 CPU cores: {'; '.join(smaller)}. "
+        lines.append(f"Settings that differ from full size, to fit 2 CPU cores: {'; '.join(smaller)}. "
                      f"Full size: `python -m bench --scale full --sections {section}`.")  # fmt: skip
     return lines
 

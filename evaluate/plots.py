@@ -26,28 +26,40 @@ def label_efficiency_plot(
     One line per (source, protocol); learned sources (``learned``, by default the encoder,
     decoder-only codes and compared runs) solid, baselines dashed."""
     fig, ax = plt.subplots(figsize=(11, 5.5))
+    draw_label_efficiency(ax, summary, full_per_class, prefix, learned)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="features / protocol", title_fontsize=7)
+    return save_figure(fig, path)
+
+
+def source_colour(index: int, count: int):
+    return f"C{index}" if count <= 10 else plt.cm.tab20(index % 20)
+
+
+def draw_label_efficiency(
+    ax, summary: list[dict], full_per_class: int, prefix: str = "", learned: set[str] | None = None,
+    sources: list[str] | None = None,
+) -> None:  # fmt: skip
+    """The lines of ``label_efficiency_plot`` on ``ax``; colour = position in ``sources``
+    (default: order of appearance), so several panels can share colours."""
     lines: dict[tuple, list] = {}
     for row in summary:
         lines.setdefault((row["source"], row["protocol"]), []).append(row)
-    sources = list(dict.fromkeys(source for source, _ in lines))  # colour = feature source
+    sources = sources or list(dict.fromkeys(source for source, _ in lines))
     markers = dict(zip(("linear", "mlp_head", "knn", "finetune"), "os^D"))  # marker = protocol
     for (source, protocol), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda r: _budget_x(r["labels_per_class"], full_per_class))
         x = [_budget_x(r["labels_per_class"], full_per_class) for r in rows]
         is_learned = source in learned if learned is not None else source in LEARNED_SOURCES or source.startswith("run:")
-        style = "-" if is_learned else "--"
-        ax.errorbar(x, [100 * r["mean"] for r in rows], yerr=[100 * r["std"] for r in rows], linestyle=style,
-                    marker=markers.get(protocol, "x"), color=f"C{sources.index(source) % 10}", capsize=3,
+        ax.errorbar(x, [100 * r["mean"] for r in rows], yerr=[100 * r["std"] for r in rows], linestyle="-" if is_learned else "--",
+                    marker=markers.get(protocol, "x"), color=source_colour(sources.index(source), len(sources)), capsize=3,
                     label=f"{prefix}{source} / {protocol}")  # fmt: skip
     ax.set_xscale("log")
     budgets = sorted({_budget_x(r["labels_per_class"], full_per_class) for r in summary})
     ax.set_xticks(budgets, [("all" if b == full_per_class else str(b)) for b in budgets])
     ax.set_xlabel("labelled images per class")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="features / protocol", title_fontsize=7)
-    return save_figure(fig, path)
 
 
 def feature_map_plot(features: torch.Tensor, labels: torch.Tensor, class_names, path: Path, points: int, seed: int) -> Path:
@@ -129,6 +141,6 @@ def save_figure(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps legends placed outside the axes
     plt.close(fig)
     return path
