@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         results[section] = {"provenance": provenance(scale, section, outputs), "wall_seconds": time.perf_counter() - started, "data": data}
         save_results(results, results_path)  # a later section's crash loses nothing done before it
     draw_plots(results, args.out / "plots")
-    print(f"wrote {write_benchmarks(results, args.markdown, args.out / 'plots')}, {results_path} and {args.out / 'plots'}/")
+    written = [str(write_benchmarks(results, args.markdown, args.out / "plots")), f"{args.out / 'plots'}/"]
+    print(f"wrote {', '.join(written + ([] if args.report_only else [str(results_path)]))}")
     return 0
 
 

@@ -35,7 +35,7 @@ from evaluate.run import all_label_metrics, default_device, load_splits_checked,
 from evaluate.suite import frozen_grid
 from pretrain.config import Config, load_run_config
 from pretrain.data import load_splits
-from pretrain.encoders import build_encoder, encode_images
+from pretrain.encoders import encode_images
 from pretrain.engine import build_loop, build_model, make_accelerator, train_loop
 from pretrain.export import load_encoder
 from pretrain.optim import build_optimizers
