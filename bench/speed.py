@@ -100,8 +100,6 @@ def measure_loop(cfg: Config, steps: int, repeats: int) -> dict:
         parts.total_steps = steps * (repeats + 1)
         parts.logger = RunLogger(Path(tmp), True)
         bare = build_model(cfg, splits).to(device)
-        for task in bare.tasks:
-            task.prepare(splits.train.images)
         bare_optimizers = build_optimizers(bare, cfg.optim)
         images = parts.train_images
         flops = training_flops_per_image(bare, images, batch)
@@ -197,15 +195,17 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
     encoder = encoder.to(device).eval()
     train, test, classes, dim = splits.train, splits.test, splits.num_classes, encoder.code_dim
 
-    def accuracy(head, x):
+    test_x = encode_images(encoder, test.images, device=device)
+
+    def accuracy(head):
         with torch.no_grad():
-            return (head(x).argmax(1) == test.labels).float().mean().item()
+            return (head(test_x).argmax(1) == test.labels).float().mean().item()
 
     started = time.perf_counter()
     cached = encode_images(encoder, train.images, device=device)  # the one pass the cached probe needs
     head = sgd_linear_probe(cached, train.labels, lambda x: x, dim, classes, scale.probe_passes)
     cached_s = time.perf_counter() - started
-    cached_acc = accuracy(head, encode_images(encoder, test.images, device=device))
+    cached_acc = accuracy(head)
     started = time.perf_counter()
     through = lambda x: encoder(x.to(device).float() / 255).float().cpu()  # noqa: E731
     head = sgd_linear_probe(train.images, train.labels, through, dim, classes, scale.probe_passes)
@@ -215,7 +215,7 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
     return {
         "passes": scale.probe_passes, "train_images": len(train), "cached_seconds": cached_s,
         "through_backbone_seconds": through_s, "speedup": through_s / cached_s, "cached_accuracy": cached_acc,
-        "through_backbone_accuracy": accuracy(head, encode_images(encoder, test.images, device=device)),
+        "through_backbone_accuracy": accuracy(head),
         "lbfgs_probe_seconds": time.perf_counter() - started, "lbfgs_probe_accuracy": lbfgs["accuracy"],
     }  # fmt: skip
 

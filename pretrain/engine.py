@@ -41,11 +41,15 @@ def resolve_precision(setting: str) -> str:
 
 
 def build_model(cfg: Config, splits: Splits) -> PretrainModel:
+    """Encoder + tasks with the seed's initial weights and the tasks' data-dependent state."""
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
     shape = splits.train.image_shape
     encoder = build_encoder(cfg.encoder.name, cfg.encoder.code_dim, shape, splits.mean, splits.std)
     ctx = TaskContext(image_shape=shape, num_samples=len(splits.train))
-    return PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])
+    model = PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])
+    for task in model.tasks:
+        task.prepare(splits.train.images)  # data-dependent initialisation; a resume overwrites it
+    return model
 
 
 def prepare_run_dir(cfg: Config, resume: bool, accelerator: Accelerator) -> Path:
@@ -208,8 +212,6 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
     """Model, optimizers, schedulers and batches of a run, prepared by Accelerate (the logger is
     attached by the caller). -> (parts, the summary printed before training)."""
     model = build_model(cfg, splits)
-    for task in model.tasks:
-        task.prepare(splits.train.images)  # data-dependent initialisation; a resume overwrites it
     batches = ShardedBatches(
         len(splits.train), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
     )
