@@ -1,5 +1,6 @@
 # make run   - set up, pretrain the default config, evaluate, print the transfer report
 # make test  - set up, run the test suite
+# make lint  - ruff format --check and ruff check (CI runs it before the tests)
 # make bench  - set up, rerun every benchmark from scratch, write BENCHMARKS.md (about an hour on 2 CPU cores)
 # Variables: CONFIG (a YAML in configs/), OVERRIDES (dotted key=value list), BENCH_SCALE (small | full), PYTHON
 
@@ -11,10 +12,10 @@ CONFIG ?= configs/ae_fmnist.yaml
 BENCH_SCALE ?= small
 OVERRIDES ?=
 
-.PHONY: setup data run pretrain evaluate test bench clean help
+.PHONY: setup data run pretrain evaluate test lint bench clean help
 
 help:
-	@sed -n '1,5p' Makefile
+	@sed -n '1,6p' Makefile
 
 setup: $(STAMP) data
 
@@ -32,6 +33,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 bench: setup
 	rm -rf runs/bench/$(BENCH_SCALE)
