@@ -41,14 +41,21 @@ def section_runners() -> dict:
     from bench.paper_fig2 import run_paper_fig2
     from bench.speed import run_speed
 
-    return {"leaderboard": run_leaderboard, "paper": run_paper_fig2, "bottleneck": run_bottleneck,
-            "speed": run_speed, "gpu": run_gpu}  # fmt: skip
+    return {
+        "leaderboard": run_leaderboard,
+        "paper": run_paper_fig2,
+        "bottleneck": run_bottleneck,
+        "speed": run_speed,
+        "gpu": run_gpu,
+    }
 
 
 def draw_plots(results: dict, plot_dir: Path) -> list[Path]:
     drawn = []
     if "leaderboard" in results:
-        drawn.append(plots.leaderboard_plot(results["leaderboard"]["data"], plot_dir / "leaderboard_label_efficiency.png"))
+        drawn.append(
+            plots.leaderboard_plot(results["leaderboard"]["data"], plot_dir / "leaderboard_label_efficiency.png")
+        )
     if "paper" in results:
         drawn.append(plots.paper_fig2_plot(results["paper"]["data"], plot_dir / "paper_fig2.png"))
     if "bottleneck" in results:
@@ -95,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         data = runners[section](scale, args.runs / scale.name)
         outputs = (str(results_path), str(args.out / "plots"), str(args.markdown))
-        results[section] = {"provenance": provenance(scale, section, outputs), "wall_seconds": time.perf_counter() - started, "data": data}
+        results[section] = {
+            "provenance": provenance(scale, section, outputs),
+            "wall_seconds": time.perf_counter() - started,
+            "data": data,
+        }
         save_results(results, results_path)  # a later section's crash loses nothing done before it
     draw_plots(results, args.out / "plots")
     written = [str(write_benchmarks(results, args.markdown, args.out / "plots")), f"{args.out / 'plots'}/"]

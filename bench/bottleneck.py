@@ -27,7 +27,13 @@ def run_bottleneck(scale: Scale, root: Path) -> dict:
     rows, device = [], default_device()
     for decoder in DECODERS:
         for width in scale.widths:
-            cfg = bench_config("configs/ae_fmnist.yaml", f"{decoder}_m{width}", scale, root / "bottleneck", sweep_overrides(scale, width, decoder))
+            cfg = bench_config(
+                "configs/ae_fmnist.yaml",
+                f"{decoder}_m{width}",
+                scale,
+                root / "bottleneck",
+                sweep_overrides(scale, width, decoder),
+            )
             seconds = pretrain(cfg)
             cfg = load_run_config(cfg.run_path, [f"eval.seeds={scale.seeds}"])
             splits = load_splits_checked(cfg)
@@ -35,11 +41,25 @@ def run_bottleneck(scale: Scale, root: Path) -> dict:
             test_error = reconstruction_scores(encoder, tasks[0], splits.test.images, device).mean().item()
             source = encoder_source(cfg.run_path, device, cfg.eval.batch_size)
             f = source_features(cfg.run_path, source, splits)
-            transfer = knn_and_linear(f["train"], f["val"], f["test"], [scale.width_labels, 0], cfg.eval, splits.num_classes, cfg.train.seed)
-            rows.append({
-                "decoder": decoder, "code_dim": width, "pretrain_seconds": seconds, "test_error": test_error,
-                "knn_scarce": transfer["knn"][scale.width_labels], "linear_scarce": transfer["linear"][scale.width_labels],
-                "knn_all": transfer["knn"][0], "linear_all": transfer["linear"][0],
-            })  # fmt: skip
-    return {"rows": rows, "labels_per_class": scale.width_labels, "epochs": scale.width_epochs,
-            "train_subset": scale.width_train_subset, "seeds": scale.seeds}  # fmt: skip
+            transfer = knn_and_linear(
+                f["train"], f["val"], f["test"], [scale.width_labels, 0], cfg.eval, splits.num_classes, cfg.train.seed
+            )
+            rows.append(
+                {
+                    "decoder": decoder,
+                    "code_dim": width,
+                    "pretrain_seconds": seconds,
+                    "test_error": test_error,
+                    "knn_scarce": transfer["knn"][scale.width_labels],
+                    "linear_scarce": transfer["linear"][scale.width_labels],
+                    "knn_all": transfer["knn"][0],
+                    "linear_all": transfer["linear"][0],
+                }
+            )
+    return {
+        "rows": rows,
+        "labels_per_class": scale.width_labels,
+        "epochs": scale.width_epochs,
+        "train_subset": scale.width_train_subset,
+        "seeds": scale.seeds,
+    }

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
-from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder, source_features
 from evaluate.baselines import feature_sources
+from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder, source_features
 from evaluate.suite import finetune_grid, frozen_grid, summarise
 from pretrain.config import load_run_config
 from pretrain.export import load_encoder
@@ -74,14 +74,24 @@ def run_leaderboard(scale: Scale, root: Path) -> dict:
         eval_seconds = round(time.perf_counter() - started, 1)
         for source, result in results.items():
             learned = source in ("encoder", "decoder_only_codes")
-            rows.append({
-                "representation": label if source == "encoder" else LABELS[source],
-                "kind": "task" if learned else "baseline", "run": name, "source": source,
-                "pretrain_seconds": seconds if learned else None, "eval_seconds": eval_seconds, **result,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "representation": label if source == "encoder" else LABELS[source],
+                    "kind": "task" if learned else "baseline",
+                    "run": name,
+                    "source": source,
+                    "pretrain_seconds": seconds if learned else None,
+                    "eval_seconds": eval_seconds,
+                    **result,
+                }
+            )
     rows.sort(key=lambda r: r["kind"] == "baseline")  # tasks first, then the baselines
     return {
-        "rows": rows, "epochs": scale.leaderboard_epochs, "seeds": scale.seeds,
-        "frozen_labels": list(scale.frozen_labels), "finetune_labels": list(scale.finetune_labels),
-        "finetune_max_steps": scale.finetune_max_steps, "full_per_class": full_per_class,
-    }  # fmt: skip
+        "rows": rows,
+        "epochs": scale.leaderboard_epochs,
+        "seeds": scale.seeds,
+        "frozen_labels": list(scale.frozen_labels),
+        "finetune_labels": list(scale.finetune_labels),
+        "finetune_max_steps": scale.finetune_max_steps,
+        "full_per_class": full_per_class,
+    }

@@ -32,7 +32,11 @@ MODELS = {"autoencoder": "configs/ae_fmnist.yaml", "decoder": "configs/decoder_o
 def model_overrides(model: str, scale: Scale) -> list[str]:
     """The decoder trains with no encoder at all (no distillation) and infers test codes from zero."""
     if model == "decoder":
-        return ["tasks.0.distill_weight=0", "tasks.0.infer_init=zeros", f"tasks.0.infer_steps={scale.paper_infer_steps}"]
+        return [
+            "tasks.0.distill_weight=0",
+            "tasks.0.infer_init=zeros",
+            f"tasks.0.infer_steps={scale.paper_infer_steps}",
+        ]
     return []
 
 
@@ -52,7 +56,11 @@ def features_and_errors(run_dir: Path, cfg: Config, splits: Splits, device) -> t
     for name, images in parts.items():
         if isinstance(task, DecoderOnly) and name == "train":
             x[name] = task.codes.detach().cpu()  # the learned table; row k = training image k
-            errors[name] = task.to(device).reconstruction_error(task.codes.to(device), images.images.to(device).float() / 255).cpu()
+            errors[name] = (
+                task.to(device)
+                .reconstruction_error(task.codes.to(device), images.images.to(device).float() / 255)
+                .cpu()
+            )
         elif isinstance(task, DecoderOnly):
             x[name], errors[name] = task.infer(encoder, images.images, device)
         else:
@@ -74,21 +82,39 @@ def run_paper_fig2(scale: Scale, root: Path) -> dict:
     for size in scale.paper_sizes:
         epochs = paper_epochs(scale, size)
         for model, base in MODELS.items():
-            overrides = [f"data.train_subset={size}", f"data.test_subset={scale.paper_test_images}",
-                         f"train.epochs={epochs}", *model_overrides(model, scale)]  # fmt: skip
+            overrides = [
+                f"data.train_subset={size}",
+                f"data.test_subset={scale.paper_test_images}",
+                f"train.epochs={epochs}",
+                *model_overrides(model, scale),
+            ]
             cfg = bench_config(base, f"{model}_{size}", scale, root / "paper_fig2", overrides)
             seconds = pretrain(cfg)
             cfg = load_run_config(cfg.run_path, ["eval.seeds=1"])
             splits = load_splits(cfg.data)
             splits.val = val_subset(splits.val, scale.paper_test_images, cfg.data.split_seed)
             features, errors = features_and_errors(cfg.run_path, cfg, splits, device)
-            transfer = knn_and_linear(features["train"], features["val"], features["test"], [0], cfg.eval, splits.num_classes, cfg.train.seed)
-            rows.append({
-                "model": model, "train_size": size, "epochs": round(epochs, 2), "pretrain_seconds": seconds, **errors,
-                "knn_accuracy": transfer["knn"][0], "linear_accuracy": transfer["linear"][0],
-            })  # fmt: skip
-    return {"rows": rows, "test_images": scale.paper_test_images, "infer_steps": scale.paper_infer_steps,
-            "max_images": scale.paper_max_images, "paper_epochs": scale.paper_epochs}  # fmt: skip
+            transfer = knn_and_linear(
+                features["train"], features["val"], features["test"], [0], cfg.eval, splits.num_classes, cfg.train.seed
+            )
+            rows.append(
+                {
+                    "model": model,
+                    "train_size": size,
+                    "epochs": round(epochs, 2),
+                    "pretrain_seconds": seconds,
+                    **errors,
+                    "knn_accuracy": transfer["knn"][0],
+                    "linear_accuracy": transfer["linear"][0],
+                }
+            )
+    return {
+        "rows": rows,
+        "test_images": scale.paper_test_images,
+        "infer_steps": scale.paper_infer_steps,
+        "max_images": scale.paper_max_images,
+        "paper_epochs": scale.paper_epochs,
+    }
 
 
 def verdict(rows: list[dict]) -> str:

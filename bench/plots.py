@@ -17,13 +17,27 @@ def leaderboard_plot(section: dict, path: Path) -> Path:
     sources = [row["representation"] for row in section["rows"]]
     learned = {row["representation"] for row in section["rows"] if row["kind"] == "task"}
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.5), sharey=True)
-    for ax, protocol, title in zip(axes, ("linear", "finetune"), ("frozen encoder, linear probe", "fine-tuned encoder")):
-        rows = [{**r, "source": row["representation"]} for row in section["rows"] for r in row["summary"] if r["protocol"] == protocol]
+    for ax, protocol, title in zip(
+        axes, ("linear", "finetune"), ("frozen encoder, linear probe", "fine-tuned encoder")
+    ):
+        rows = [
+            {**r, "source": row["representation"]}
+            for row in section["rows"]
+            for r in row["summary"]
+            if r["protocol"] == protocol
+        ]
         plots.draw_label_efficiency(ax, rows, section["full_per_class"], learned=learned, sources=sources)
         ax.set_title(f"{title}: test accuracy vs labels per class", fontsize=10)
     handles = {h.get_label().rsplit(" / ", 1)[0]: h for ax in axes for h in ax.get_legend_handles_labels()[0]}
-    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.95),
-               title="representation (dashed: baseline)", title_fontsize=7)  # fmt: skip
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 0.95),
+        title="representation (dashed: baseline)",
+        title_fontsize=7,
+    )
     return plots.save_figure(fig, path)
 
 
@@ -43,7 +57,11 @@ def paper_fig2_plot(section: dict, path: Path) -> Path:
             axes[1].plot(sizes, [r["alpha_e"] for r in mine], "-o", label="encoder load α_e")
     axes[1].axhline(1.0, color="grey", linestyle=":", label="load = 1")
     axes[1].set_yscale("log")
-    titles = ("reconstruction error (per-pixel BCE)", "loads (paper eqs. 3-4)", "transfer: test accuracy % (all subset labels)")
+    titles = (
+        "reconstruction error (per-pixel BCE)",
+        "loads (paper eqs. 3-4)",
+        "transfer: test accuracy % (all subset labels)",
+    )
     for ax, title in zip(axes, titles):
         ax.set_xscale("log")
         ax.set_xlabel("training images")
@@ -61,8 +79,13 @@ def bottleneck_plot(section: dict, path: Path) -> Path:
         mine = sorted((r for r in section["rows"] if r["decoder"] == decoder), key=lambda r: r["code_dim"])
         widths = [r["code_dim"] for r in mine]
         left.plot(widths, [r["test_error"] for r in mine], "-o", color=colour, label=f"{decoder} decoder: test BCE")
-        right.plot(widths, [100 * r["linear_scarce"] for r in mine], "--s", color=colour,
-                   label=f"{decoder}: linear probe, {section['labels_per_class']} labels/class")  # fmt: skip
+        right.plot(
+            widths,
+            [100 * r["linear_scarce"] for r in mine],
+            "--s",
+            color=colour,
+            label=f"{decoder}: linear probe, {section['labels_per_class']} labels/class",
+        )
         right.plot(widths, [100 * r["knn_all"] for r in mine], ":^", color=colour, label=f"{decoder}: kNN, all labels")
     left.set_xscale("log", base=2)
     widths = sorted({r["code_dim"] for r in section["rows"]})

@@ -20,7 +20,9 @@ def knn_and_linear(
     scores: dict[str, dict[int, list[float]]] = {"knn": {}, "linear": {}}
     for per_class, _, positions in labelled_subsets(train.y, budgets, cfg.seeds, seed):
         labelled = take(train, positions)
-        knn = knn_classifier(labelled.x, labelled.y, test.x, test.y, min(cfg.knn_k, len(labelled)), cfg.knn_temperature, num_classes)
+        knn = knn_classifier(
+            labelled.x, labelled.y, test.x, test.y, min(cfg.knn_k, len(labelled)), cfg.knn_temperature, num_classes
+        )
         linear = linear_probe(labelled, val, test, cfg.linear_l2, cfg.linear_max_iter, num_classes)
         scores["knn"].setdefault(per_class, []).append(knn["accuracy"])
         scores["linear"].setdefault(per_class, []).append(linear["accuracy"])

@@ -34,17 +34,24 @@ def minutes(seconds: float) -> str:
 
 def provenance_lines(section: str, result: dict) -> list[str]:
     p, m = result["provenance"], result["provenance"]["machine"]
-    where = f"{m['cpu_cores']} CPU cores ({m['cpu']}), {m['memory_gib']} GiB, " + (f"GPU {m['gpu']}" if m["gpu"] else "no GPU")
+    where = f"{m['cpu_cores']} CPU cores ({m['cpu']}), {m['memory_gib']} GiB, " + (
+        f"GPU {m['gpu']}" if m["gpu"] else "no GPU"
+    )
     lines = [
         f"Measured {p['date']} at commit `{p['commit']}` on {where}; torch {m['packages']['torch']}.",
         f"Command: `{p['command']}` (scale `{p['scale']}`), {minutes(result['wall_seconds'])} wall.",
     ]
     scale, full = SCALES[p["scale"]], SCALES["full"]
-    smaller = [f"{f} = {setting(getattr(scale, f)) or 'none'} (full: {setting(getattr(full, f)) or 'none'})"
-               for f in SECTION_FIELDS.get(section, ()) if getattr(scale, f) != getattr(full, f)]  # fmt: skip
+    smaller = [
+        f"{f} = {setting(getattr(scale, f)) or 'none'} (full: {setting(getattr(full, f)) or 'none'})"
+        for f in SECTION_FIELDS.get(section, ())
+        if getattr(scale, f) != getattr(full, f)
+    ]
     if smaller:
-        lines.append(f"Settings that differ from full size, to fit 2 CPU cores: {'; '.join(smaller)}. "
-                     f"Full size: `python -m bench --scale full --sections {section}`.")  # fmt: skip
+        lines.append(
+            f"Settings that differ from full size, to fit 2 CPU cores: {'; '.join(smaller)}. "
+            f"Full size: `python -m bench --scale full --sections {section}`."
+        )
     return lines
 
 
@@ -58,14 +65,23 @@ def leaderboard_table(data: dict) -> str:
         clustering = row["all_labels"].get("clustering")
         extra = [f"{clustering['nmi']:.3f}", pct(clustering["accuracy"])] if clustering else ["—", "—"]
         seconds = minutes(row["pretrain_seconds"]) if row["pretrain_seconds"] is not None else "—"
-        lines.append(f"| {row['representation']} | " + " | ".join(mean_std(cells.get(c)) for c in columns) + " | "
-                     + " | ".join(extra) + f" | {seconds} |")  # fmt: skip
+        lines.append(
+            f"| {row['representation']} | "
+            + " | ".join(mean_std(cells.get(c)) for c in columns)
+            + " | "
+            + " | ".join(extra)
+            + f" | {seconds} |"
+        )
     return "\n".join(lines)
 
 
 def best_line(data: dict, protocol: str, budget: int) -> str:
-    scored = [(r["mean"], row["representation"]) for row in data["rows"] for r in row["summary"]
-              if r["protocol"] == protocol and r["labels_per_class"] == budget]  # fmt: skip
+    scored = [
+        (r["mean"], row["representation"])
+        for row in data["rows"]
+        for r in row["summary"]
+        if r["protocol"] == protocol and r["labels_per_class"] == budget
+    ]
     if not scored:
         return ""
     mean, who = max(scored)
@@ -75,15 +91,23 @@ def best_line(data: dict, protocol: str, budget: int) -> str:
 def leaderboard_section(data: dict, plots: str) -> list[str]:
     tuned = data["finetune_labels"]
     budget = 10 if 10 in data["frozen_labels"] else data["frozen_labels"][0]
-    bests = [best_line(data, "linear", budget), best_line(data, "knn", budget), best_line(data, "finetune", tuned[len(tuned) // 2])]
+    bests = [
+        best_line(data, "linear", budget),
+        best_line(data, "knn", budget),
+        best_line(data, "finetune", tuned[len(tuned) // 2]),
+    ]
     return [
         f"Every task pretrains the same encoder (the paper's conv net, m = 20) for {data['epochs']} epochs; test "
-        f"accuracy % as mean ± std over {data['seeds']} labelled subsets per budget (\"all\" once), frozen "
+        f'accuracy % as mean ± std over {data["seeds"]} labelled subsets per budget ("all" once), frozen '
         f"protocols on cached features, fine-tuning for at most {data['finetune_max_steps']} steps with the step "
         "chosen on the validation split; NMI and cluster accuracy from k-means on the test features.",
-        "", leaderboard_table(data), "", f"![label efficiency]({plots}/leaderboard_label_efficiency.png)", "",
+        "",
+        leaderboard_table(data),
+        "",
+        f"![label efficiency]({plots}/leaderboard_label_efficiency.png)",
+        "",
         "Read off the table: " + "; ".join(b for b in bests if b) + ".",
-    ]  # fmt: skip
+    ]
 
 
 def paper_section(data: dict, plots: str) -> list[str]:
@@ -91,8 +115,11 @@ def paper_section(data: dict, plots: str) -> list[str]:
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(data["rows"], key=lambda r: (r["train_size"], r["model"])):
         loads = [f"{r['alpha_d']:.2f}", f"{r['alpha_e']:.3f}"] if "alpha_d" in r else ["—", "—"]
-        lines.append(f"| {r['model']} | {r['train_size']} | {r['epochs']:g} | {r['train_error']:.4f} | {r['test_error']:.4f} | "
-                     + " | ".join(loads) + f" | {pct(r['knn_accuracy'])} | {pct(r['linear_accuracy'])} | {minutes(r['pretrain_seconds'])} |")  # fmt: skip
+        lines.append(
+            f"| {r['model']} | {r['train_size']} | {r['epochs']:g} | {r['train_error']:.4f} | {r['test_error']:.4f} | "
+            + " | ".join(loads)
+            + f" | {pct(r['knn_accuracy'])} | {pct(r['linear_accuracy'])} | {minutes(r['pretrain_seconds'])} |"
+        )
     return [
         "Schuster & Krogh (2021), sec. 3.1, on Fashion-MNIST: the appendix's conv decoder, m = 20, BCE, Adam 1e-3 "
         "with weight decay 1e-5, codes by SGD 0.02 with momentum 0.9. The decoder trains alone (no encoder, no "
@@ -100,36 +127,57 @@ def paper_section(data: dict, plots: str) -> list[str]:
         f"Errors are per-pixel BCE on the training subset and on the same {data['test_images']} test images; kNN "
         "(k = 20) and linear probe use the subset's labels as the labelled set (probe strength chosen on "
         f"{data['test_images']} validation images). Loads are those of the decoder-only setting at each size.",
-        "", *lines, "", f"![Fig. 2]({plots}/paper_fig2.png)", "", verdict(data["rows"]),
-    ]  # fmt: skip
+        "",
+        *lines,
+        "",
+        f"![Fig. 2]({plots}/paper_fig2.png)",
+        "",
+        verdict(data["rows"]),
+    ]
 
 
 def bottleneck_section(data: dict, plots: str) -> list[str]:
     n = data["labels_per_class"]
-    lines = [f"| decoder | m | test BCE | linear {n}/class | kNN {n}/class | linear all | kNN all | pretrain |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        f"| decoder | m | test BCE | linear {n}/class | kNN {n}/class | linear all | kNN all | pretrain |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in data["rows"]:
-        lines.append(f"| {r['decoder']} | {r['code_dim']} | {r['test_error']:.4f} | {pct(r['linear_scarce'])} | {pct(r['knn_scarce'])} | "
-                     f"{pct(r['linear_all'])} | {pct(r['knn_all'])} | {minutes(r['pretrain_seconds'])} |")  # fmt: skip
+        lines.append(
+            f"| {r['decoder']} | {r['code_dim']} | {r['test_error']:.4f} | {pct(r['linear_scarce'])} | "
+            f"{pct(r['knn_scarce'])} | "
+            f"{pct(r['linear_all'])} | {pct(r['knn_all'])} | {minutes(r['pretrain_seconds'])} |"
+        )
     lowest = min(data["rows"], key=lambda r: r["test_error"])
     best = max(data["rows"], key=lambda r: r["linear_scarce"])
     subset = f"{data['train_subset']} training images" if data["train_subset"] else "the whole training split"
     return [
-        f"The default autoencoder at code sizes m = {', '.join(str(w) for w in sorted({r['code_dim'] for r in data['rows']}))}, "
+        "The default autoencoder at code sizes m = "
+        f"{', '.join(str(w) for w in sorted({r['code_dim'] for r in data['rows']}))}, "
         f"with the mirror and the linear decoder, {data['epochs']} epochs on {subset}; scarce-label columns are means "
         f"over {data['seeds']} labelled subsets.",
-        "", *lines, "", f"![bottleneck sweep]({plots}/bottleneck.png)", "",
-        f"Lowest test reconstruction error: {lowest['decoder']} decoder, m = {lowest['code_dim']} ({lowest['test_error']:.4f}); "
-        f"best linear probe at {n} labels/class: {best['decoder']} decoder, m = {best['code_dim']} ({pct(best['linear_scarce'])}).",
-    ]  # fmt: skip
+        "",
+        *lines,
+        "",
+        f"![bottleneck sweep]({plots}/bottleneck.png)",
+        "",
+        f"Lowest test reconstruction error: {lowest['decoder']} decoder, m = {lowest['code_dim']} "
+        f"({lowest['test_error']:.4f}); "
+        f"best linear probe at {n} labels/class: {best['decoder']} decoder, m = {best['code_dim']} "
+        f"({pct(best['linear_scarce'])}).",
+    ]
 
 
 def speed_section(data: dict, plots: str) -> list[str]:
-    lines = ["| task | bare img/s | toolkit img/s | ratio (target ≥ 0.97) | GFLOP/img (train) | peak memory |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| task | bare img/s | toolkit img/s | ratio (target ≥ 0.97) | GFLOP/img (train) | peak memory |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in data["loop"]:
-        lines.append(f"| {r['task']} | {r['bare_images_per_s']:.0f} | {r['toolkit_images_per_s']:.0f} | {r['ratio']:.3f} | "
-                     f"{r['train_gflops_per_image']:.4f} | {r['peak_memory_mib']:.0f} MiB |")  # fmt: skip
+        lines.append(
+            f"| {r['task']} | {r['bare_images_per_s']:.0f} | {r['toolkit_images_per_s']:.0f} | {r['ratio']:.3f} | "
+            f"{r['train_gflops_per_image']:.4f} | {r['peak_memory_mib']:.0f} MiB |"
+        )
     first, k, e, p = data["loop"][0], data["knn_search"], data["eval_suite"], data["probe"]
     met = sum(r["ratio"] >= 0.97 for r in data["loop"])
     return [
@@ -137,33 +185,51 @@ def speed_section(data: dict, plots: str) -> list[str]:
         f"(batch {first['batch_size']}, precision `{first['precision']}`, {data['device']}), after one warm-up "
         "segment each; the toolkit's segment includes its end-of-segment checkpoint. Peak memory is the worker "
         "process's peak resident set (CPU) or peak allocated memory (GPU).",
-        "", *lines, "", f"![speed]({plots}/{data.get('plot', 'speed')}.png)", "",
+        "",
+        *lines,
+        "",
+        f"![speed]({plots}/{data.get('plot', 'speed')}.png)",
+        "",
         f"- Loop target ≥ 0.97 × bare: met by {met} of {len(data['loop'])} tasks.",
         f"- Feature extraction: {data['feature_extraction']['images_per_s']:.0f} images/s "
         f"({data['feature_extraction']['images']} test images, batch {data['feature_extraction']['batch_size']}).",
         f"- kNN search, {k['queries']} queries against a {k['bank'][0]} x {k['bank'][1]} bank, k = {k['k']}: FAISS "
-        f"{k['faiss_seconds']:.3f} s vs torch matmul + top-k {k['torch_seconds']:.3f} s: FAISS {k['faiss_speedup']:.2f}x "
+        f"{k['faiss_seconds']:.3f} s vs torch matmul + top-k {k['torch_seconds']:.3f} s: FAISS "
+        f"{k['faiss_speedup']:.2f}x "
         f"({100 * k['same_neighbours']:.1f}% identical neighbour lists).",
         f"- Evaluation suite on cached features (default eval config: {e['labels_per_class']} labels/class x "
         f"{e['seeds']} seeds, linear + MLP head + kNN, then kNN over k, retrieval and clustering; sources "
-        f"{', '.join(e['sources'])}): {minutes(e['seconds'])} (target ≤ 2 min: {'met' if e['seconds'] <= 120 else 'missed'}).",
-        f"- Linear probe, {p['passes']} SGD passes over {p['train_images']} images: on cached features {p['cached_seconds']:.1f} s "
-        f"(extraction included) vs through the frozen backbone {p['through_backbone_seconds']:.1f} s: {p['speedup']:.1f}x "
-        f"(test accuracy {pct(p['cached_accuracy'])} vs {pct(p['through_backbone_accuracy'])}); the suite's L-BFGS probe on "
+        f"{', '.join(e['sources'])}): {minutes(e['seconds'])} (target ≤ 2 min: "
+        f"{'met' if e['seconds'] <= 120 else 'missed'}).",
+        f"- Linear probe, {p['passes']} SGD passes over {p['train_images']} images: on cached features "
+        f"{p['cached_seconds']:.1f} s "
+        f"(extraction included) vs through the frozen backbone {p['through_backbone_seconds']:.1f} s: "
+        f"{p['speedup']:.1f}x "
+        f"(test accuracy {pct(p['cached_accuracy'])} vs {pct(p['through_backbone_accuracy'])}); the suite's L-BFGS "
+        "probe on "
         f"the cached features: {p['lbfgs_probe_seconds']:.1f} s, {pct(p['lbfgs_probe_accuracy'])}.",
-    ]  # fmt: skip
+    ]
 
 
 def gpu_section(data: dict, plots: str) -> list[str]:
     if data.get("skipped"):
-        return [f"Not measured: {data['skipped']}. On a CUDA machine `python -m bench --sections gpu` repeats "
-                "section 4 there (bf16 autocast, faiss-gpu where installed) and adds model FLOP utilisation."]  # fmt: skip
+        return [
+            f"Not measured: {data['skipped']}. On a CUDA machine `python -m bench --sections gpu` repeats "
+            "section 4 there (bf16 autocast, faiss-gpu where installed) and adds model FLOP utilisation."
+        ]
     mfu = [f"{r['task']}: {100 * r['mfu']:.2f}%" for r in data["loop"] if r.get("mfu") is not None]
-    return speed_section({**data, 'plot': 'gpu'}, plots) + ([f"- Model FLOP utilisation (bf16 peak): {', '.join(mfu)}."] if mfu else [])
+    return speed_section({**data, "plot": "gpu"}, plots) + (
+        [f"- Model FLOP utilisation (bf16 peak): {', '.join(mfu)}."] if mfu else []
+    )
 
 
-WRITERS = {"leaderboard": leaderboard_section, "paper": paper_section, "bottleneck": bottleneck_section,
-           "speed": speed_section, "gpu": gpu_section}  # fmt: skip
+WRITERS = {
+    "leaderboard": leaderboard_section,
+    "paper": paper_section,
+    "bottleneck": bottleneck_section,
+    "speed": speed_section,
+    "gpu": gpu_section,
+}
 
 
 def write_benchmarks(results: dict, path: Path, plot_dir: Path) -> Path:
@@ -183,5 +249,3 @@ def write_benchmarks(results: dict, path: Path, plot_dir: Path) -> Path:
         parts += [*provenance_lines(section, result), "", *WRITERS[section](result["data"], plots)]
     Path(path).write_text("\n".join(parts) + "\n")
     return Path(path)
-
-

@@ -49,7 +49,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def bare_loop(model: nn.Module, optimizers: list, images: torch.Tensor, batch_size: int, steps: int, precision: str) -> None:
+def bare_loop(
+    model: nn.Module, optimizers: list, images: torch.Tensor, batch_size: int, steps: int, precision: str
+) -> None:
     """The reference: sample a batch, forward, backward, step. Nothing else."""
     device = images.device
     for _ in range(steps):
@@ -118,11 +120,18 @@ def measure_loop(cfg: Config, steps: int, repeats: int) -> dict:
         parts.logger.close()
     rates = {name: statistics.median(steps * batch / t for t in ts) for name, ts in times.items()}
     return {
-        "toolkit_images_per_s": rates["toolkit"], "bare_images_per_s": rates["bare"],
-        "ratio": rates["toolkit"] / rates["bare"], "repeats": repeats, "steps_per_repeat": steps, "batch_size": batch,
-        "precision": accelerator.mixed_precision, "device": str(device), "train_gflops_per_image": flops / 1e9,
-        "achieved_tflops": flops * rates["toolkit"] / 1e12, "peak_memory_mib": peak_memory_mib(device),
-    }  # fmt: skip
+        "toolkit_images_per_s": rates["toolkit"],
+        "bare_images_per_s": rates["bare"],
+        "ratio": rates["toolkit"] / rates["bare"],
+        "repeats": repeats,
+        "steps_per_repeat": steps,
+        "batch_size": batch,
+        "precision": accelerator.mixed_precision,
+        "device": str(device),
+        "train_gflops_per_image": flops / 1e9,
+        "achieved_tflops": flops * rates["toolkit"] / 1e12,
+        "peak_memory_mib": peak_memory_mib(device),
+    }
 
 
 def model_flop_utilisation(tflops: float) -> float | None:
@@ -137,7 +146,7 @@ def model_flop_utilisation(tflops: float) -> float | None:
 def loop_speed_per_task(scale: Scale, root: Path) -> list[dict]:
     """One subprocess per task: its own peak memory, no warm caches from the previous task."""
     rows = []
-    for name, label, base in ENTRIES:
+    for _name, label, base in ENTRIES:
         command = [sys.executable, "-m", "bench.speed", "--worker", base, "--scale", scale.name]
         done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
         if done.returncode != 0:
@@ -167,12 +176,27 @@ def knn_search_speed(bank: torch.Tensor, queries: torch.Tensor, k: int, repeats:
     faiss_s = median_seconds(lambda: cosine_search(bank, queries, k), repeats)
     torch_s = median_seconds(lambda: torch_topk_search(bank, queries, k), repeats)
     agree = (cosine_search(bank, queries, k)[1] == torch_topk_search(bank, queries, k)[1]).float().mean().item()
-    return {"bank": list(bank.shape), "queries": len(queries), "k": k, "faiss_seconds": faiss_s, "torch_seconds": torch_s,
-            "faiss_speedup": torch_s / faiss_s, "same_neighbours": agree}  # fmt: skip
+    return {
+        "bank": list(bank.shape),
+        "queries": len(queries),
+        "k": k,
+        "faiss_seconds": faiss_s,
+        "torch_seconds": torch_s,
+        "faiss_speedup": torch_s / faiss_s,
+        "same_neighbours": agree,
+    }
 
 
-def sgd_linear_probe(inputs: torch.Tensor, labels: torch.Tensor, features_of, dim: int, classes: int, passes: int,
-                     batch_size: int = 256, seed: int = 0) -> nn.Module:  # fmt: skip
+def sgd_linear_probe(
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    features_of,
+    dim: int,
+    classes: int,
+    passes: int,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> nn.Module:
     """A linear classifier behind a non-affine BatchNorm (MAE's probe head), trained by SGD for
     ``passes`` epochs on ``features_of(inputs[batch])`` (cached features or a frozen backbone)."""
     torch.manual_seed(seed)
@@ -213,11 +237,16 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
     started = time.perf_counter()
     lbfgs = linear_probe(features["train"], features["val"], features["test"], [1e-4, 1e-3], 200, classes)
     return {
-        "passes": scale.probe_passes, "train_images": len(train), "cached_seconds": cached_s,
-        "through_backbone_seconds": through_s, "speedup": through_s / cached_s, "cached_accuracy": cached_acc,
+        "passes": scale.probe_passes,
+        "train_images": len(train),
+        "cached_seconds": cached_s,
+        "through_backbone_seconds": through_s,
+        "speedup": through_s / cached_s,
+        "cached_accuracy": cached_acc,
         "through_backbone_accuracy": accuracy(head),
-        "lbfgs_probe_seconds": time.perf_counter() - started, "lbfgs_probe_accuracy": lbfgs["accuracy"],
-    }  # fmt: skip
+        "lbfgs_probe_seconds": time.perf_counter() - started,
+        "lbfgs_probe_accuracy": lbfgs["accuracy"],
+    }
 
 
 def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
@@ -233,13 +262,19 @@ def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
     frozen_grid(features, cfg.eval, splits.num_classes, cfg.train.seed)
     for parts in features.values():
         all_label_metrics(parts, cfg, splits.num_classes)
-    return {"seconds": time.perf_counter() - started, "sources": list(features),
-            "labels_per_class": cfg.eval.labels_per_class, "seeds": cfg.eval.seeds}  # fmt: skip
+    return {
+        "seconds": time.perf_counter() - started,
+        "sources": list(features),
+        "labels_per_class": cfg.eval.labels_per_class,
+        "seeds": cfg.eval.seeds,
+    }
 
 
 def run_speed(scale: Scale, root: Path) -> dict:
     device = default_device()
-    cfg = bench_config(ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard", [f"train.epochs={scale.leaderboard_epochs}"])
+    cfg = bench_config(
+        ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard", [f"train.epochs={scale.leaderboard_epochs}"]
+    )
     pretrain(cfg)  # the leaderboard's AE run (already there when section 1 ran)
     cfg = load_run_config(cfg.run_path)
     splits = load_splits_checked(cfg)
@@ -249,12 +284,16 @@ def run_speed(scale: Scale, root: Path) -> dict:
     features = source_features(cfg.run_path, encoder_source(cfg.run_path, device, cfg.eval.batch_size), splits)
     return {
         "loop": loop_speed_per_task(scale, root),
-        "feature_extraction": {"images": len(images), "images_per_s": len(images) / extract_s, "batch_size": cfg.eval.batch_size},
+        "feature_extraction": {
+            "images": len(images),
+            "images_per_s": len(images) / extract_s,
+            "batch_size": cfg.eval.batch_size,
+        },
         "knn_search": knn_search_speed(features["train"].x, features["test"].x, cfg.eval.knn_k, 5),
         "eval_suite": eval_suite_seconds(cfg.run_path, scale.suite_overrides),
         "probe": probe_speed(encoder, splits, features, scale, device),
         "device": str(device),
-    }  # fmt: skip
+    }
 
 
 def worker(config: str, scale_name: str) -> None:

@@ -54,9 +54,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         return args
     parser = argparse.ArgumentParser(prog="python -m evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True, type=Path, help="a run directory written by python -m pretrain")
-    parser.add_argument("--baselines", default=None, type=lambda text: [] if text == "none" else text.split(","),
-                        help="comma-separated baselines instead of eval.baselines, or 'none'")  # fmt: skip
-    parser.add_argument("--export-features", type=Path, default=None, help="write train/val/test.npz of the encoder's features")
+    parser.add_argument(
+        "--baselines",
+        default=None,
+        type=lambda text: [] if text == "none" else text.split(","),
+        help="comma-separated baselines instead of eval.baselines, or 'none'",
+    )
+    parser.add_argument(
+        "--export-features", type=Path, default=None, help="write train/val/test.npz of the encoder's features"
+    )
     parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.finetune.enabled=false")
     args = parser.parse_intermixed_args(argv)
     args.command = evaluate_command

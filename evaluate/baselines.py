@@ -12,10 +12,10 @@ extractor from uint8 images (N, C, H, W) to features (N, d).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -50,7 +50,13 @@ def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> Feat
 
 
 def raw_pixels_source() -> FeatureSource:
-    return FeatureSource("raw_pixels", "raw_pixels", lambda split, images: images.images.flatten(1).float() / 255, "flattened pixels", cache=False)
+    return FeatureSource(
+        "raw_pixels",
+        "raw_pixels",
+        lambda split, images: images.images.flatten(1).float() / 255,
+        "flattened pixels",
+        cache=False,
+    )
 
 
 def fit_pca(images: torch.Tensor, components: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +75,13 @@ def pca_source(train_images: torch.Tensor, components: int) -> FeatureSource:
     training images only), as many as the encoder's code has dimensions."""
     mean, directions = fit_pca(train_images, components)
     extract = lambda split, images: (images.images.flatten(1).float() / 255 - mean) @ directions.T  # noqa: E731
-    return FeatureSource("pca", f"pca:{components}", extract, f"top {components} principal components of the training pixels", cache=False)
+    return FeatureSource(
+        "pca",
+        f"pca:{components}",
+        extract,
+        f"top {components} principal components of the training pixels",
+        cache=False,
+    )
 
 
 def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:

@@ -69,7 +69,12 @@ def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 
 def kmeans_clustering(
-    features: torch.Tensor, labels: torch.Tensor, k: int | None = None, seed: int = 0, niter: int = 25, restarts: int = 3
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    k: int | None = None,
+    seed: int = 0,
+    niter: int = 25,
+    restarts: int = 3,
 ) -> dict:
     """FAISS k-means on L2-normalised features (N, d) from k-means++ seeds; the restart with
     the lowest inertia is kept (labels play no part in the choice).
@@ -86,4 +91,10 @@ def kmeans_clustering(
         if best is None or inertia.sum() < best[0]:
             best = (inertia.sum(), clusters.ravel())
     clusters = best[1]
-    return {"nmi": nmi(y, clusters), "ari": ari(y, clusters), "accuracy": matched_accuracy(y, clusters), "k": k, "restarts": restarts}
+    return {
+        "nmi": nmi(y, clusters),
+        "ari": ari(y, clusters),
+        "accuracy": matched_accuracy(y, clusters),
+        "k": k,
+        "restarts": restarts,
+    }

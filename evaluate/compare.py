@@ -20,7 +20,12 @@ def load_report(run_dir: Path) -> dict:
 def leaderboard(reports: dict[str, dict]) -> str:
     """Rows: run; columns: protocol x budget of the encoder's features (mean ± std)."""
     columns = sorted(
-        {(r["protocol"], r["labels_per_class"]) for rep in reports.values() for r in rep["summary"] if r["source"] == "encoder"},
+        {
+            (r["protocol"], r["labels_per_class"])
+            for rep in reports.values()
+            for r in rep["summary"]
+            if r["source"] == "encoder"
+        },
         key=lambda c: (PROTOCOL_ORDER.index(c[0]) if c[0] in PROTOCOL_ORDER else 9, c[1] == 0, c[1]),
     )
     head = ["run", "tasks"] + [f"{p} {budget_name(b)}" for p, b in columns]

@@ -9,8 +9,8 @@ weights of the best check.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import nn
 
@@ -24,9 +24,13 @@ class EarlyStopResult:
 
 
 def train_with_early_stopping(
-    model: nn.Module, train_step: Callable[[int], None], validate: Callable[[], float],
-    max_steps: int, eval_every: int, patience: int,
-) -> EarlyStopResult:  # fmt: skip
+    model: nn.Module,
+    train_step: Callable[[int], None],
+    validate: Callable[[], float],
+    max_steps: int,
+    eval_every: int,
+    patience: int,
+) -> EarlyStopResult:
     """Run ``train_step(step)`` up to ``max_steps`` times; ``validate()`` (higher is better)
     every ``eval_every`` steps and at step 0. Leaves ``model`` holding its best weights."""
     best_score, best_step, best_state = validate(), 0, copy.deepcopy(model.state_dict())

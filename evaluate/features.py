@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -51,9 +51,14 @@ def cache_key(source: str, split: str, images: ImageSet, transform: str) -> str:
 
 
 def cached_features(
-    cache_dir: Path, source: str, split: str, images: ImageSet, extract: Callable[[str, ImageSet], torch.Tensor],
-    transform: str = "unit_float", use_cache: bool = True,
-) -> Features:  # fmt: skip
+    cache_dir: Path,
+    source: str,
+    split: str,
+    images: ImageSet,
+    extract: Callable[[str, ImageSet], torch.Tensor],
+    transform: str = "unit_float",
+    use_cache: bool = True,
+) -> Features:
     """Features of ``images`` from ``extract(split, images) -> (N, d)``, read from the cache if present."""
     path = Path(cache_dir) / f"{split}-{cache_key(source, split, images, transform)}.pt"
     if not use_cache:

@@ -11,6 +11,7 @@ comparable (shared/sources/notes-autoencoder-pretraining.txt, approach 2).
 from __future__ import annotations
 
 import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,9 +58,15 @@ def classify(model: nn.Module, images: torch.Tensor, device, batch_size: int = 1
 
 
 def finetune(
-    encoder: nn.Module, train: ImageSet, val: ImageSet, test: ImageSet, num_classes: int,
-    settings: FinetuneConfig, seed: int, device: torch.device | str = "cpu",
-) -> dict:  # fmt: skip
+    encoder: nn.Module,
+    train: ImageSet,
+    val: ImageSet,
+    test: ImageSet,
+    num_classes: int,
+    settings: FinetuneConfig,
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> dict:
     """Fine-tune a copy of ``encoder`` with a new head on ``train``; early-stop on ``val``.
 
     Returns {"accuracy" (test, best-validation weights), "val_accuracy", "best_step",
@@ -67,10 +74,12 @@ def finetune(
     torch.manual_seed(seed)
     model = Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
     opt = torch.optim.AdamW(
-        [{"params": model.encoder.parameters(), "lr": settings.lr_encoder},
-         {"params": model.head.parameters(), "lr": settings.lr_head}],
+        [
+            {"params": model.encoder.parameters(), "lr": settings.lr_encoder},
+            {"params": model.head.parameters(), "lr": settings.lr_head},
+        ],
         weight_decay=settings.weight_decay,
-    )  # fmt: skip
+    )
     gen = torch.Generator().manual_seed(seed)
     train_images, train_labels = train.images.to(device), train.labels.to(device)
 

@@ -29,10 +29,20 @@ def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def mlp_head_probe(
-    train: Features, val: Features, test: Features, num_classes: int | None = None, hidden: int = 256,
-    layers: int = 2, lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 256, max_steps: int = 2000,
-    eval_every: int = 50, patience: int = 5, seed: int = 0,
-) -> dict:  # fmt: skip
+    train: Features,
+    val: Features,
+    test: Features,
+    num_classes: int | None = None,
+    hidden: int = 256,
+    layers: int = 2,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    batch_size: int = 256,
+    max_steps: int = 2000,
+    eval_every: int = 50,
+    patience: int = 5,
+    seed: int = 0,
+) -> dict:
     """Test accuracy of the head at its validation-best step.
 
     Returns {"accuracy", "val_accuracy", "best_step", "steps_run", "train_size", "selected_on"}."""

@@ -37,9 +37,7 @@ def cosine_search(bank: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[to
     return torch.from_numpy(sims), torch.from_numpy(positions).long()
 
 
-def knn_vote(
-    sims: torch.Tensor, neighbour_labels: torch.Tensor, num_classes: int, temperature: float
-) -> torch.Tensor:
+def knn_vote(sims: torch.Tensor, neighbour_labels: torch.Tensor, num_classes: int, temperature: float) -> torch.Tensor:
     """Class scores (Q, num_classes) from neighbours' similarities and labels (Q, k)."""
     weights = (sims / temperature).exp()
     scores = torch.zeros(len(sims), num_classes, dtype=weights.dtype)
@@ -47,9 +45,13 @@ def knn_vote(
 
 
 def knn_predict(
-    train_features: torch.Tensor, train_labels: torch.Tensor, queries: torch.Tensor, k: int, temperature: float,
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    queries: torch.Tensor,
+    k: int,
+    temperature: float,
     num_classes: int,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """Predicted class (Q,) of each query by weighted kNN over the labelled bank."""
     sims, positions = cosine_search(train_features, queries, k)
     return knn_vote(sims, train_labels.cpu()[positions], num_classes, temperature).argmax(1)
@@ -71,9 +73,13 @@ def knn_classifier(
     predictions = knn_predict(train_features, train_labels, test_features, k, temperature, num_classes)
     accuracy = (predictions == test_labels.cpu()).float().mean().item()
     return {
-        "accuracy": accuracy, "test_predictions": predictions, "k": k, "temperature": temperature,
-        "bank_size": len(train_features), "selected_on": "nothing (k and T fixed)",
-    }  # fmt: skip
+        "accuracy": accuracy,
+        "test_predictions": predictions,
+        "k": k,
+        "temperature": temperature,
+        "bank_size": len(train_features),
+        "selected_on": "nothing (k and T fixed)",
+    }
 
 
 def approximate_index(dim: int, kind: str, bank_size: int):

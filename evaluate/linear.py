@@ -20,9 +20,13 @@ def standardise(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
 
 
 def fit_logistic_regression(
-    x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float, max_iter: int = 200,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    l2: float,
+    max_iter: int = 200,
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimise mean cross-entropy + l2 * ||W||^2 (bias unpenalised). x (N, d), y (N,) ->
     (W (d, C), b (C,))."""
     weight = torch.zeros(x.shape[1], num_classes) if init is None else init[0].clone()
@@ -50,9 +54,13 @@ def accuracy(x: torch.Tensor, y: torch.Tensor, model: tuple[torch.Tensor, torch.
 
 
 def linear_probe(
-    train: Features, val: Features, test: Features, l2_grid: list[float], max_iter: int = 200,
+    train: Features,
+    val: Features,
+    test: Features,
+    l2_grid: list[float],
+    max_iter: int = 200,
     num_classes: int | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Test accuracy of the probe whose L2 strength scored best on ``val``.
 
     Returns {"accuracy", "test_predictions", "val_accuracy", "l2", "val_accuracy_by_l2", "train_size",

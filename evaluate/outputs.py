@@ -18,7 +18,17 @@ from ssl_tasks.base import task_keys
 from ssl_tasks.decoder_only import DecoderOnly
 from ssl_tasks.losses import decoded_image
 
-CSV_FIELDS = ("source", "protocol", "labels_per_class", "seed", "accuracy", "val_accuracy", "l2", "best_step", "train_size")
+CSV_FIELDS = (
+    "source",
+    "protocol",
+    "labels_per_class",
+    "seed",
+    "accuracy",
+    "val_accuracy",
+    "l2",
+    "best_step",
+    "train_size",
+)
 
 
 def write_results_csv(records: list[dict], path: Path) -> Path:
@@ -67,21 +77,37 @@ def write_plots(run_dir: Path, report: dict, artefacts: dict) -> list[str]:
     cfg, splits, features = artefacts["cfg"], artefacts["splits"], artefacts["features"]
     out = run_dir / "plots"
     full = int(torch.bincount(splits.train.labels).max())
-    made = [plots.label_efficiency_plot(report["summary"], out / "label_efficiency.png",
-                                        f"{cfg.name}: label efficiency (test)", full)]  # fmt: skip
+    made = [
+        plots.label_efficiency_plot(
+            report["summary"], out / "label_efficiency.png", f"{cfg.name}: label efficiency (test)", full
+        )
+    ]
     test = features["encoder"]["test"]
-    made.append(plots.feature_map_plot(test.x, test.y, splits.classes, out / "feature_map.png", cfg.eval.tsne_points, cfg.train.seed))
+    made.append(
+        plots.feature_map_plot(
+            test.x, test.y, splits.classes, out / "feature_map.png", cfg.eval.tsne_points, cfg.train.seed
+        )
+    )
     best = best_encoder_protocol(report["records"])
     if best is not None:
         title = f"confusion: encoder / {best[1]} / all labels (chosen on validation accuracy)"
-        made.append(plots.confusion_matrix_plot(artefacts["predictions"][best], splits.test.labels, splits.classes,
-                                                out / "confusion_matrix.png", title))  # fmt: skip
+        made.append(
+            plots.confusion_matrix_plot(
+                artefacts["predictions"][best], splits.test.labels, splits.classes, out / "confusion_matrix.png", title
+            )
+        )
     for key, decode, codes, recon in decoder_views(run_dir, cfg, splits, artefacts["device"]):
         if recon is not None:
             rows = [splits.test.images[: len(recon)].float() / 255, recon]
-            made.append(plots.image_grid_plot(rows, ["test images", "reconstructions"], out / f"reconstructions_{key}.png", key))
+            made.append(
+                plots.image_grid_plot(rows, ["test images", "reconstructions"], out / f"reconstructions_{key}.png", key)
+            )
         walk_rows, names = plots.latent_walk_rows(decode, codes)
-        made.append(plots.image_grid_plot(walk_rows, names, out / f"latent_walk_{key}.png", f"{key}: latent walk (-2 to +2 std)"))
+        made.append(
+            plots.image_grid_plot(
+                walk_rows, names, out / f"latent_walk_{key}.png", f"{key}: latent walk (-2 to +2 std)"
+            )
+        )
     return [str(p.relative_to(run_dir)) for p in made]
 
 
@@ -97,13 +123,22 @@ def log_tensorboard(run_dir: Path, report: dict, artefacts: dict) -> None:
         tag = f"eval/{row['source']}/{row['protocol']}/{budget}"
         writer.add_scalar(tag, row["mean"], 0)
         metrics[f"hparam/{row['source']}_{row['protocol']}_{budget}"] = row["mean"]
-    hparams = {"encoder": cfg.encoder.name, "code_dim": cfg.encoder.code_dim, "tasks": "+".join(t.name for t in cfg.tasks),
-               "epochs": cfg.train.epochs, "lr": cfg.optim.lr}  # fmt: skip
+    hparams = {
+        "encoder": cfg.encoder.name,
+        "code_dim": cfg.encoder.code_dim,
+        "tasks": "+".join(t.name for t in cfg.tasks),
+        "epochs": cfg.train.epochs,
+        "lr": cfg.optim.lr,
+    }
     writer.add_hparams(hparams, metrics, run_name="hparams")
     n = min(cfg.eval.projector_points, len(splits.test))
     test = artefacts["features"]["encoder"]["test"]
-    writer.add_embedding(test.x[:n], metadata=[splits.classes[int(c)] for c in test.y[:n]],
-                         label_img=splits.test.images[:n].float() / 255, tag="test_codes")  # fmt: skip
+    writer.add_embedding(
+        test.x[:n],
+        metadata=[splits.classes[int(c)] for c in test.y[:n]],
+        label_img=splits.test.images[:n].float() / 255,
+        tag="test_codes",
+    )
     writer.close()
 
 

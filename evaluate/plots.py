@@ -37,9 +37,13 @@ def source_colour(index: int, count: int):
 
 
 def draw_label_efficiency(
-    ax, summary: list[dict], full_per_class: int, prefix: str = "", learned: set[str] | None = None,
+    ax,
+    summary: list[dict],
+    full_per_class: int,
+    prefix: str = "",
+    learned: set[str] | None = None,
     sources: list[str] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """The lines of ``label_efficiency_plot`` on ``ax``; colour = position in ``sources``
     (default: order of appearance), so several panels can share colours."""
     lines: dict[tuple, list] = {}
@@ -50,10 +54,19 @@ def draw_label_efficiency(
     for (source, protocol), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda r: _budget_x(r["labels_per_class"], full_per_class))
         x = [_budget_x(r["labels_per_class"], full_per_class) for r in rows]
-        is_learned = source in learned if learned is not None else source in LEARNED_SOURCES or source.startswith("run:")
-        ax.errorbar(x, [100 * r["mean"] for r in rows], yerr=[100 * r["std"] for r in rows], linestyle="-" if is_learned else "--",
-                    marker=markers.get(protocol, "x"), color=source_colour(sources.index(source), len(sources)), capsize=3,
-                    label=f"{prefix}{source} / {protocol}")  # fmt: skip
+        is_learned = (
+            source in learned if learned is not None else source in LEARNED_SOURCES or source.startswith("run:")
+        )
+        ax.errorbar(
+            x,
+            [100 * r["mean"] for r in rows],
+            yerr=[100 * r["std"] for r in rows],
+            linestyle="-" if is_learned else "--",
+            marker=markers.get(protocol, "x"),
+            color=source_colour(sources.index(source), len(sources)),
+            capsize=3,
+            label=f"{prefix}{source} / {protocol}",
+        )
     ax.set_xscale("log")
     budgets = sorted({_budget_x(r["labels_per_class"], full_per_class) for r in summary})
     ax.set_xticks(budgets, [("all" if b == full_per_class else str(b)) for b in budgets])
@@ -62,7 +75,9 @@ def draw_label_efficiency(
     ax.grid(alpha=0.3)
 
 
-def feature_map_plot(features: torch.Tensor, labels: torch.Tensor, class_names, path: Path, points: int, seed: int) -> Path:
+def feature_map_plot(
+    features: torch.Tensor, labels: torch.Tensor, class_names, path: Path, points: int, seed: int
+) -> Path:
     """2-D map of (a seeded subset of) the test features, coloured by class: UMAP if it is
     installed, else t-SNE from scikit-learn."""
     gen = torch.Generator().manual_seed(seed)
@@ -102,7 +117,9 @@ def image_grid_plot(rows: list[torch.Tensor], row_names: list[str], path: Path, 
     return save_figure(fig, path)
 
 
-def latent_walk_rows(decode, codes: torch.Tensor, dims: int = 8, steps: int = 9) -> tuple[list[torch.Tensor], list[str]]:
+def latent_walk_rows(
+    decode, codes: torch.Tensor, dims: int = 8, steps: int = 9
+) -> tuple[list[torch.Tensor], list[str]]:
     """For each of the first ``dims`` code units: decode the mean code with that unit swept
     from -2 to +2 standard deviations (others held at the mean)."""
     mean, std = codes.mean(0), codes.std(0)
@@ -128,8 +145,15 @@ def confusion_matrix_plot(predictions: torch.Tensor, labels: torch.Tensor, class
     for i in range(k):
         for j in range(k):
             if counts[i].sum() > 0:
-                ax.text(j, i, f"{100 * rates[i, j]:.0f}", ha="center", va="center", fontsize=6,
-                        color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{100 * rates[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if rates[i, j] > 0.5 else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)

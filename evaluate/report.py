@@ -31,12 +31,20 @@ def source_rank(source: str, sources: list[str]) -> int:
 def scarce_label_table(summary: list[dict], sources: list[str]) -> str:
     budgets = sorted({r["labels_per_class"] for r in summary}, key=lambda b: (b == 0, b))
     cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in summary}
-    keys = sorted({(r["source"], r["protocol"]) for r in summary},
-                  key=lambda k: (source_rank(k[0], sources), PROTOCOL_ORDER.index(k[1]) if k[1] in PROTOCOL_ORDER else 9))  # fmt: skip
-    lines = ["| features | protocol | " + " | ".join(budget_name(b) for b in budgets) + " |",
-             "|---|---|" + "---:|" * len(budgets)]  # fmt: skip
+    keys = sorted(
+        {(r["source"], r["protocol"]) for r in summary},
+        key=lambda k: (source_rank(k[0], sources), PROTOCOL_ORDER.index(k[1]) if k[1] in PROTOCOL_ORDER else 9),
+    )
+    lines = [
+        "| features | protocol | " + " | ".join(budget_name(b) for b in budgets) + " |",
+        "|---|---|" + "---:|" * len(budgets),
+    ]
     for source, protocol in keys:
-        lines.append(f"| {source} | {protocol} | " + " | ".join(mean_std(cells.get((source, protocol, b))) for b in budgets) + " |")
+        lines.append(
+            f"| {source} | {protocol} | "
+            + " | ".join(mean_std(cells.get((source, protocol, b))) for b in budgets)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -44,19 +52,32 @@ def all_label_table(all_labels: dict) -> str:
     first = next(iter(all_labels.values()))
     ks = list(first["knn_accuracy_by_k"])
     rks = first["retrieval"]["ks"]
-    head = ["features"] + [f"kNN k={k}" for k in ks] + [f"P@{k}" for k in rks] + [f"R@{k}" for k in rks] + ["mAP@R", "NMI", "ARI", "cluster acc"]
+    head = (
+        ["features"]
+        + [f"kNN k={k}" for k in ks]
+        + [f"P@{k}" for k in rks]
+        + [f"R@{k}" for k in rks]
+        + ["mAP@R", "NMI", "ARI", "cluster acc"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for source, m in all_labels.items():
         r, c = m["retrieval"], m["clustering"]
         cells = [pct(m["knn_accuracy_by_k"][k]) for k in ks] + [pct(r[f"precision@{k}"]) for k in rks]
-        cells += [pct(r[f"recall@{k}"]) for k in rks] + [pct(r["map@r"]), f"{c['nmi']:.3f}", f"{c['ari']:.3f}", pct(c["accuracy"])]
+        cells += [pct(r[f"recall@{k}"]) for k in rks] + [
+            pct(r["map@r"]),
+            f"{c['nmi']:.3f}",
+            f"{c['ari']:.3f}",
+            pct(c["accuracy"]),
+        ]
         lines.append(f"| {source} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def layer_table(layers: list[dict]) -> str:
     lines = ["| layer | dim | val acc % | test acc % | chosen L2 |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['layer']} | {r['dim']} | {pct(r['val_accuracy'])} | {pct(r['accuracy'])} | {r['l2']:g} |" for r in layers]
+    lines += [
+        f"| {r['layer']} | {r['dim']} | {pct(r['val_accuracy'])} | {pct(r['accuracy'])} | {r['l2']:g} |" for r in layers
+    ]
     return "\n".join(lines)
 
 
@@ -69,16 +90,23 @@ def outlier_table(outliers: dict) -> str:
 def selection_notes(s: dict) -> list[str]:
     ft, h = s["finetune"], s["head"]
     return [
-        f"- Labelled subsets: {', '.join(budget_name(b) for b in s['labels_per_class'])} per class, class-balanced draws from "
+        f"- Labelled subsets: {', '.join(budget_name(b) for b in s['labels_per_class'])} per class, class-balanced "
+        "draws from "
         f"the training split, {s['seeds']} seeds each (all labels: once). Validation and test never lend labels.",
-        f"- linear: logistic regression on standardised features; L2 strength chosen on validation from {s['linear_l2']}.",
+        "- linear: logistic regression on standardised features; L2 strength chosen on validation from "
+        f"{s['linear_l2']}.",
         f"- mlp_head: {h['layers']}-layer head ({h['hidden']} hidden) on frozen features; number of steps chosen on "
-        f"validation (early stopping, patience {h['patience']} checks of every {h['eval_every']} steps), best weights restored.",
-        f"- knn: cosine, k={s['knn_k']} (capped at the bank size), T={s['knn_temperature']}; the labelled subset is the bank; nothing selected.",
+        f"validation (early stopping, patience {h['patience']} checks of every {h['eval_every']} steps), best weights "
+        "restored.",
+        f"- knn: cosine, k={s['knn_k']} (capped at the bank size), T={s['knn_temperature']}; the labelled subset is "
+        "the bank; nothing selected.",
         f"- finetune: encoder (lr {ft['lr_encoder']:g}) + linear head (lr {ft['lr_head']:g}), shift ±{ft['shift']} px"
-        f"{' and flips' if ft['flip'] else ''}; number of steps chosen on {ft['val_images'] or 'all'} validation images "
-        f"(early stopping, patience {ft['patience']}); `scratch` = the same recipe from random weights (supervised from scratch).",
-        "- Clustering: k-means (k = number of classes) on test features, k-means++ starts, lowest inertia kept; labels only score.",
+        f"{' and flips' if ft['flip'] else ''}; number of steps chosen on {ft['val_images'] or 'all'} validation "
+        "images "
+        f"(early stopping, patience {ft['patience']}); `scratch` = the same recipe from random weights (supervised "
+        "from scratch).",
+        "- Clustering: k-means (k = number of classes) on test features, k-means++ starts, lowest inertia kept; "
+        "labels only score.",
         "- The test split chooses nothing; it is scored once per chosen model.",
     ]
 
@@ -91,7 +119,8 @@ def render_markdown(report: dict) -> str:
         "",
         f"{report['dataset']}: {s['train_size']} training / {s['val_size']} validation / {s['test_size']} test images; "
         f"encoder {report['encoder']} (m={report['code_dim']}). Features: "
-        + "; ".join(f"`{k}` = {v}" for k, v in report["sources"].items()) + ".",
+        + "; ".join(f"`{k}` = {v}" for k, v in report["sources"].items())
+        + ".",
         "",
         "## Scarce labels: test accuracy % (mean ± std over seeds)",
         "",
@@ -100,20 +129,41 @@ def render_markdown(report: dict) -> str:
         "## All labels: kNN, retrieval (test queries, training bank) and clustering",
         "",
         all_label_table(report["all_labels"]),
-    ]  # fmt: skip
+    ]
     if report["layers"]:
         per_class = budget_name(report["layers"][0]["labels_per_class"])
-        parts += ["", f"## Which layer transfers best (linear probe, {per_class} labels per class)", "", layer_table(report["layers"])]
+        parts += [
+            "",
+            f"## Which layer transfers best (linear probe, {per_class} labels per class)",
+            "",
+            layer_table(report["layers"]),
+        ]
     if report["outliers"]:
         o = report["outliers"]
-        parts += ["", f"## Outlier detection: held-out classes {o['holdout_classes']} ({o['positives']} test images) "
-                  f"vs seen classes ({o['negatives']})", "", outlier_table(o)]  # fmt: skip
+        parts += [
+            "",
+            f"## Outlier detection: held-out classes {o['holdout_classes']} ({o['positives']} test images) "
+            f"vs seen classes ({o['negatives']})",
+            "",
+            outlier_table(o),
+        ]
     for name, m in report["all_labels"].items():
         if "approximate_index" in m:
             a = m["approximate_index"]
-            parts += ["", f"- {name}: {a['index']} index recall@{a['k']} against exact search: {pct(a['recall_vs_exact'])}%"]
-    parts += ["", "## What was selected on what", "", *selection_notes(s), "",
-              f"Plots: {', '.join(report.get('plots', []))}. Git commit {report['git_commit']}, config hash {report['config_hash']}.", ""]  # fmt: skip
+            parts += [
+                "",
+                f"- {name}: {a['index']} index recall@{a['k']} against exact search: {pct(a['recall_vs_exact'])}%",
+            ]
+    parts += [
+        "",
+        "## What was selected on what",
+        "",
+        *selection_notes(s),
+        "",
+        f"Plots: {', '.join(report.get('plots', []))}. Git commit {report['git_commit']}, config hash "
+        f"{report['config_hash']}.",
+        "",
+    ]
     return "\n".join(parts)
 
 

@@ -25,10 +25,15 @@ def map_at_r(rel: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 
 
 def neighbour_metrics(
-    bank_x: torch.Tensor, bank_y: torch.Tensor, query_x: torch.Tensor, query_y: torch.Tensor,
-    knn_ks: tuple[int, ...] = (20,), retrieval_ks: tuple[int, ...] = (1, 5, 10), temperature: float = 0.07,
+    bank_x: torch.Tensor,
+    bank_y: torch.Tensor,
+    query_x: torch.Tensor,
+    query_y: torch.Tensor,
+    knn_ks: tuple[int, ...] = (20,),
+    retrieval_ks: tuple[int, ...] = (1, 5, 10),
+    temperature: float = 0.07,
     chunk: int = 2048,
-) -> dict:  # fmt: skip
+) -> dict:
     """Weighted-kNN accuracy for each k in ``knn_ks`` and the retrieval metrics, from one
     neighbour search per chunk of queries (deep enough for mAP@R), so the (chunk x R)
     neighbour lists stay small. -> {"knn_accuracy_by_k": {k: acc}, "retrieval": {...}}."""
@@ -55,8 +60,12 @@ def neighbour_metrics(
 
 
 def retrieval_metrics(
-    bank_x: torch.Tensor, bank_y: torch.Tensor, query_x: torch.Tensor, query_y: torch.Tensor,
-    ks: tuple[int, ...] = (1, 5, 10), chunk: int = 2048,
-) -> dict:  # fmt: skip
+    bank_x: torch.Tensor,
+    bank_y: torch.Tensor,
+    query_x: torch.Tensor,
+    query_y: torch.Tensor,
+    ks: tuple[int, ...] = (1, 5, 10),
+    chunk: int = 2048,
+) -> dict:
     """{"precision@k", "recall@k" for k in ks, "map@r", "ks", "bank_size"}."""
     return neighbour_metrics(bank_x, bank_y, query_x, query_y, (1,), ks, chunk=chunk)["retrieval"]

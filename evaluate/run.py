@@ -39,7 +39,9 @@ def default_device() -> torch.device:
 def source_features(run_dir: Path, source: FeatureSource, splits: Splits, parts=SPLITS) -> dict[str, Features]:
     images = {"train": splits.train, "val": splits.val, "test": splits.test, "outliers": splits.outliers}
     return {
-        name: cached_features(run_dir / "features", source.identity, name, images[name], source.extract, use_cache=source.cache)
+        name: cached_features(
+            run_dir / "features", source.identity, name, images[name], source.extract, use_cache=source.cache
+        )
         for name in parts
     }
 
@@ -55,7 +57,9 @@ def all_label_metrics(parts: dict[str, Features], cfg: Config, num_classes: int)
     """kNN accuracy over k, retrieval and clustering with every training label."""
     train, test, e = parts["train"], parts["test"], cfg.eval
     out = {
-        **neighbour_metrics(train.x, train.y, test.x, test.y, tuple(e.knn_ks), tuple(e.retrieval_ks), e.knn_temperature),
+        **neighbour_metrics(
+            train.x, train.y, test.x, test.y, tuple(e.knn_ks), tuple(e.retrieval_ks), e.knn_temperature
+        ),
         "clustering": kmeans_clustering(test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts),
     }
     if e.approx_index:
@@ -72,13 +76,30 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
         return []
     positions = labelled_subsets(splits.train.labels, [per_class], 1, cfg.train.seed)[0][2]
     parts = {"train": splits.train.take(positions), "val": splits.val, "test": splits.test}
-    layered = {split: encode_layers(encoder, imgs.images, names + ["proj"], device=device) for split, imgs in parts.items()}
+    layered = {
+        split: encode_layers(encoder, imgs.images, names + ["proj"], device=device) for split, imgs in parts.items()
+    }
     rows = []
     for name in names + ["proj"]:
         feats = {split: Features(layered[split][name], imgs.labels, imgs.index) for split, imgs in parts.items()}
-        result = linear_probe(feats["train"], feats["val"], feats["test"], cfg.eval.linear_l2, cfg.eval.linear_max_iter, splits.num_classes)
-        rows.append({"layer": "code" if name == "proj" else name, "dim": feats["train"].x.shape[1], "labels_per_class": per_class,
-                     "val_accuracy": result["val_accuracy"], "accuracy": result["accuracy"], "l2": result["l2"]})  # fmt: skip
+        result = linear_probe(
+            feats["train"],
+            feats["val"],
+            feats["test"],
+            cfg.eval.linear_l2,
+            cfg.eval.linear_max_iter,
+            splits.num_classes,
+        )
+        rows.append(
+            {
+                "layer": "code" if name == "proj" else name,
+                "dim": feats["train"].x.shape[1],
+                "labels_per_class": per_class,
+                "val_accuracy": result["val_accuracy"],
+                "accuracy": result["accuracy"],
+                "l2": result["l2"],
+            }
+        )
     return rows
 
 
@@ -86,12 +107,16 @@ def outlier_detection(run_dir, cfg, splits, sources, features, device) -> dict:
     """AUROC of held-out-class test images against the seen-class test images."""
     if splits.outliers is None:
         return {}
-    positive = torch.cat([torch.zeros(len(splits.test), dtype=torch.bool), torch.ones(len(splits.outliers), dtype=torch.bool)])
+    positive = torch.cat(
+        [torch.zeros(len(splits.test), dtype=torch.bool), torch.ones(len(splits.outliers), dtype=torch.bool)]
+    )
     scores = {}
     for source in sources:
         extra = source_features(run_dir, source, splits, ("outliers",))["outliers"]
         queries = torch.cat([features[source.name]["test"].x, extra.x])
-        scores[f"knn_distance[{source.name}]"] = knn_distance_scores(features[source.name]["train"].x, queries, cfg.eval.outlier_knn_k)
+        scores[f"knn_distance[{source.name}]"] = knn_distance_scores(
+            features[source.name]["train"].x, queries, cfg.eval.outlier_knn_k
+        )
     encoder, tasks = load_task_heads(run_dir, cfg, splits)
     images = torch.cat([splits.test.images, splits.outliers.images])
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
@@ -135,16 +160,26 @@ def evaluate_run(run_dir: Path, baselines: list[str] | None = None, overrides: l
     predictions = pop_predictions(records)
     print("all-label metrics, layer probe, outliers ...", flush=True)
     report = {
-        "run": cfg.name, "dataset": cfg.data.name, "encoder": cfg.encoder.name, "code_dim": cfg.encoder.code_dim,
-        "config_hash": config_hash(cfg), "git_commit": git_commit(),
-        "settings": {**config_to_dict(cfg.eval), "train_size": len(splits.train), "val_size": len(splits.val),
-                     "test_size": len(splits.test), "classes": list(splits.classes)},
-        "records": records, "summary": summarise(records),
+        "run": cfg.name,
+        "dataset": cfg.data.name,
+        "encoder": cfg.encoder.name,
+        "code_dim": cfg.encoder.code_dim,
+        "config_hash": config_hash(cfg),
+        "git_commit": git_commit(),
+        "settings": {
+            **config_to_dict(cfg.eval),
+            "train_size": len(splits.train),
+            "val_size": len(splits.val),
+            "test_size": len(splits.test),
+            "classes": list(splits.classes),
+        },
+        "records": records,
+        "summary": summarise(records),
         "all_labels": {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()},
         "layers": layer_probe(load_encoder(run_dir), splits, cfg, device),
         "outliers": outlier_detection(run_dir, cfg, splits, sources, features, device),
         "sources": {s.name: s.description for s in sources},
-    }  # fmt: skip
+    }
     return report, {"cfg": cfg, "splits": splits, "features": features, "predictions": predictions, "device": device}
 
 

@@ -4,6 +4,8 @@
     accelerate launch -m pretrain --config configs/ae_fmnist.yaml
     torchrun --nproc_per_node 2 -m pretrain --config configs/ae_fmnist.yaml
     python -m pretrain --config configs/ae_fmnist.yaml --resume      # continue from the last checkpoint
+
+Overrides are dotted config keys (key.sub=value); an unknown key or a wrong type is an error.
 """
 
 from __future__ import annotations

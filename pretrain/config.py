@@ -210,5 +210,3 @@ def config_hash(cfg: Config) -> str:
     import json
 
     return hashlib.sha256(json.dumps(config_to_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]
-
-

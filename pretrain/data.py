@@ -29,9 +29,17 @@ FASHION_MNIST_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 @dataclass
@@ -46,7 +54,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, positions: torch.Tensor) -> "ImageSet":
+    def take(self, positions: torch.Tensor) -> ImageSet:
         """The subset at ``positions`` (rows of this set, not original indices)."""
         return ImageSet(self.images[positions], self.labels[positions], self.index[positions])
 
@@ -110,9 +118,7 @@ def load_fashion_mnist(root: str = "") -> tuple[ImageSet, ImageSet]:
     """(train 60k, test 10k) as ImageSets of (N, 1, 28, 28) uint8."""
     folder = find_fashion_mnist(root)
     arrays = {key: read_idx(_idx_file(folder, stem)) for key, stem in FASHION_MNIST_FILES.items()}
-    return tuple(
-        _image_set(arrays[f"{part}_images"][:, None], arrays[f"{part}_labels"]) for part in ("train", "test")
-    )
+    return tuple(_image_set(arrays[f"{part}_images"][:, None], arrays[f"{part}_labels"]) for part in ("train", "test"))
 
 
 def _image_set(images: np.ndarray, labels: np.ndarray) -> ImageSet:
@@ -184,8 +190,11 @@ def load_splits(cfg: DataConfig) -> Splits:
         bad = [c for c in cfg.holdout_classes if not 0 <= c < len(classes)]
         if bad:
             raise ConfigError(f"data.holdout_classes: {bad} are not classes of {cfg.name} (0..{len(classes) - 1})")
-        train, val, outliers = (without_classes(train, cfg.holdout_classes), without_classes(val, cfg.holdout_classes),
-                                only_classes(test, cfg.holdout_classes))  # fmt: skip
+        train, val, outliers = (
+            without_classes(train, cfg.holdout_classes),
+            without_classes(val, cfg.holdout_classes),
+            only_classes(test, cfg.holdout_classes),
+        )
         test = without_classes(test, cfg.holdout_classes)
     if cfg.train_subset:
         per_class = cfg.train_subset // len(train.labels.unique())

@@ -11,6 +11,7 @@ name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C)``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
 import timm
 import torch
 from torch import nn

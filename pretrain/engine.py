@@ -198,7 +198,8 @@ def restore(parts: LoopParts) -> int:
 
 def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int, world: int) -> str:
     lines = [
-        f"run: {cfg.run_path}   tasks: {', '.join(model.task_keys)}   encoder: {cfg.encoder.name} (m={cfg.encoder.code_dim})",
+        f"run: {cfg.run_path}   tasks: {', '.join(model.task_keys)}   encoder: {cfg.encoder.name} "
+        f"(m={cfg.encoder.code_dim})",
         f"data: {cfg.data.name} train {len(splits.train)} / val {len(splits.val)} / test {len(splits.test)}"
         f"   steps: {total_steps} x {cfg.train.batch_size} images x {world} process(es)",
         f"parameters: encoder {count_parameters(model.encoder):,}   task heads {count_parameters(model.tasks):,}",
@@ -222,10 +223,17 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
     prepared_model, *optimizers = accelerator.prepare(model, *optimizers)
     main = accelerator.is_main_process
     parts = LoopParts(
-        accelerator, prepared_model, optimizers, schedulers, batches, splits.train.images.to(accelerator.device),
-        None, TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
-        run_dir, total_steps,
-    )  # fmt: skip
+        accelerator,
+        prepared_model,
+        optimizers,
+        schedulers,
+        batches,
+        splits.train.images.to(accelerator.device),
+        None,
+        TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
+        run_dir,
+        total_steps,
+    )
     return parts, summary
 
 
@@ -252,7 +260,9 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     try:
         done = train_loop(parts, cfg, start)
     except NonFiniteLossError as err:
-        raise NonFiniteLossError(f"{err}. Training stopped; the last good checkpoint is {run_dir}/checkpoints/last.pt") from None
+        raise NonFiniteLossError(
+            f"{err}. Training stopped; the last good checkpoint is {run_dir}/checkpoints/last.pt"
+        ) from None
     finally:
         parts.logger.close()
     if done == parts.total_steps and main:

@@ -33,10 +33,14 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Opt
     ]
     main = make_optimizer(cfg.optimizer, groups, cfg.lr, cfg.momentum)
     extra = [
-        make_optimizer(g["optimizer"], [{"params": g["params"], "weight_decay": g.get("weight_decay", 0.0)}],
-                       g["lr"], g.get("momentum", 0.9))
+        make_optimizer(
+            g["optimizer"],
+            [{"params": g["params"], "weight_decay": g.get("weight_decay", 0.0)}],
+            g["lr"],
+            g.get("momentum", 0.9),
+        )
         for g in own
-    ]  # fmt: skip
+    ]
     return [main, *extra]
 
 

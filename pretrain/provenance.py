@@ -13,7 +13,9 @@ def git_commit(outputs: tuple[str, ...] = ()) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         excluded = [f":(exclude){path}" for path in outputs]
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", *excluded], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *excluded], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     if out.returncode != 0:

@@ -31,7 +31,6 @@ class ConfigError(ValueError):
     """A config key or value that does not fit the schema; the message names its path."""
 
 
-
 def parse_dataclass(cls: type, data: Any, path: str = "") -> Any:
     """Build dataclass ``cls`` from a mapping, checking every key and value type."""
     if not isinstance(data, dict):

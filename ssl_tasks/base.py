@@ -12,8 +12,8 @@ what lets several tasks train one encoder with weights (see pretrain.model.Pretr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn

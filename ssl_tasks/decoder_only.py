@@ -67,10 +67,17 @@ def load_report(alpha_d: float, alpha_e: float) -> list[str]:
 
 
 def infer_codes(
-    decoder: nn.Module, images: torch.Tensor, code_dim: int, loss: str = "bce", steps: int = 100,
-    lr: float = 0.02, momentum: float = 0.9, batch_size: int = 2048, init: torch.Tensor | None = None,
+    decoder: nn.Module,
+    images: torch.Tensor,
+    code_dim: int,
+    loss: str = "bce",
+    steps: int = 100,
+    lr: float = 0.02,
+    momentum: float = 0.9,
+    batch_size: int = 2048,
+    init: torch.Tensor | None = None,
     progress=None,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Codes of ``images`` (N, C, H, W) in [0, 1] by gradient descent on each image's own loss,
     the decoder frozen, from ``init`` (N, m) or from zero as training does.
     -> (codes (N, m), final per-pixel loss of each image (N,))."""
@@ -135,8 +142,15 @@ class DecoderOnly(SSLTask):
 
     def optimizer_groups(self) -> list[dict]:
         """The code table trains with its own plain SGD + momentum, not the main optimizer."""
-        return [{"params": [self.codes], "optimizer": "sgd", "lr": self.cfg.code_lr,
-                 "momentum": self.cfg.code_momentum, "weight_decay": 0.0}]  # fmt: skip
+        return [
+            {
+                "params": [self.codes],
+                "optimizer": "sgd",
+                "lr": self.cfg.code_lr,
+                "momentum": self.cfg.code_momentum,
+                "weight_decay": 0.0,
+            }
+        ]
 
     def forward_codes(self, index: torch.Tensor) -> torch.Tensor:
         """Rows of the code table (B, m). Their gradient is rescaled to that of each sample's
@@ -147,7 +161,9 @@ class DecoderOnly(SSLTask):
             z.register_hook(lambda grad: grad * scale)
         return z
 
-    def infer(self, encoder: nn.Module, images: torch.Tensor, device, progress=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def infer(
+        self, encoder: nn.Module, images: torch.Tensor, device, progress=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes of unseen uint8 images (N, C, H, W) with this task's inference settings (start
         from the distilled encoder's code or from zero, then SGD with the decoder frozen).
         -> (codes (N, m), per-pixel loss of each image (N,)), on the CPU."""
@@ -156,9 +172,17 @@ class DecoderOnly(SSLTask):
         cfg = self.cfg
         init = encode_images(encoder, images, device=device) if cfg.infer_init == "encoder" else None
         codes, loss = infer_codes(
-            self.to(device).decoder, images.to(device).float() / 255, encoder.code_dim, cfg.loss, cfg.infer_steps,
-            cfg.infer_lr, cfg.infer_momentum, cfg.infer_batch_size, init=init, progress=progress,
-        )  # fmt: skip
+            self.to(device).decoder,
+            images.to(device).float() / 255,
+            encoder.code_dim,
+            cfg.loss,
+            cfg.infer_steps,
+            cfg.infer_lr,
+            cfg.infer_momentum,
+            cfg.infer_batch_size,
+            init=init,
+            progress=progress,
+        )
         return codes.cpu(), loss.cpu()
 
     @torch.no_grad()

@@ -70,7 +70,9 @@ class TiedDecoder(nn.Module):
         super().__init__()
         layers = list(encoder.backbone) if isinstance(encoder.backbone, nn.Sequential) else []
         if not layers or not all(isinstance(layer, self.SUPPORTED) for layer in layers):
-            raise ConfigError("the tied decoder needs an encoder made of Conv2d/Linear/ReLU/Flatten layers (paper_conv, mlp)")
+            raise ConfigError(
+                "the tied decoder needs an encoder made of Conv2d/Linear/ReLU/Flatten layers (paper_conv, mlp)"
+            )
         layers.append(encoder.proj)
         shapes, h = [], torch.zeros(1, *image_shape)
         with torch.no_grad():
@@ -80,7 +82,9 @@ class TiedDecoder(nn.Module):
         self.steps = list(reversed(list(zip(layers, shapes))))
         self._encoder = (encoder,)  # a tuple, so the encoder's weights are not registered twice
         self.biases = nn.ParameterList(
-            nn.Parameter(torch.zeros(shape[0])) for layer, shape in self.steps if isinstance(layer, (nn.Linear, nn.Conv2d))
+            nn.Parameter(torch.zeros(shape[0]))
+            for layer, shape in self.steps
+            if isinstance(layer, (nn.Linear, nn.Conv2d))
         )
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,8 @@
     bce         binary cross-entropy of sigmoid(logits): the paper's choice for near-binary pixels
     mse         squared error of sigmoid(logits)
     mse_linear  squared error of the raw output: the classical linear autoencoder (PCA) setting
+
+The decoders output logits; ``decoded_image`` turns them into an image for display.
 """
 
 from __future__ import annotations

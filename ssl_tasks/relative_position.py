@@ -79,7 +79,9 @@ class RelativePosition(SSLTask):
         self.image_size = h
         crop_boxes(1, h, cfg.crop_size, cfg.gap, cfg.jitter)  # fail at build time on a bad grid
         m = encoder.code_dim
-        self.head = nn.Sequential(nn.Linear(2 * m, cfg.head_hidden), nn.ReLU(inplace=True), nn.Linear(cfg.head_hidden, 8))
+        self.head = nn.Sequential(
+            nn.Linear(2 * m, cfg.head_hidden), nn.ReLU(inplace=True), nn.Linear(cfg.head_hidden, 8)
+        )
 
     def forward_encoder(self, encoder: nn.Module, crops: torch.Tensor) -> torch.Tensor:
         """Crops (B, C, c, c) -> codes (B, m), through the encoder at its native input size."""

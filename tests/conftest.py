@@ -27,10 +27,17 @@ def tiny_config_dict(run_dir: Path, **sections) -> dict:
         "train": {"epochs": 1, "batch_size": 16, "log_every": 4, "ckpt_every": 5, "image_log_every": 10},
         "monitor": {"every": 0},
         "eval": {
-            "labels_per_class": [2, 0], "seeds": 2, "linear_l2": [1e-3], "linear_max_iter": 30,
-            "head": {"max_steps": 60, "eval_every": 20}, "finetune": {"max_steps": 20, "eval_every": 10, "val_images": 40},
-            "layer_probe_labels_per_class": 5, "tsne_points": 100, "projector_points": 50, "knn_ks": [1, 5],
-        },  # fmt: skip
+            "labels_per_class": [2, 0],
+            "seeds": 2,
+            "linear_l2": [1e-3],
+            "linear_max_iter": 30,
+            "head": {"max_steps": 60, "eval_every": 20},
+            "finetune": {"max_steps": 20, "eval_every": 10, "val_images": 40},
+            "layer_probe_labels_per_class": 5,
+            "tsne_points": 100,
+            "projector_points": 50,
+            "knn_ks": [1, 5],
+        },
     }
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value

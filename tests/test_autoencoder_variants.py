@@ -32,7 +32,9 @@ def test_linear_autoencoder_recovers_principal_subspace():
     shape = (1, 8, 8)
     torch.manual_seed(0)
     encoder = build_encoder("linear", k, shape, mean=0.5, std=0.3)
-    task = Autoencoder(AutoencoderConfig(name="autoencoder", decoder="linear", loss="mse_linear"), encoder, TaskContext(shape, samples))
+    task = Autoencoder(
+        AutoencoderConfig(name="autoencoder", decoder="linear", loss="mse_linear"), encoder, TaskContext(shape, samples)
+    )
     model = PretrainModel(encoder, [task])
     opt = torch.optim.Adam(model.parameters(), 3e-2)
     for _ in range(2000):
@@ -102,7 +104,15 @@ def test_contractive_projection_estimator_is_unbiased():
     assert estimates.std().item() > 0  # it is an estimate, not the exact value in disguise
 
 
-@pytest.mark.parametrize("options", [{"sparsity": "l1"}, {"sparsity": "kl"}, {"contractive_weight": 0.1, "contractive_method": "exact"}, {"contractive_weight": 0.1}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sparsity": "l1"},
+        {"sparsity": "kl"},
+        {"contractive_weight": 0.1, "contractive_method": "exact"},
+        {"contractive_weight": 0.1},
+    ],
+)
 def test_variant_terms_are_added_and_logged(options):
     shape = (1, 28, 28)
     encoder = build_encoder("paper_conv", 4, shape, 0.3, 0.3)

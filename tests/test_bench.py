@@ -38,7 +38,12 @@ def test_every_section_is_reported(tiny_bench):
         assert f"## {title}" in text
     for section in ("leaderboard", "paper", "bottleneck", "speed"):
         assert f"python -m bench --scale tiny --sections {section}" in text
-    assert {p.name for p in (out / "plots").iterdir()} >= {"leaderboard_label_efficiency.png", "paper_fig2.png", "bottleneck.png", "speed.png"}
+    assert {p.name for p in (out / "plots").iterdir()} >= {
+        "leaderboard_label_efficiency.png",
+        "paper_fig2.png",
+        "bottleneck.png",
+        "speed.png",
+    }
 
 
 def test_leaderboard_has_every_task_and_baseline(tiny_bench):
@@ -72,7 +77,9 @@ def test_paper_section_rows_and_loads(tiny_bench):
 def test_bottleneck_and_speed_sections(tiny_bench):
     results = tiny_bench[1]
     rows = results["bottleneck"]["data"]["rows"]
-    assert sorted((r["decoder"], r["code_dim"]) for r in rows) == sorted((d, m) for d in ("mirror", "linear") for m in (2, 16))
+    assert sorted((r["decoder"], r["code_dim"]) for r in rows) == sorted(
+        (d, m) for d in ("mirror", "linear") for m in (2, 16)
+    )
     speed = results["speed"]["data"]
     assert [r["config"] for r in speed["loop"]] == [base for _, _, base in ENTRIES]
     for r in speed["loop"]:

@@ -77,7 +77,9 @@ def test_config_changes_lists_dotted_differences():
     from pretrain.config import config_changes, config_to_dict
 
     a = config_to_dict(config_from_dict({}))
-    b = config_to_dict(config_from_dict({"optim": {"lr": 0.5}, "tasks": [{"name": "autoencoder", "decoder": "linear"}]}))
+    b = config_to_dict(
+        config_from_dict({"optim": {"lr": 0.5}, "tasks": [{"name": "autoencoder", "decoder": "linear"}]})
+    )
     changes = config_changes(a, b)
     assert any(c.startswith("optim.lr:") for c in changes)
     assert any(c.startswith("tasks.0.decoder:") for c in changes)

@@ -2,7 +2,14 @@ import pytest
 import torch
 
 from pretrain.config import ConfigError
-from ssl_tasks.corruptions import CorruptionConfig, block_masking, corrupt, gaussian_noise, masking_noise, salt_and_pepper
+from ssl_tasks.corruptions import (
+    CorruptionConfig,
+    block_masking,
+    corrupt,
+    gaussian_noise,
+    masking_noise,
+    salt_and_pepper,
+)
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def test_salt_and_pepper_sets_extremes(images):
 
 def test_block_masking_zeroes_squares(images):
     out = block_masking(images, 6, 1)
-    for zero in (out[:, 0] == 0):
+    for zero in out[:, 0] == 0:
         rows, cols = zero.nonzero(as_tuple=True)
         assert len(rows) == 36 and rows.max() - rows.min() == 5 and cols.max() - cols.min() == 5
 

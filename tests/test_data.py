@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.data import ShardedBatches, balanced_subset, find_fashion_mnist, read_idx, synthetic_images, train_val_split
+from pretrain.data import (
+    ShardedBatches,
+    balanced_subset,
+    find_fashion_mnist,
+    read_idx,
+    synthetic_images,
+    train_val_split,
+)
 
 
 def test_split_disjoint_covering_deterministic():

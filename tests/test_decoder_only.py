@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
+from pretrain.config import OptimConfig
 from pretrain.encoders import build_encoder
 from pretrain.model import PretrainModel
 from pretrain.optim import build_optimizers
-from pretrain.config import OptimConfig
 from ssl_tasks.base import TaskContext
 from ssl_tasks.decoder_only import DecoderOnly, DecoderOnlyConfig, decoder_load, encoder_load, infer_codes, load_report
 
@@ -73,7 +73,7 @@ def test_learned_codes_recover_the_true_regulators():
     assert alpha_d > 5
     model = PretrainModel(encoder, [task])
     optimizers = build_optimizers(model, OptimConfig(optimizer="adam", lr=1e-2, weight_decay=0.0))
-    for epoch in range(150):
+    for _epoch in range(150):
         for index in torch.randperm(samples).split(32):
             loss = model(x[index], index)[0]
             for opt in optimizers:
@@ -127,4 +127,6 @@ def test_pca_code_init_spans_the_principal_subspace_with_unit_variance():
     q, _ = torch.linalg.qr(codes)
     assert torch.linalg.svdvals(q.T @ top).min() > 0.99
     with pytest.raises(Exception, match="code_init"):
-        DecoderOnly(DecoderOnlyConfig(name="decoder_only", code_init="bogus"), encoder, TaskContext(shape, 300)).prepare(images)
+        DecoderOnly(
+            DecoderOnlyConfig(name="decoder_only", code_init="bogus"), encoder, TaskContext(shape, 300)
+        ).prepare(images)

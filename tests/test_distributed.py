@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, tiny_config_dict
 
 
@@ -21,12 +20,26 @@ def launch(cmd, tmp_path):
 def test_two_process_cpu_run(tmp_path, launcher):
     run_dir = tmp_path / "run"
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(tiny_config_dict(run_dir, train={"batch_size": 8, "epochs": 1, "log_every": 4, "ckpt_every": 10})))
+    config.write_text(
+        yaml.safe_dump(
+            tiny_config_dict(run_dir, train={"batch_size": 8, "epochs": 1, "log_every": 4, "ckpt_every": 10})
+        )
+    )
     bindir = Path(sys.executable).parent
     if launcher == "torchrun":
         cmd = [str(bindir / "torchrun"), "--nproc_per_node", "2", "-m", "pretrain", "--config", str(config)]
     else:
-        cmd = [str(bindir / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "-m", "pretrain", "--config", str(config)]
+        cmd = [
+            str(bindir / "accelerate"),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "-m",
+            "pretrain",
+            "--config",
+            str(config),
+        ]
     result = launch(cmd, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     shards = json.loads((run_dir / "data_shards.json").read_text())

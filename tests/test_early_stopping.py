@@ -26,5 +26,7 @@ def test_returns_the_validation_best_step_and_restores_its_weights():
 def test_runs_to_the_end_while_still_improving():
     model = torch.nn.Linear(1, 1, bias=False)
     calls = []
-    result = train_with_early_stopping(model, calls.append, lambda: float(len(calls)), max_steps=25, eval_every=10, patience=2)
+    result = train_with_early_stopping(
+        model, calls.append, lambda: float(len(calls)), max_steps=25, eval_every=10, patience=2
+    )
     assert result.steps_run == 25 and result.best_step == 25 and len(calls) == 25

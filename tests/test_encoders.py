@@ -6,7 +6,10 @@ from pretrain.encoders import build_encoder, encode_images
 from pretrain.export import export_encoder, load_encoder
 
 
-@pytest.mark.parametrize("name, shape", [("paper_conv", (1, 28, 28)), ("mlp", (1, 28, 28)), ("resnet18", (1, 28, 28)), ("paper_conv", (3, 32, 32))])
+@pytest.mark.parametrize(
+    "name, shape",
+    [("paper_conv", (1, 28, 28)), ("mlp", (1, 28, 28)), ("resnet18", (1, 28, 28)), ("paper_conv", (3, 32, 32))],
+)
 def test_encoder_maps_images_to_codes(name, shape):
     encoder = build_encoder(name, code_dim=12, image_shape=shape, mean=0.3, std=0.3)
     codes = encoder(torch.rand(4, *shape))

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import yaml
-
 from conftest import ROOT
 
 
@@ -16,11 +15,21 @@ def run(args):
 def test_pretrain_then_evaluate_fashion_mnist_subset(tmp_path):
     run_dir = tmp_path / "fm"
     overrides = [
-        f"run_dir={run_dir}", "data.train_subset=2000", "data.test_subset=1000", "train.epochs=2",
-        "monitor.every=20", "monitor.labels_per_class=20", "monitor.val_images=500", "eval.linear_l2=[1e-3,1e-2]",
-        "eval.labels_per_class=[10,0]", "eval.seeds=2", "eval.finetune.max_steps=60", "eval.head.max_steps=300",
-        "eval.tsne_points=300", "eval.layer_probe_labels_per_class=10",
-    ]  # fmt: skip
+        f"run_dir={run_dir}",
+        "data.train_subset=2000",
+        "data.test_subset=1000",
+        "train.epochs=2",
+        "monitor.every=20",
+        "monitor.labels_per_class=20",
+        "monitor.val_images=500",
+        "eval.linear_l2=[1e-3,1e-2]",
+        "eval.labels_per_class=[10,0]",
+        "eval.seeds=2",
+        "eval.finetune.max_steps=60",
+        "eval.head.max_steps=300",
+        "eval.tsne_points=300",
+        "eval.layer_probe_labels_per_class=10",
+    ]
     pre = run(["-m", "pretrain", "--config", "configs/ae_fmnist.yaml", *overrides])
     assert pre.returncode == 0, pre.stderr[-3000:]
     ev = run(["-m", "evaluate", "--run", str(run_dir)])

@@ -34,13 +34,23 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
     assert "reconstruction_error[autoencoder]" in aurocs and "knn_distance[encoder]" in aurocs
     assert all(0.0 <= v <= 1.0 for v in aurocs.values())
     assert report["outliers"]["holdout_classes"] == [3, 8]
-    for plot in ("label_efficiency", "feature_map", "confusion_matrix", "reconstructions_autoencoder", "latent_walk_autoencoder"):
+    for plot in (
+        "label_efficiency",
+        "feature_map",
+        "confusion_matrix",
+        "reconstructions_autoencoder",
+        "latent_walk_autoencoder",
+    ):
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
     assert len(rows) == len(report["records"]) and rows[0]["source"] == "encoder"
     assert list((run_dir / "tb" / "eval").rglob("events.out.tfevents.*"))
     markdown = capsys.readouterr().out
-    assert "## Scarce labels" in markdown and "## Outlier detection" in markdown and "What was selected on what" in markdown
+    assert (
+        "## Scarce labels" in markdown
+        and "## Outlier detection" in markdown
+        and "What was selected on what" in markdown
+    )
     # held-out classes never reach a labelled subset, validation or the classification test set
     for split in ("train", "val", "test"):
         data = np.load(tmp_path / "exported" / f"{split}.npz")
@@ -55,15 +65,23 @@ def test_export_round_trips(tiny_cfg, tmp_path):
     export_features(artefacts["features"]["encoder"], tmp_path / "out")
     for split, features in artefacts["features"]["encoder"].items():
         data = np.load(tmp_path / "out" / f"{split}.npz")
-        assert data["features"].dtype == np.float32 and data["labels"].dtype == np.int64 and data["indices"].dtype == np.int64
+        assert (
+            data["features"].dtype == np.float32
+            and data["labels"].dtype == np.int64
+            and data["indices"].dtype == np.int64
+        )
         assert np.array_equal(data["features"], features.x.numpy())
-        assert np.array_equal(data["labels"], features.y.numpy()) and np.array_equal(data["indices"], features.index.numpy())
+        assert np.array_equal(data["labels"], features.y.numpy()) and np.array_equal(
+            data["indices"], features.index.numpy()
+        )
 
 
 def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg):
     cfg = tiny_cfg(tasks=[{"name": "decoder_only", "infer_steps": 5}], train={"epochs": 2})
     run_dir = run_pretraining(cfg)
-    report, _ = evaluate_run(run_dir, baselines=[], overrides=["eval.finetune.enabled=false", "eval.labels_per_class=[0]"])
+    report, _ = evaluate_run(
+        run_dir, baselines=[], overrides=["eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
+    )
     assert list(report["sources"]) == ["encoder", "decoder_only_codes"]
     assert {r["source"] for r in report["summary"]} == {"encoder", "decoder_only_codes"}
     cached = sorted(p.name.split("-")[0] for p in (run_dir / "features").glob("*.pt"))
@@ -84,7 +102,9 @@ def test_evaluate_reuses_cached_features(tiny_cfg):
 def test_compare_two_runs(tiny_cfg, tmp_path, capsys):
     runs = []
     for name, decoder in (("mirror", "mirror"), ("linear", "linear")):
-        run_dir = run_pretraining(tiny_cfg(run_dir=tmp_path / name, tasks=[{"name": "autoencoder", "decoder": decoder}]))
+        run_dir = run_pretraining(
+            tiny_cfg(run_dir=tmp_path / name, tasks=[{"name": "autoencoder", "decoder": decoder}])
+        )
         assert main(["--run", str(run_dir), "--baselines", "none", "eval.finetune.enabled=false"]) == 0
         runs.append(str(run_dir))
     capsys.readouterr()

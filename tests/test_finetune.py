@@ -10,7 +10,9 @@ def all_shifts(image: torch.Tensor, shift: int) -> torch.Tensor:
     """Every translation of ``image`` (C, H, W) by up to ``shift`` pixels, zero filled."""
     padded = torch.nn.functional.pad(image, (shift,) * 4)
     h, w = image.shape[-2:]
-    return torch.stack([padded[:, dy : dy + h, dx : dx + w] for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)])
+    return torch.stack(
+        [padded[:, dy : dy + h, dx : dx + w] for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)]
+    )
 
 
 def test_augment_only_translates_and_flips():

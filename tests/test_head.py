@@ -1,6 +1,7 @@
+from test_linear import blobs
+
 from evaluate.features import Features
 from evaluate.head import mlp_head_probe
-from test_linear import blobs
 
 
 def test_mlp_head_separable_reaches_100():
@@ -11,7 +12,9 @@ def test_mlp_head_separable_reaches_100():
 
 def test_mlp_head_shuffled_labels_near_chance():
     result = mlp_head_probe(
-        blobs(300, 10, 5, 0, shuffle=True), blobs(200, 10, 5, 1, shuffle=True), blobs(1000, 10, 5, 2, shuffle=True),
+        blobs(300, 10, 5, 0, shuffle=True),
+        blobs(200, 10, 5, 1, shuffle=True),
+        blobs(1000, 10, 5, 2, shuffle=True),
         max_steps=400,
     )
     assert abs(result["accuracy"] - 0.2) < 0.06

@@ -22,7 +22,10 @@ def test_linear_probe_separable_reaches_100():
 
 def test_linear_probe_shuffled_labels_near_chance():
     result = linear_probe(
-        blobs(500, 10, 5, 0, shuffle=True), blobs(200, 10, 5, 1, shuffle=True), blobs(1000, 10, 5, 2, shuffle=True), [1e-3]
+        blobs(500, 10, 5, 0, shuffle=True),
+        blobs(200, 10, 5, 1, shuffle=True),
+        blobs(1000, 10, 5, 2, shuffle=True),
+        [1e-3],
     )
     assert abs(result["accuracy"] - 0.2) < 0.06
 

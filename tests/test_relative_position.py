@@ -50,12 +50,14 @@ def test_pretext_accuracy_well_above_chance_after_short_training():
     task = build_task(RelativePositionConfig(name="relative_position"), encoder, TaskContext(shape, 256))
     model = PretrainModel(encoder, [task])
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    for step in range(150):
+    for _step in range(150):
         index = torch.randint(0, 256, (64,))
         loss, logs, _ = model(images[index], index)
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        accuracy = torch.stack([model(images, torch.arange(256))[1]["relative_position/pretext_accuracy"] for _ in range(4)]).mean()
+        accuracy = torch.stack(
+            [model(images, torch.arange(256))[1]["relative_position/pretext_accuracy"] for _ in range(4)]
+        ).mean()
     assert accuracy > 0.3  # chance is 1/8

@@ -31,7 +31,14 @@ def test_retrieval_metrics_match_brute_force():
     query_x = (centres[query_y] + rng.normal(size=(50, 8))).astype(np.float32)
     ks = (1, 5, 10)
     expected = brute_force_retrieval(bank_x, bank_y, query_x, query_y, ks)
-    got = retrieval_metrics(torch.from_numpy(bank_x), torch.from_numpy(bank_y), torch.from_numpy(query_x), torch.from_numpy(query_y), ks, chunk=17)
+    got = retrieval_metrics(
+        torch.from_numpy(bank_x),
+        torch.from_numpy(bank_y),
+        torch.from_numpy(query_x),
+        torch.from_numpy(query_y),
+        ks,
+        chunk=17,
+    )
     for name, value in expected.items():
         assert got[name] == pytest.approx(value, abs=1e-6), name
 
