@@ -27,7 +27,7 @@ data: $(STAMP)
 	bash scripts/get_data.sh $(PY)
 
 run: setup
-	$(eval RUN_DIR := $(shell $(PY) -c "from pretrain.config import load_config; print(load_config('$(CONFIG)', '$(OVERRIDES)'.split()).run_path)"))
+	$(eval RUN_DIR := $(shell $(PY) -c "from pretrain.core.config import load_config; print(load_config('$(CONFIG)', '$(OVERRIDES)'.split()).run_path)"))
 	$(PY) -m pretrain --config $(CONFIG) --resume $(OVERRIDES)
 	$(PY) -m evaluate --run $(RUN_DIR)
 

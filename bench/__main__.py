@@ -24,7 +24,7 @@ from bench import plots
 from bench.report import TITLES, write_benchmarks
 from bench.runs import provenance
 from bench.scales import SCALES
-from pretrain.checkpoint import atomic_write
+from pretrain.core.checkpoint import atomic_write
 
 
 def run_gpu(scale, root: Path) -> dict:

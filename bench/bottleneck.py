@@ -10,10 +10,10 @@ from bench.probes import knn_and_linear
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
 from evaluate.baselines import encoder_source
-from evaluate.outliers import reconstruction_scores
-from evaluate.run import default_device, load_splits_checked, source_features
-from pretrain.config import load_run_config
-from pretrain.export import load_task_heads
+from evaluate.features import source_features
+from evaluate.run import default_device, load_splits_checked
+from pretrain.core.config import load_run_config
+from pretrain.core.export import load_task_heads
 
 DECODERS = ("mirror", "linear")
 
@@ -38,7 +38,7 @@ def run_bottleneck(scale: Scale, root: Path) -> dict:
             cfg = load_run_config(cfg.run_path, [f"eval.seeds={scale.seeds}"])
             splits = load_splits_checked(cfg)
             encoder, tasks = load_task_heads(cfg.run_path, cfg, splits)
-            test_error = reconstruction_scores(encoder, tasks[0], splits.test.images, device).mean().item()
+            test_error = tasks[0].anomaly_scores(encoder, splits.test.x, device)["reconstruction_error"].mean().item()
             source = encoder_source(cfg.run_path, device, cfg.eval.batch_size)
             f = source_features(cfg.run_path, source, splits)
             transfer = knn_and_linear(

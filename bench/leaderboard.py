@@ -12,10 +12,11 @@ from pathlib import Path
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
 from evaluate.baselines import feature_sources
-from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder, source_features
+from evaluate.features import source_features
+from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder
 from evaluate.suite import finetune_grid, frozen_grid, summarise
-from pretrain.config import load_run_config
-from pretrain.export import load_encoder
+from pretrain.core.config import load_run_config
+from pretrain.core.export import load_task_heads
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
@@ -50,10 +51,11 @@ def evaluate_representations(run_dir: Path, baselines: tuple[str, ...], scale: S
     scratch with the baselines."""
     cfg = load_run_config(run_dir, eval_overrides(scale))
     splits, device, seed = load_splits_checked(cfg), default_device(), cfg.train.seed
-    sources = feature_sources(run_dir, cfg, splits, list(baselines), device)
+    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    sources = feature_sources(run_dir, cfg, splits, list(baselines), device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
     records = frozen_grid(features, cfg.eval, splits.num_classes, seed)
-    encoders = {"encoder": load_encoder(run_dir)} | ({"scratch": random_encoder(run_dir, seed)} if baselines else {})
+    encoders = {"encoder": encoder} | ({"scratch": random_encoder(run_dir, seed)} if baselines else {})
     finetune_cfg = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
     records += finetune_grid(encoders, splits, finetune_cfg, device, seed)
     summary = summarise(records)

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from bench.probes import knn_and_linear
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
-from evaluate.features import Features
-from evaluate.outliers import reconstruction_scores
 from evaluate.run import default_device
-from pretrain.config import Config, load_run_config
-from pretrain.data import ImageSet, Splits, load_splits
-from pretrain.encoders import encode_images
-from pretrain.export import load_task_heads
+from pretrain.core.config import Config, load_run_config
+from pretrain.core.data import Splits, load_splits
+from pretrain.core.encoders import encode_images
+from pretrain.core.export import load_task_heads
+from pretrain.core.images import to_unit_float
+from pretrain.core.samples import Features
 from ssl_tasks.decoder_only import DecoderOnly
 
 MODELS = {"autoencoder": "configs/ae_fmnist.yaml", "decoder": "configs/decoder_only_fmnist.yaml"}  # paper settings
@@ -51,30 +49,24 @@ def features_and_errors(run_dir: Path, cfg: Config, splits: Splits, device) -> t
     decoder, its loads alpha_d and alpha_e at this training-set size (paper eqs. 3-4)."""
     encoder, tasks = load_task_heads(run_dir, cfg, splits)
     task = tasks[0]
+    decoder_alone = isinstance(task, DecoderOnly)  # this section is that task's paper: it may name it
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
     x, errors = {}, {}
     for name, images in parts.items():
-        if isinstance(task, DecoderOnly) and name == "train":
+        if decoder_alone and name == "train":
             x[name] = task.codes.detach().cpu()  # the learned table; row k = training image k
-            errors[name] = (
-                task.to(device)
-                .reconstruction_error(task.codes.to(device), images.images.to(device).float() / 255)
-                .cpu()
-            )
-        elif isinstance(task, DecoderOnly):
-            x[name], errors[name] = task.infer(encoder, images.images, device)
+            targets = to_unit_float(images.x.to(device))
+            errors[name] = task.to(device).reconstruction_error(task.codes.to(device), targets).cpu()
+        elif decoder_alone:
+            x[name], errors[name] = task.infer(encoder, images.x, device)
         else:
-            x[name] = encode_images(encoder, images.images, device=device)
-            errors[name] = reconstruction_scores(encoder, task, images.images, device)
-    features = {name: Features(x[name], images.labels, images.index) for name, images in parts.items()}
+            x[name] = encode_images(encoder, images.x, device=device)
+            errors[name] = task.anomaly_scores(encoder, images.x, device)["reconstruction_error"]
+    features = {name: images.with_rows(x[name]) for name, images in parts.items()}
     metrics = {"train_error": errors["train"].mean().item(), "test_error": errors["test"].mean().item()}
-    if isinstance(task, DecoderOnly):
+    if decoder_alone:
         metrics |= {"alpha_d": task.alpha_d, "alpha_e": task.alpha_e}
     return features, metrics
-
-
-def val_subset(val: ImageSet, size: int, seed: int) -> ImageSet:
-    return val.take(torch.randperm(len(val), generator=torch.Generator().manual_seed(seed))[:size])
 
 
 def run_paper_fig2(scale: Scale, root: Path) -> dict:
@@ -92,7 +84,7 @@ def run_paper_fig2(scale: Scale, root: Path) -> dict:
             seconds = pretrain(cfg)
             cfg = load_run_config(cfg.run_path, ["eval.seeds=1"])
             splits = load_splits(cfg.data)
-            splits.val = val_subset(splits.val, scale.paper_test_images, cfg.data.split_seed)
+            splits.val = splits.val.subsample(scale.paper_test_images, cfg.data.split_seed)
             features, errors = features_and_errors(cfg.run_path, cfg, splits, device)
             transfer = knn_and_linear(
                 features["train"], features["val"], features["test"], [0], cfg.eval, splits.num_classes, cfg.train.seed

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import statistics
 
-from evaluate.features import Features
 from evaluate.knn import knn_classifier
 from evaluate.linear import linear_probe
-from evaluate.suite import labelled_subsets, take
-from pretrain.config import EvalConfig
+from evaluate.suite import labelled_subsets
+from pretrain.core.config import EvalConfig
+from pretrain.core.samples import Features
 
 
 def knn_and_linear(
@@ -19,11 +19,11 @@ def knn_and_linear(
     subsets per budget (0 = every training label, once); the probe's L2 is chosen on ``val``."""
     scores: dict[str, dict[int, list[float]]] = {"knn": {}, "linear": {}}
     for per_class, _, positions in labelled_subsets(train.y, budgets, cfg.seeds, seed):
-        labelled = take(train, positions)
+        labelled = train.take(positions)
         knn = knn_classifier(
             labelled.x, labelled.y, test.x, test.y, min(cfg.knn_k, len(labelled)), cfg.knn_temperature, num_classes
         )
         linear = linear_probe(labelled, val, test, cfg.linear_l2, cfg.linear_max_iter, num_classes)
-        scores["knn"].setdefault(per_class, []).append(knn["accuracy"])
-        scores["linear"].setdefault(per_class, []).append(linear["accuracy"])
+        scores["knn"].setdefault(per_class, []).append(knn.accuracy)
+        scores["linear"].setdefault(per_class, []).append(linear.accuracy)
     return {protocol: {b: statistics.fmean(v) for b, v in by_budget.items()} for protocol, by_budget in scores.items()}

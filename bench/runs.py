@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from bench.scales import Scale
-from pretrain.config import Config, load_config
+from pretrain.core.config import Config, load_config
+from pretrain.core.provenance import git_commit, package_versions
 from pretrain.engine import run_pretraining
-from pretrain.provenance import git_commit, package_versions
 
 PRETRAIN_TIME = "bench_pretrain_seconds.json"
 

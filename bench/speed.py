@@ -29,15 +29,17 @@ from bench.leaderboard import BASELINES, ENTRIES
 from bench.runs import bench_config, pretrain
 from bench.scales import SCALES, Scale
 from evaluate.baselines import encoder_source, feature_sources
-from evaluate.knn import cosine_search
+from evaluate.features import source_features
 from evaluate.linear import linear_probe
-from evaluate.run import all_label_metrics, default_device, load_splits_checked, source_features
+from evaluate.run import all_label_metrics, default_device, load_splits_checked
 from evaluate.suite import frozen_grid
-from pretrain.config import Config, load_run_config
-from pretrain.data import load_splits
-from pretrain.encoders import encode_images
+from pretrain.core.config import Config, load_run_config
+from pretrain.core.data import load_splits
+from pretrain.core.encoders import encode_images
+from pretrain.core.export import load_encoder, load_task_heads
+from pretrain.core.images import to_unit_float
+from pretrain.core.search import cosine_search
 from pretrain.engine import build_loop, build_model, make_accelerator, train_loop
-from pretrain.export import load_encoder
 from pretrain.optim import build_optimizers
 from pretrain.tb import RunLogger
 
@@ -56,7 +58,7 @@ def bare_loop(
     device = images.device
     for _ in range(steps):
         index = torch.randint(len(images), (batch_size,), device=device)
-        x = images[index].float() / 255
+        x = to_unit_float(images[index])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             loss = model(x, index)[0]
         loss.backward()
@@ -72,7 +74,7 @@ def training_flops_per_image(model: nn.Module, images: torch.Tensor, batch_size:
     index = torch.arange(batch_size, device=images.device)
     counter = FlopCounterMode(display=False)
     with counter:
-        model(images[index].float() / 255, index)[0].backward()
+        model(to_unit_float(images[index]), index)[0].backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / batch_size
 
@@ -219,20 +221,20 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
     encoder = encoder.to(device).eval()
     train, test, classes, dim = splits.train, splits.test, splits.num_classes, encoder.code_dim
 
-    test_x = encode_images(encoder, test.images, device=device)
+    test_x = encode_images(encoder, test.x, device=device)
 
     def accuracy(head):
         with torch.no_grad():
-            return (head(test_x).argmax(1) == test.labels).float().mean().item()
+            return (head(test_x).argmax(1) == test.y).float().mean().item()
 
     started = time.perf_counter()
-    cached = encode_images(encoder, train.images, device=device)  # the one pass the cached probe needs
-    head = sgd_linear_probe(cached, train.labels, lambda x: x, dim, classes, scale.probe_passes)
+    cached = encode_images(encoder, train.x, device=device)  # the one pass the cached probe needs
+    head = sgd_linear_probe(cached, train.y, lambda x: x, dim, classes, scale.probe_passes)
     cached_s = time.perf_counter() - started
     cached_acc = accuracy(head)
     started = time.perf_counter()
-    through = lambda x: encoder(x.to(device).float() / 255).float().cpu()  # noqa: E731
-    head = sgd_linear_probe(train.images, train.labels, through, dim, classes, scale.probe_passes)
+    through = lambda x: encoder(to_unit_float(x.to(device))).float().cpu()  # noqa: E731
+    head = sgd_linear_probe(train.x, train.y, through, dim, classes, scale.probe_passes)
     through_s = time.perf_counter() - started
     started = time.perf_counter()
     lbfgs = linear_probe(features["train"], features["val"], features["test"], [1e-4, 1e-3], 200, classes)
@@ -245,7 +247,7 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
         "cached_accuracy": cached_acc,
         "through_backbone_accuracy": accuracy(head),
         "lbfgs_probe_seconds": time.perf_counter() - started,
-        "lbfgs_probe_accuracy": lbfgs["accuracy"],
+        "lbfgs_probe_accuracy": lbfgs.accuracy,
     }
 
 
@@ -254,7 +256,8 @@ def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
     cached features of the encoder and every baseline (features computed beforehand)."""
     cfg = load_run_config(run_dir, list(overrides))
     splits, device = load_splits_checked(cfg), default_device()
-    sources = feature_sources(run_dir, cfg, splits, list(BASELINES), device)
+    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    sources = feature_sources(run_dir, cfg, splits, list(BASELINES), device, encoder, tasks)
     for source in sources:
         source_features(run_dir, source, splits)  # fill the cache; not timed
     started = time.perf_counter()
@@ -279,7 +282,7 @@ def run_speed(scale: Scale, root: Path) -> dict:
     cfg = load_run_config(cfg.run_path)
     splits = load_splits_checked(cfg)
     encoder = load_encoder(cfg.run_path).to(device)
-    images = splits.test.images[: scale.extract_images]
+    images = splits.test.x[: scale.extract_images]
     extract_s = median_seconds(lambda: encode_images(encoder, images, cfg.eval.batch_size, device), 3)
     features = source_features(cfg.run_path, encoder_source(cfg.run_path, device, cfg.eval.batch_size), splits)
     return {

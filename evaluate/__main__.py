@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pretrain.config import ConfigError
+from pretrain.core.config import ConfigError
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -23,14 +23,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from evaluate.report import write_report
     from evaluate.run import evaluate_run
 
-    report, artefacts = evaluate_run(args.run, args.baselines, args.overrides)
-    report["tasks"] = " + ".join(t.name for t in artefacts["cfg"].tasks)
-    report["plots"] = write_plots(args.run, report, artefacts)
+    report, run = evaluate_run(args.run, args.baselines, args.overrides)
+    report["tasks"] = " + ".join(t.name for t in run.cfg.tasks)
+    report["plots"] = write_plots(args.run, report, run)
     write_results_csv(report["records"], args.run / "results.csv")
-    log_tensorboard(args.run, report, artefacts)
+    log_tensorboard(args.run, report, run)
     print(write_report(args.run, report))
     if args.export_features:
-        paths = export_features(artefacts["features"]["encoder"], args.export_features)
+        paths = export_features(run.features["encoder"], args.export_features)
         print(f"exported encoder features: {', '.join(map(str, paths))}")
     return 0
 

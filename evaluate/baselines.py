@@ -1,46 +1,42 @@
-"""Feature sources: the run's encoder and the baselines every result is shown beside.
+"""Feature sources: the run's encoder, what its tasks offer, and the baselines every result
+is shown beside. A source (pretrain.core.tasks.FeatureSource) is a name, an identity string
+(what the feature cache is keyed on) and an extractor from uint8 images (N, C, H, W) to
+features (N, d).
 
-A source is a name, an identity string (what the feature cache is keyed on) and an
-extractor from uint8 images (N, C, H, W) to features (N, d).
 - encoder:     the pretrained encoder's code (exported weights of the run).
+- each task's own sources (``SSLTask.feature_sources``), e.g. decoder-only's per-sample codes.
 - raw_pixels:  the flattened image in [0, 1]; no learning at all.
 - random_init: the same architecture with random weights, never trained.
 - pca:         the top-m principal components of the training pixels (m = the code size).
-- decoder_only_codes: for runs with a decoder_only task, its per-sample codes: the learned
-  table for the training split, codes inferred with the decoder frozen for val and test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
 from functools import partial
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from evaluate.features import file_digest
-from pretrain.config import Config, ConfigError
-from pretrain.data import ImageSet, Splits
-from pretrain.encoders import Encoder, EncoderSpec, encode_images
-from pretrain.export import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec, load_task_heads
-from ssl_tasks.decoder_only import DecoderOnly
+from pretrain.core.config import Config, ConfigError
+from pretrain.core.data import Splits
+from pretrain.core.encoders import Encoder, EncoderSpec, encode_images
+from pretrain.core.export import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec
+from pretrain.core.images import to_unit_float
+from pretrain.core.pca import fit_pca, pca_project
+from pretrain.core.tasks import FeatureSource, task_keys
 
-
-@dataclass
-class FeatureSource:
-    name: str
-    identity: str
-    extract: Callable[[str, ImageSet], torch.Tensor]  # (split name, images) -> (N, d)
-    description: str
-    cache: bool = True  # False where recomputing is cheaper than reading the file back
+BASELINES = ("raw_pixels", "pca", "random_init")
+REFERENCE_SOURCES = (*BASELINES, "scratch")  # baselines and supervised-from-scratch: not learned by pretraining
 
 
 def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int):
     encoder = encoder.to(device)
     bar = partial(tqdm, desc="features", unit="batch", leave=False)
-    return lambda split, images: encode_images(encoder, images.images, batch_size, device, progress=bar)
+    return lambda split, images: encode_images(encoder, images.x, batch_size, device, progress=bar)
 
 
 def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> FeatureSource:
@@ -49,39 +45,37 @@ def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> Feat
     return FeatureSource("encoder", identity, extract, "the pretrained encoder's code")
 
 
+def task_sources(
+    run_dir: Path, cfg: Config, encoder: nn.Module, tasks: nn.ModuleList, device: torch.device
+) -> list[FeatureSource]:
+    """What the run's tasks offer besides the encoder's code, keyed on the task weights too; a
+    name two tasks share gets the task's key appended."""
+    digest, sources, taken = file_digest(Path(run_dir) / TASK_WEIGHTS), [], {"encoder"}
+    for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
+        for source in task.feature_sources(encoder.to(device), device):
+            name = source.name if source.name not in taken else f"{source.name}[{key}]"
+            taken.add(name)
+            sources.append(dataclasses.replace(source, name=name, identity=f"{source.identity}:{digest}"))
+    return sources
+
+
 def raw_pixels_source() -> FeatureSource:
-    return FeatureSource(
-        "raw_pixels",
-        "raw_pixels",
-        lambda split, images: images.images.flatten(1).float() / 255,
-        "flattened pixels",
-        cache=False,
-    )
+    def extract(split, images):
+        return to_unit_float(images.x.flatten(1))
 
-
-def fit_pca(images: torch.Tensor, components: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean (n,) and top principal directions (components, n) of uint8 images (N, C, H, W),
-    as pixels in [0, 1]; directions signed so their largest-magnitude entry is positive."""
-    x = images.flatten(1).double() / 255
-    mean = x.mean(0)
-    _, _, vh = torch.linalg.svd(x - mean, full_matrices=False)
-    directions = vh[:components]
-    signs = torch.sign(directions.gather(1, directions.abs().argmax(1, keepdim=True)))
-    return mean.float(), (directions * signs).float()
+    return FeatureSource("raw_pixels", "raw_pixels", extract, "flattened pixels", cache=False)
 
 
 def pca_source(train_images: torch.Tensor, components: int) -> FeatureSource:
     """Projection onto the top principal components of the training split's pixels (fitted on
     training images only), as many as the encoder's code has dimensions."""
     mean, directions = fit_pca(train_images, components)
-    extract = lambda split, images: (images.images.flatten(1).float() / 255 - mean) @ directions.T  # noqa: E731
-    return FeatureSource(
-        "pca",
-        f"pca:{components}",
-        extract,
-        f"top {components} principal components of the training pixels",
-        cache=False,
-    )
+
+    def extract(split, images):
+        return pca_project(images.x, mean, directions)
+
+    description = f"top {components} principal components of the training pixels"
+    return FeatureSource("pca", f"pca:{components}", extract, description, cache=False)
 
 
 def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:
@@ -91,44 +85,34 @@ def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch
     return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (seed {seed})")
 
 
-def decoder_only_source(run_dir: Path, cfg: Config, splits: Splits, device: torch.device) -> FeatureSource | None:
-    """Per-sample codes of the run's decoder_only task, or None if it has none."""
-    if not any(t.name == "decoder_only" for t in cfg.tasks):
-        return None  # no need to load the task weights to find that out
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
-    found = [(t, c) for t, c in zip(tasks, cfg.tasks) if isinstance(t, DecoderOnly)]
-    if not found:
-        return None
-    task, tcfg = found[0]
-    encoder = encoder.to(device)
-
-    def extract(split: str, images: ImageSet) -> torch.Tensor:
-        if split == "train":
-            return task.codes.detach().cpu()  # row k is training image k: the learned z_k
-        bar = partial(tqdm, desc=f"code inference ({split})", unit="batch", leave=False)
-        return task.infer(encoder, images.images, device, progress=bar)[0]
-
-    settings = f"{tcfg.infer_init}:{tcfg.infer_steps}:{tcfg.infer_lr}:{tcfg.infer_momentum}:{tcfg.loss}"
-    identity = f"decoder_only:{file_digest(run_dir / TASK_WEIGHTS)}:{settings}"
-    description = f"learned codes (train) and codes inferred in {tcfg.infer_steps} steps (val, test)"
-    return FeatureSource("decoder_only_codes", identity, extract, description)
+def baseline_sources(
+    names: list[str], run_dir: Path, cfg: Config, splits: Splits, device: torch.device
+) -> list[FeatureSource]:
+    builders = {  # one per name in BASELINES
+        "raw_pixels": raw_pixels_source,
+        "random_init": lambda: random_init_source(
+            load_encoder_spec(run_dir), cfg.train.seed, device, cfg.eval.batch_size
+        ),
+        "pca": lambda: pca_source(splits.train.x, cfg.encoder.code_dim),
+    }
+    for name in names:
+        if name not in builders:
+            raise ConfigError(f"eval.baselines: {name!r} is unknown; choose from {', '.join(builders)}")
+    return [builders[name]() for name in names]
 
 
 def feature_sources(
-    run_dir: Path, cfg: Config, splits: Splits, baselines: list[str], device: torch.device
+    run_dir: Path,
+    cfg: Config,
+    splits: Splits,
+    baselines: list[str],
+    device: torch.device,
+    encoder: nn.Module,
+    tasks: nn.ModuleList,
 ) -> list[FeatureSource]:
-    """The run's encoder first, its decoder-only codes if any, then the requested baselines."""
-    seed, batch_size = cfg.train.seed, cfg.eval.batch_size
-    sources = [encoder_source(run_dir, device, batch_size)]
-    codes = decoder_only_source(run_dir, cfg, splits, device)
-    sources += [codes] if codes else []
-    builders = {
-        "raw_pixels": raw_pixels_source,
-        "random_init": lambda: random_init_source(load_encoder_spec(run_dir), seed, device, batch_size),
-        "pca": lambda: pca_source(splits.train.images, cfg.encoder.code_dim),
-    }
-    for name in baselines:
-        if name not in builders:
-            raise ConfigError(f"eval.baselines: {name!r} is unknown; choose from {', '.join(builders)}")
-        sources.append(builders[name]())
-    return sources
+    """The run's encoder first, then what its tasks (loaded with ``encoder``) offer, then the baselines."""
+    return [
+        encoder_source(run_dir, device, cfg.eval.batch_size),
+        *task_sources(run_dir, cfg, encoder, tasks, device),
+        *baseline_sources(baselines, run_dir, cfg, splits, device),
+    ]

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from evaluate import plots
-from evaluate.report import PROTOCOL_ORDER, budget_name, mean_std
+from evaluate.protocols import protocol_rank
+from evaluate.report import budget_name, mean_std
 
 
 def load_report(run_dir: Path) -> dict:
@@ -26,7 +27,7 @@ def leaderboard(reports: dict[str, dict]) -> str:
             for r in rep["summary"]
             if r["source"] == "encoder"
         },
-        key=lambda c: (PROTOCOL_ORDER.index(c[0]) if c[0] in PROTOCOL_ORDER else 9, c[1] == 0, c[1]),
+        key=lambda c: (protocol_rank(c[0]), c[1] == 0, c[1]),
     )
     head = ["run", "tasks"] + [f"{p} {budget_name(b)}" for p, b in columns]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(columns)]

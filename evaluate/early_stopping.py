@@ -12,7 +12,10 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
+
+from evaluate.results import EarlyStoppedResult
 
 
 @dataclass
@@ -47,3 +50,18 @@ def train_with_early_stopping(
             stale += 1
     model.load_state_dict(best_state)
     return EarlyStopResult(best_step, best_score, step, history)
+
+
+def early_stopped_result(
+    predictions: torch.Tensor, labels: torch.Tensor, stopped: EarlyStopResult, train_size: int
+) -> EarlyStoppedResult:
+    """The result of a model early-stopped on validation: test accuracy of its ``predictions`` (Q,)."""
+    return EarlyStoppedResult(
+        accuracy=(predictions == labels).float().mean().item(),
+        test_predictions=predictions,
+        train_size=train_size,
+        selected_on="validation split (number of steps, early stopping)",
+        val_accuracy=stopped.best_score,
+        best_step=stopped.best_step,
+        steps_run=stopped.steps_run,
+    )

@@ -8,25 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from pretrain.checkpoint import atomic_write
-from pretrain.data import ImageSet
-
-
-@dataclass
-class Features:
-    """x: (N, d) float32 features. y: (N,) int64 labels. index: (N,) int64 dataset positions."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    index: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.y)
+from pretrain.core.checkpoint import atomic_write
+from pretrain.core.data import Splits
+from pretrain.core.samples import Features, ImageSet
+from pretrain.core.tasks import FeatureSource
 
 
 def tensor_digest(t: torch.Tensor) -> str:
@@ -44,7 +33,7 @@ def cache_key(source: str, split: str, images: ImageSet, transform: str) -> str:
         "source": source,
         "split": split,
         "index": tensor_digest(images.index),
-        "pixels": tensor_digest(images.images),
+        "pixels": tensor_digest(images.x),
         "transform": transform,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
@@ -68,4 +57,19 @@ def cached_features(
     else:
         x = extract(split, images).float().contiguous()
         atomic_write(path, lambda tmp: torch.save({"x": x, "source": source, "split": split}, tmp))
-    return Features(x, images.labels.clone(), images.index.clone())
+    return images.with_rows(x)
+
+
+SPLITS = ("train", "val", "test")
+
+
+def source_features(
+    run_dir: Path, source: FeatureSource, splits: Splits, parts: tuple[str, ...] = SPLITS
+) -> dict[str, Features]:
+    """{split: Features} of one source, each read from or written to the run's feature cache."""
+    images = {"train": splits.train, "val": splits.val, "test": splits.test, "outliers": splits.outliers}
+    cache = Path(run_dir) / "features"
+    return {
+        name: cached_features(cache, source.identity, name, images[name], source.extract, use_cache=source.cache)
+        for name in parts
+    }

@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import train_with_early_stopping
-from pretrain.config import FinetuneConfig
-from pretrain.data import ImageSet
-from pretrain.encoders import encode_images
-from ssl_tasks.relative_position import extract_crops
+from evaluate.early_stopping import early_stopped_result, train_with_early_stopping
+from evaluate.results import EarlyStoppedResult
+from pretrain.core.config import FinetuneConfig
+from pretrain.core.encoders import encode_images
+from pretrain.core.images import extract_crops, to_unit_float
+from pretrain.core.samples import ImageSet
 
 
 def augment(images: torch.Tensor, shift: int, flip: bool) -> torch.Tensor:
@@ -66,11 +67,9 @@ def finetune(
     settings: FinetuneConfig,
     seed: int,
     device: torch.device | str = "cpu",
-) -> dict:
-    """Fine-tune a copy of ``encoder`` with a new head on ``train``; early-stop on ``val``.
-
-    Returns {"accuracy" (test, best-validation weights), "val_accuracy", "best_step",
-    "steps_run", "train_size", "selected_on", "test_predictions"}."""
+) -> EarlyStoppedResult:
+    """Fine-tune a copy of ``encoder`` with a new head on ``train``; early-stop on ``val``;
+    score the best-validation weights on ``test``."""
     torch.manual_seed(seed)
     model = Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
     opt = torch.optim.AdamW(
@@ -81,29 +80,20 @@ def finetune(
         weight_decay=settings.weight_decay,
     )
     gen = torch.Generator().manual_seed(seed)
-    train_images, train_labels = train.images.to(device), train.labels.to(device)
+    train_images, train_labels = train.x.to(device), train.y.to(device)
 
     def train_step(step: int) -> None:
         index = torch.randint(0, len(train), (settings.batch_size,), generator=gen).to(device)
-        images = augment(train_images[index].float().div_(255), settings.shift, settings.flip)
+        images = augment(to_unit_float(train_images[index]), settings.shift, settings.flip)
         loss = F.cross_entropy(model(images), train_labels[index])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     def validate() -> float:
-        return (classify(model, val.images, device) == val.labels).float().mean().item()
+        return (classify(model, val.x, device) == val.y).float().mean().item()
 
-    result = train_with_early_stopping(
+    stopped = train_with_early_stopping(
         model, train_step, validate, settings.max_steps, settings.eval_every, settings.patience
     )
-    predictions = classify(model, test.images, device)
-    return {
-        "accuracy": (predictions == test.labels).float().mean().item(),
-        "val_accuracy": result.best_score,
-        "best_step": result.best_step,
-        "steps_run": result.steps_run,
-        "train_size": len(train),
-        "selected_on": "validation split (number of steps, early stopping)",
-        "test_predictions": predictions,
-    }
+    return early_stopped_result(classify(model, test.x, device), test.y, stopped, len(train))

@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import train_with_early_stopping
-from evaluate.features import Features
+from evaluate.early_stopping import early_stopped_result, train_with_early_stopping
 from evaluate.linear import standardise
+from evaluate.results import EarlyStoppedResult
+from pretrain.core.config import HeadConfig
+from pretrain.core.samples import Features
 
 
 def mlp_head(in_dim: int, num_classes: int, hidden: int, layers: int) -> nn.Module:
@@ -29,48 +31,26 @@ def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def mlp_head_probe(
-    train: Features,
-    val: Features,
-    test: Features,
-    num_classes: int | None = None,
-    hidden: int = 256,
-    layers: int = 2,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    batch_size: int = 256,
-    max_steps: int = 2000,
-    eval_every: int = 50,
-    patience: int = 5,
-    seed: int = 0,
-) -> dict:
-    """Test accuracy of the head at its validation-best step.
-
-    Returns {"accuracy", "val_accuracy", "best_step", "steps_run", "train_size", "selected_on"}."""
+    train: Features, val: Features, test: Features, cfg: HeadConfig, num_classes: int | None = None, seed: int = 0
+) -> EarlyStoppedResult:
+    """Test accuracy of the head (``cfg``: size, optimiser, step budget) at its validation-best step."""
     num_classes = num_classes or int(train.y.max()) + 1
     x_train, x_val, x_test = standardise(train.x.float(), val.x.float(), test.x.float())
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    head = mlp_head(x_train.shape[1], num_classes, hidden, layers)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    head = mlp_head(x_train.shape[1], num_classes, cfg.hidden, cfg.layers)
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def train_step(step: int) -> None:
-        index = torch.randint(0, len(x_train), (min(batch_size, len(x_train)),), generator=gen)
+        index = torch.randint(0, len(x_train), (min(cfg.batch_size, len(x_train)),), generator=gen)
         loss = F.cross_entropy(head(x_train[index]), train.y[index])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
-    result = train_with_early_stopping(
-        head, train_step, lambda: head_accuracy(head, x_val, val.y), max_steps, eval_every, patience
+    stopped = train_with_early_stopping(
+        head, train_step, lambda: head_accuracy(head, x_val, val.y), cfg.max_steps, cfg.eval_every, cfg.patience
     )
     with torch.no_grad():
         predictions = head.eval()(x_test).argmax(1)
-    return {
-        "accuracy": (predictions == test.y).float().mean().item(),
-        "test_predictions": predictions,
-        "val_accuracy": result.best_score,
-        "best_step": result.best_step,
-        "steps_run": result.steps_run,
-        "train_size": len(train),
-        "selected_on": "validation split (number of steps, early stopping)",
-    }
+    return early_stopped_result(predictions, test.y, stopped, len(train))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrain.encoders import encode_images
+from pretrain.core.encoders import encode_images
 
 
 def probe_layers(encoder: nn.Module) -> list[str]:
@@ -25,7 +25,7 @@ def encode_layers(
     encoder: nn.Module, images: torch.Tensor, names: list[str], pool: int = 2, batch_size: int = 1024, device="cpu"
 ) -> dict[str, torch.Tensor]:
     """{layer name: (N, d) float32} for uint8 images (N, C, H, W); 4-D maps pooled to pool x pool.
-    Forward hooks collect each batch while pretrain.encoders.encode_images runs the encoder."""
+    Forward hooks collect each batch while pretrain.core.encoders.encode_images runs the encoder."""
     modules = dict(encoder.named_modules())
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
 

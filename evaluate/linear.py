@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from evaluate.features import Features
+from evaluate.results import LinearResult
+from pretrain.core.samples import Features
 
 
 def standardise(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
@@ -60,11 +61,8 @@ def linear_probe(
     l2_grid: list[float],
     max_iter: int = 200,
     num_classes: int | None = None,
-) -> dict:
-    """Test accuracy of the probe whose L2 strength scored best on ``val``.
-
-    Returns {"accuracy", "test_predictions", "val_accuracy", "l2", "val_accuracy_by_l2", "train_size",
-    "selected_on"}."""
+) -> LinearResult:
+    """Test accuracy of the probe whose L2 strength scored best on ``val``."""
     num_classes = num_classes or int(train.y.max()) + 1
     x_train, x_val, x_test = standardise(train.x.float(), val.x.float(), test.x.float())
     by_l2, best, model = {}, None, None
@@ -75,12 +73,12 @@ def linear_probe(
             best = (by_l2[l2], l2, model)
     val_acc, l2, chosen = best
     predictions = predict(x_test, chosen)
-    return {
-        "accuracy": (predictions == test.y).float().mean().item(),
-        "test_predictions": predictions,
-        "val_accuracy": val_acc,
-        "l2": l2,
-        "val_accuracy_by_l2": by_l2,
-        "train_size": len(train),
-        "selected_on": "validation split (L2 strength)",
-    }
+    return LinearResult(
+        accuracy=(predictions == test.y).float().mean().item(),
+        test_predictions=predictions,
+        train_size=len(train),
+        selected_on="validation split (L2 strength)",
+        val_accuracy=val_acc,
+        l2=l2,
+        val_accuracy_by_l2=by_l2,
+    )

@@ -1,17 +1,17 @@
 """Outlier detection: can the representation tell images of classes never seen in
 pretraining (data.holdout_classes) from those of the seen classes?
 
-Scores, higher = more outlying: reconstruction error (tasks with a decoder; decoder-only
-uses the loss its code inference reaches, the distance to its manifold) and the mean cosine
-distance to the k nearest training features. AUROC of held-out-class test images vs the rest.
+Scores, higher = more outlying: whatever per-image scores the run's tasks offer
+(``SSLTask.anomaly_scores``: reconstruction error, or decoder-only's code-inference loss, the
+distance to its manifold) and the mean cosine distance to the k nearest training features
+of every feature source. AUROC of held-out-class test images vs the rest.
 """
 
 from __future__ import annotations
 
 import torch
 
-from evaluate.knn import cosine_search
-from ssl_tasks.losses import per_sample_loss
+from pretrain.core.search import cosine_search
 
 
 def auroc(scores: torch.Tensor, positive: torch.Tensor) -> float:
@@ -34,15 +34,3 @@ def knn_distance_scores(bank: torch.Tensor, queries: torch.Tensor, k: int = 20) 
     """Mean cosine distance (1 - similarity) of each query (Q, d) to its k nearest bank items."""
     sims, _ = cosine_search(bank, queries, min(k, len(bank)))
     return 1 - sims.mean(1)
-
-
-@torch.no_grad()
-def reconstruction_scores(encoder, task, images: torch.Tensor, device, batch_size: int = 1024) -> torch.Tensor:
-    """Per-pixel reconstruction loss of each uint8 image (N, C, H, W) through encoder -> task decoder."""
-    encoder, task = encoder.to(device).eval(), task.to(device).eval()
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].to(device).float().div_(255)
-        logits = task.forward_decoder(encoder(x))
-        out.append((per_sample_loss(logits, x, task.cfg.loss) / x[0].numel()).cpu())
-    return torch.cat(out)

@@ -10,33 +10,20 @@ import numpy as np
 import torch
 
 from evaluate import plots
-from evaluate.features import Features
-from pretrain.checkpoint import atomic_write
-from pretrain.config import Config
-from pretrain.export import load_task_heads
-from ssl_tasks.base import task_keys
-from ssl_tasks.decoder_only import DecoderOnly
-from ssl_tasks.losses import decoded_image
-
-CSV_FIELDS = (
-    "source",
-    "protocol",
-    "labels_per_class",
-    "seed",
-    "accuracy",
-    "val_accuracy",
-    "l2",
-    "best_step",
-    "train_size",
-)
+from evaluate.protocols import RESULTS_CSV_COLUMNS
+from evaluate.run import Evaluation
+from pretrain.core.checkpoint import atomic_write
+from pretrain.core.images import to_unit_float
+from pretrain.core.samples import Features
 
 
 def write_results_csv(records: list[dict], path: Path) -> Path:
-    rows = [{k: r.get(k, "") for k in CSV_FIELDS} for r in records]
+    """One row per record; the columns come from the protocol table (evaluate.protocols)."""
+    rows = [{k: "" if r.get(k) is None else r[k] for k in RESULTS_CSV_COLUMNS} for r in records]
 
     def write(tmp):
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=RESULTS_CSV_COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
 
@@ -46,76 +33,66 @@ def write_results_csv(records: list[dict], path: Path) -> Path:
 
 def best_encoder_protocol(records: list[dict]) -> tuple | None:
     """The encoder protocol with all labels whose *validation* accuracy is highest."""
-    candidates = [r for r in records if r["source"] == "encoder" and r["labels_per_class"] == 0 and "val_accuracy" in r]
+    candidates = [
+        r
+        for r in records
+        if r["source"] == "encoder" and r["labels_per_class"] == 0 and r.get("val_accuracy") is not None
+    ]
     if not candidates:
         return None
     best = max(candidates, key=lambda r: r["val_accuracy"])
     return best["source"], best["protocol"], best["labels_per_class"], best["seed"]
 
 
-def decoder_views(run_dir: Path, cfg: Config, splits, device, shown: int = 16):
+@torch.no_grad()
+def decoder_views(run: Evaluation, shown: int = 16, walked: int = 256):
     """[(task key, decode(codes) -> images, codes to walk around, reconstructions of the first
-    ``shown`` test images or None)] for every task with a decoder."""
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
-    encoder, tasks = encoder.to(device), tasks.to(device)
-    images = splits.test.images[:256].to(device).float() / 255
+    ``shown`` test images)] for every task that decodes (``SSLTask.decode``); the codes are
+    those its decoder reads for the first ``walked`` test images (``SSLTask.decoder_codes``)."""
+    device, encoder, images = run.device, run.encoder.to(run.device), run.splits.test.x[:walked]
     views = []
-    for key, task_cfg, task in zip(task_keys([t.name for t in cfg.tasks]), cfg.tasks, tasks):
-        if not hasattr(task, "decoder"):
+    for key, task in zip(run.task_keys, run.tasks.to(device)):
+        codes = task.decoder_codes(encoder, images, device)
+        if codes is None:
             continue
-        decode = lambda z, d=task.decoder, kind=task_cfg.loss: decoded_image(d(z.to(device)), kind).cpu()  # noqa: E731
-        if isinstance(task, DecoderOnly):  # the learned table spans the decoder's manifold
-            views.append((key, decode, task.codes.detach().cpu(), None))
-        else:
-            codes = encoder(images)
-            views.append((key, decode, codes.cpu(), decode(codes[:shown])))
+
+        def decode(z: torch.Tensor, task=task) -> torch.Tensor:
+            return task.decode(z.to(device)).cpu()
+
+        views.append((key, decode, codes, decode(codes[:shown])))
     return views
 
 
 @torch.no_grad()
-def write_plots(run_dir: Path, report: dict, artefacts: dict) -> list[str]:
-    cfg, splits, features = artefacts["cfg"], artefacts["splits"], artefacts["features"]
+def write_plots(run_dir: Path, report: dict, run: Evaluation) -> list[str]:
+    cfg, splits, features = run.cfg, run.splits, run.features
     out = run_dir / "plots"
-    full = int(torch.bincount(splits.train.labels).max())
-    made = [
-        plots.label_efficiency_plot(
-            report["summary"], out / "label_efficiency.png", f"{cfg.name}: label efficiency (test)", full
-        )
-    ]
+    full = int(torch.bincount(splits.train.y).max())
+    title = f"{cfg.name}: label efficiency (test)"
+    made = [plots.label_efficiency_plot(report["summary"], out / "label_efficiency.png", title, full)]
     test = features["encoder"]["test"]
-    made.append(
-        plots.feature_map_plot(
-            test.x, test.y, splits.classes, out / "feature_map.png", cfg.eval.tsne_points, cfg.train.seed
-        )
-    )
+    path = out / "feature_map.png"
+    made.append(plots.feature_map_plot(test.x, test.y, splits.classes, path, cfg.eval.tsne_points, cfg.train.seed))
     best = best_encoder_protocol(report["records"])
     if best is not None:
         title = f"confusion: encoder / {best[1]} / all labels (chosen on validation accuracy)"
-        made.append(
-            plots.confusion_matrix_plot(
-                artefacts["predictions"][best], splits.test.labels, splits.classes, out / "confusion_matrix.png", title
-            )
-        )
-    for key, decode, codes, recon in decoder_views(run_dir, cfg, splits, artefacts["device"]):
-        if recon is not None:
-            rows = [splits.test.images[: len(recon)].float() / 255, recon]
-            made.append(
-                plots.image_grid_plot(rows, ["test images", "reconstructions"], out / f"reconstructions_{key}.png", key)
-            )
+        path = out / "confusion_matrix.png"
+        made.append(plots.confusion_matrix_plot(run.predictions[best], splits.test.y, splits.classes, path, title))
+    for key, decode, codes, recon in decoder_views(run):
+        rows = [to_unit_float(splits.test.x[: len(recon)]), recon]
+        path = out / f"reconstructions_{key}.png"
+        made.append(plots.image_grid_plot(rows, ["test images", "reconstructions"], path, key))
         walk_rows, names = plots.latent_walk_rows(decode, codes)
-        made.append(
-            plots.image_grid_plot(
-                walk_rows, names, out / f"latent_walk_{key}.png", f"{key}: latent walk (-2 to +2 std)"
-            )
-        )
+        title = f"{key}: latent walk (-2 to +2 std)"
+        made.append(plots.image_grid_plot(walk_rows, names, out / f"latent_walk_{key}.png", title))
     return [str(p.relative_to(run_dir)) for p in made]
 
 
-def log_tensorboard(run_dir: Path, report: dict, artefacts: dict) -> None:
+def log_tensorboard(run_dir: Path, report: dict, run: Evaluation) -> None:
     """Scalars and hparams of the evaluation, and the embedding projector on test images."""
     from torch.utils.tensorboard import SummaryWriter
 
-    cfg, splits = artefacts["cfg"], artefacts["splits"]
+    cfg, splits = run.cfg, run.splits
     writer = SummaryWriter(str(run_dir / "tb" / "eval"))
     metrics = {}
     for row in report["summary"]:
@@ -132,11 +109,11 @@ def log_tensorboard(run_dir: Path, report: dict, artefacts: dict) -> None:
     }
     writer.add_hparams(hparams, metrics, run_name="hparams")
     n = min(cfg.eval.projector_points, len(splits.test))
-    test = artefacts["features"]["encoder"]["test"]
+    test = run.features["encoder"]["test"]
     writer.add_embedding(
         test.x[:n],
         metadata=[splits.classes[int(c)] for c in test.y[:n]],
-        label_img=splits.test.images[:n].float() / 255,
+        label_img=to_unit_float(splits.test.x[:n]),
         tag="test_codes",
     )
     writer.close()

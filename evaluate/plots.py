@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-LEARNED_SOURCES = ("encoder", "decoder_only_codes")  # drawn solid; baselines are dashed
+from evaluate.baselines import REFERENCE_SOURCES  # noqa: E402
+from evaluate.protocols import MARKERS  # noqa: E402
 
 
 def _budget_x(labels_per_class: int, full: int) -> int:
@@ -23,8 +24,8 @@ def label_efficiency_plot(
     summary: list[dict], path: Path, title: str, full_per_class: int, prefix: str = "", learned: set[str] | None = None
 ) -> Path:
     """Test accuracy vs labels per class (log x), error bars = std over seeds.
-    One line per (source, protocol); learned sources (``learned``, by default the encoder,
-    decoder-only codes and compared runs) solid, baselines dashed."""
+    One line per (source, protocol); learned sources (``learned``, by default every source
+    but the baselines and supervised-from-scratch) solid, the others dashed."""
     fig, ax = plt.subplots(figsize=(11, 5.5))
     draw_label_efficiency(ax, summary, full_per_class, prefix, learned)
     ax.set_title(title)
@@ -50,19 +51,16 @@ def draw_label_efficiency(
     for row in summary:
         lines.setdefault((row["source"], row["protocol"]), []).append(row)
     sources = sources or list(dict.fromkeys(source for source, _ in lines))
-    markers = dict(zip(("linear", "mlp_head", "knn", "finetune"), "os^D"))  # marker = protocol
     for (source, protocol), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda r: _budget_x(r["labels_per_class"], full_per_class))
         x = [_budget_x(r["labels_per_class"], full_per_class) for r in rows]
-        is_learned = (
-            source in learned if learned is not None else source in LEARNED_SOURCES or source.startswith("run:")
-        )
+        is_learned = source in learned if learned is not None else source not in REFERENCE_SOURCES
         ax.errorbar(
             x,
             [100 * r["mean"] for r in rows],
             yerr=[100 * r["std"] for r in rows],
             linestyle="-" if is_learned else "--",
-            marker=markers.get(protocol, "x"),
+            marker=MARKERS.get(protocol, "x"),
             color=source_colour(sources.index(source), len(sources)),
             capsize=3,
             label=f"{prefix}{source} / {protocol}",

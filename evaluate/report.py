@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pretrain.checkpoint import atomic_write
-
-PROTOCOL_ORDER = ("linear", "mlp_head", "knn", "finetune")
+from evaluate.protocols import PROTOCOLS, protocol_rank
+from pretrain.core.checkpoint import atomic_write
 
 
 def pct(x: float | None) -> str:
@@ -33,7 +32,7 @@ def scarce_label_table(summary: list[dict], sources: list[str]) -> str:
     cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in summary}
     keys = sorted(
         {(r["source"], r["protocol"]) for r in summary},
-        key=lambda k: (source_rank(k[0], sources), PROTOCOL_ORDER.index(k[1]) if k[1] in PROTOCOL_ORDER else 9),
+        key=lambda k: (source_rank(k[0], sources), protocol_rank(k[1])),
     )
     lines = [
         "| features | protocol | " + " | ".join(budget_name(b) for b in budgets) + " |",
@@ -88,23 +87,12 @@ def outlier_table(outliers: dict) -> str:
 
 
 def selection_notes(s: dict) -> list[str]:
-    ft, h = s["finetune"], s["head"]
+    """What chose what: the labelled subsets, each protocol's own line (from the protocol table), clustering."""
     return [
         f"- Labelled subsets: {', '.join(budget_name(b) for b in s['labels_per_class'])} per class, class-balanced "
-        "draws from "
-        f"the training split, {s['seeds']} seeds each (all labels: once). Validation and test never lend labels.",
-        "- linear: logistic regression on standardised features; L2 strength chosen on validation from "
-        f"{s['linear_l2']}.",
-        f"- mlp_head: {h['layers']}-layer head ({h['hidden']} hidden) on frozen features; number of steps chosen on "
-        f"validation (early stopping, patience {h['patience']} checks of every {h['eval_every']} steps), best weights "
-        "restored.",
-        f"- knn: cosine, k={s['knn_k']} (capped at the bank size), T={s['knn_temperature']}; the labelled subset is "
-        "the bank; nothing selected.",
-        f"- finetune: encoder (lr {ft['lr_encoder']:g}) + linear head (lr {ft['lr_head']:g}), shift ±{ft['shift']} px"
-        f"{' and flips' if ft['flip'] else ''}; number of steps chosen on {ft['val_images'] or 'all'} validation "
-        "images "
-        f"(early stopping, patience {ft['patience']}); `scratch` = the same recipe from random weights (supervised "
-        "from scratch).",
+        f"draws from the training split, {s['seeds']} seeds each (all labels: once). Validation and test never lend "
+        "labels.",
+        *(protocol.note(s) for protocol in PROTOCOLS),
         "- Clustering: k-means (k = number of classes) on test features, k-means++ starts, lowest inertia kept; "
         "labels only score.",
         "- The test split chooses nothing; it is scored once per chosen model.",

@@ -1,6 +1,6 @@
 """Retrieval metrics over cached features: precision@k, recall@k and mAP@R.
 
-Neighbours by cosine similarity (evaluate.knn.cosine_search, FAISS). Definitions follow the
+Neighbours by cosine similarity (pretrain.core.search.cosine_search, FAISS). Definitions follow the
 metric-learning convention (Musgrave et al., "A Metric Learning Reality Check", 2020):
 - precision@k: share of the k nearest bank items that have the query's class;
 - recall@k: share of queries with at least one same-class item among the k nearest;
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from evaluate.knn import cosine_search, knn_vote
+from pretrain.core.search import cosine_search, knn_vote
 
 
 def map_at_r(rel: torch.Tensor, r: torch.Tensor) -> torch.Tensor:

@@ -1,49 +1,58 @@
 """Evaluate one run: features once, then every protocol, baseline, plot and log.
 
-The encoder's code and each baseline become cached Features; the scarce-label grid runs
-the frozen protocols on them and fine-tunes the encoder beside supervised-from-scratch;
-all-label metrics (kNN over k, retrieval, clustering), the per-layer probe and outlier
-detection follow. Selection happens on the validation split only.
+The encoder's code, whatever the run's tasks offer and each baseline become cached
+Features; the scarce-label grid runs the frozen protocols on them and fine-tunes the
+encoder beside supervised-from-scratch; all-label metrics (kNN over k, retrieval,
+clustering), the per-layer probe and outlier detection follow. Selection happens on the
+validation split only. Tasks are asked for what they can do (pretrain.core.tasks), never
+what they are.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from evaluate.baselines import FeatureSource, feature_sources
+from evaluate.baselines import feature_sources
 from evaluate.clustering import kmeans_clustering
-from evaluate.features import Features, cached_features
+from evaluate.features import source_features
 from evaluate.knn import approximate_search_recall
 from evaluate.layers import encode_layers, probe_layers
 from evaluate.linear import linear_probe
-from evaluate.outliers import auroc, knn_distance_scores, reconstruction_scores
+from evaluate.outliers import auroc, knn_distance_scores
 from evaluate.retrieval import neighbour_metrics
 from evaluate.suite import finetune_grid, frozen_grid, labelled_subsets, summarise
-from pretrain.config import Config, config_hash, config_to_dict, load_run_config
-from pretrain.data import Splits, load_splits
-from pretrain.encoders import Encoder
-from pretrain.export import load_encoder, load_encoder_spec, load_task_heads
-from pretrain.provenance import git_commit
-from ssl_tasks.base import task_keys
-from ssl_tasks.decoder_only import DecoderOnly
+from pretrain.core.config import Config, config_hash, config_to_dict, load_run_config
+from pretrain.core.data import Splits, load_splits
+from pretrain.core.encoders import Encoder
+from pretrain.core.export import load_encoder_spec, load_task_heads
+from pretrain.core.provenance import git_commit
+from pretrain.core.samples import Features
+from pretrain.core.tasks import FeatureSource, task_keys
 
-SPLITS = ("train", "val", "test")
+
+@dataclass
+class Evaluation:
+    """What an evaluation holds besides its JSON report: tensors for plots and exports."""
+
+    cfg: Config
+    splits: Splits
+    features: dict[str, dict[str, Features]]  # source -> split -> Features
+    predictions: dict[tuple, torch.Tensor]  # Record.key -> test predictions (Q,)
+    device: torch.device
+    encoder: Encoder  # the run's encoder, with which its tasks were loaded
+    tasks: nn.ModuleList  # the run's tasks with trained weights, in config order
+
+    @property
+    def task_keys(self) -> list[str]:
+        return task_keys([t.name for t in self.cfg.tasks])
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def source_features(run_dir: Path, source: FeatureSource, splits: Splits, parts=SPLITS) -> dict[str, Features]:
-    images = {"train": splits.train, "val": splits.val, "test": splits.test, "outliers": splits.outliers}
-    return {
-        name: cached_features(
-            run_dir / "features", source.identity, name, images[name], source.extract, use_cache=source.cache
-        )
-        for name in parts
-    }
 
 
 def check_integrity(splits: Splits) -> None:
@@ -53,13 +62,18 @@ def check_integrity(splits: Splits) -> None:
         raise AssertionError(f"{len(overlap)} images are in both the training and validation splits")
 
 
+def load_splits_checked(cfg: Config) -> Splits:
+    splits = load_splits(cfg.data)
+    check_integrity(splits)
+    return splits
+
+
 def all_label_metrics(parts: dict[str, Features], cfg: Config, num_classes: int) -> dict:
     """kNN accuracy over k, retrieval and clustering with every training label."""
     train, test, e = parts["train"], parts["test"], cfg.eval
+    ks, retrieval_ks = tuple(e.knn_ks), tuple(e.retrieval_ks)
     out = {
-        **neighbour_metrics(
-            train.x, train.y, test.x, test.y, tuple(e.knn_ks), tuple(e.retrieval_ks), e.knn_temperature
-        ),
+        **neighbour_metrics(train.x, train.y, test.x, test.y, ks, retrieval_ks, e.knn_temperature),
         "clustering": kmeans_clustering(test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts),
     }
     if e.approx_index:
@@ -74,37 +88,35 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
     names = probe_layers(encoder)
     if per_class < 0 or not names:
         return []
-    positions = labelled_subsets(splits.train.labels, [per_class], 1, cfg.train.seed)[0][2]
+    positions = labelled_subsets(splits.train.y, [per_class], 1, cfg.train.seed)[0][2]
     parts = {"train": splits.train.take(positions), "val": splits.val, "test": splits.test}
-    layered = {
-        split: encode_layers(encoder, imgs.images, names + ["proj"], device=device) for split, imgs in parts.items()
-    }
+    layered = {split: encode_layers(encoder, imgs.x, names + ["proj"], device=device) for split, imgs in parts.items()}
     rows = []
     for name in names + ["proj"]:
-        feats = {split: Features(layered[split][name], imgs.labels, imgs.index) for split, imgs in parts.items()}
+        feats = {split: imgs.with_rows(layered[split][name]) for split, imgs in parts.items()}
+        e = cfg.eval
         result = linear_probe(
-            feats["train"],
-            feats["val"],
-            feats["test"],
-            cfg.eval.linear_l2,
-            cfg.eval.linear_max_iter,
-            splits.num_classes,
+            feats["train"], feats["val"], feats["test"], e.linear_l2, e.linear_max_iter, splits.num_classes
         )
         rows.append(
             {
                 "layer": "code" if name == "proj" else name,
                 "dim": feats["train"].x.shape[1],
                 "labels_per_class": per_class,
-                "val_accuracy": result["val_accuracy"],
-                "accuracy": result["accuracy"],
-                "l2": result["l2"],
+                "val_accuracy": result.val_accuracy,
+                "accuracy": result.accuracy,
+                "l2": result.l2,
             }
         )
     return rows
 
 
-def outlier_detection(run_dir, cfg, splits, sources, features, device) -> dict:
-    """AUROC of held-out-class test images against the seen-class test images."""
+def outlier_detection(
+    run_dir: Path, run: Evaluation, sources: list[FeatureSource], features: dict[str, dict[str, Features]]
+) -> dict:
+    """AUROC of held-out-class test images against the seen-class test images, for the kNN
+    distance in every feature source and every per-image score a task offers."""
+    splits, device = run.splits, run.device
     if splits.outliers is None:
         return {}
     positive = torch.cat(
@@ -114,27 +126,18 @@ def outlier_detection(run_dir, cfg, splits, sources, features, device) -> dict:
     for source in sources:
         extra = source_features(run_dir, source, splits, ("outliers",))["outliers"]
         queries = torch.cat([features[source.name]["test"].x, extra.x])
-        scores[f"knn_distance[{source.name}]"] = knn_distance_scores(
-            features[source.name]["train"].x, queries, cfg.eval.outlier_knn_k
-        )
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
-    images = torch.cat([splits.test.images, splits.outliers.images])
-    for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
-        if isinstance(task, DecoderOnly):
-            scores[f"code_inference_loss[{key}]"] = task.infer(encoder.to(device), images, device)[1]
-        elif hasattr(task, "forward_decoder"):
-            scores[f"reconstruction_error[{key}]"] = reconstruction_scores(encoder, task, images, device)
+        bank = features[source.name]["train"].x
+        scores[f"knn_distance[{source.name}]"] = knn_distance_scores(bank, queries, run.cfg.eval.outlier_knn_k)
+    images = torch.cat([splits.test.x, splits.outliers.x])
+    for key, task in zip(run.task_keys, run.tasks):
+        for name, values in task.anomaly_scores(run.encoder.to(device), images, device).items():
+            scores[f"{name}[{key}]"] = values
     return {
-        "holdout_classes": cfg.data.holdout_classes,
+        "holdout_classes": run.cfg.data.holdout_classes,
         "positives": int(positive.sum()),
         "negatives": int((~positive).sum()),
         "auroc": {name: auroc(s, positive) for name, s in scores.items()},
     }
-
-
-def pop_predictions(records: list[dict]) -> dict[tuple, torch.Tensor]:
-    """Take the per-image test predictions out of the records (they stay out of report.json)."""
-    return {(r["source"], r["protocol"], r["labels_per_class"], r["seed"]): r.pop("test_predictions") for r in records}
 
 
 def random_encoder(run_dir: Path, seed: int) -> Encoder:
@@ -142,22 +145,25 @@ def random_encoder(run_dir: Path, seed: int) -> Encoder:
     return Encoder(load_encoder_spec(run_dir)).eval()
 
 
-def evaluate_run(run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()) -> tuple[dict, dict]:
-    """(report, artefacts): report is JSON-ready; artefacts hold tensors for plots and exports."""
+def evaluate_run(
+    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()
+) -> tuple[dict, Evaluation]:
+    """(report, evaluation): the report is JSON-ready; the evaluation holds tensors for plots and exports."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir, overrides)
     if baselines is not None:
         cfg.eval.baselines = baselines
     splits = load_splits_checked(cfg)
     device = default_device()
-    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device)
+    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
     print(f"features ready: {', '.join(features)}; running the scarce-label grid ...", flush=True)
     records = frozen_grid(features, cfg.eval, splits.num_classes, cfg.train.seed)
     if cfg.eval.finetune.enabled:
-        encoders = {"encoder": load_encoder(run_dir), "scratch": random_encoder(run_dir, cfg.train.seed)}
+        encoders = {"encoder": encoder, "scratch": random_encoder(run_dir, cfg.train.seed)}
         records += finetune_grid(encoders, splits, cfg.eval, device, cfg.train.seed)
-    predictions = pop_predictions(records)
+    run = Evaluation(cfg, splits, features, {r.key: r.result.test_predictions for r in records}, device, encoder, tasks)
     print("all-label metrics, layer probe, outliers ...", flush=True)
     report = {
         "run": cfg.name,
@@ -173,17 +179,11 @@ def evaluate_run(run_dir: Path, baselines: list[str] | None = None, overrides: l
             "test_size": len(splits.test),
             "classes": list(splits.classes),
         },
-        "records": records,
+        "records": [r.as_dict() for r in records],
         "summary": summarise(records),
         "all_labels": {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()},
-        "layers": layer_probe(load_encoder(run_dir), splits, cfg, device),
-        "outliers": outlier_detection(run_dir, cfg, splits, sources, features, device),
+        "layers": layer_probe(encoder, splits, cfg, device),
+        "outliers": outlier_detection(run_dir, run, sources, features),
         "sources": {s.name: s.description for s in sources},
     }
-    return report, {"cfg": cfg, "splits": splits, "features": features, "predictions": predictions, "device": device}
-
-
-def load_splits_checked(cfg: Config) -> Splits:
-    splits = load_splits(cfg.data)
-    check_integrity(splits)
-    return splits
+    return report, run

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pretrain.config import ConfigError, load_config
+from pretrain.core.config import ConfigError, load_config
 from pretrain.meter import NonFiniteLossError
 
 

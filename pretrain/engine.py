@@ -1,7 +1,7 @@
 """The one pretraining loop, driven by Accelerate, shared by every task.
 
 Data are in-memory uint8 tensors on the device; each process reads its own shard of a
-deterministic per-epoch order (pretrain.data.ShardedBatches), and every step reseeds the
+deterministic per-epoch order (pretrain.core.batches.ShardedBatches), and every step reseeds the
 RNG from (seed, step, rank), so a resumed run repeats an uninterrupted one exactly.
 """
 
@@ -17,18 +17,20 @@ import yaml
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from pretrain.checkpoint import load_checkpoint, save_checkpoint
-from pretrain.config import Config, ConfigError, config_changes, config_to_dict, read_yaml, save_config
-from pretrain.data import ShardedBatches, Splits, load_splits, to_unit_float
-from pretrain.encoders import build_encoder, count_parameters
-from pretrain.export import export_encoder
+from pretrain.core.batches import ShardedBatches
+from pretrain.core.checkpoint import load_checkpoint, save_checkpoint
+from pretrain.core.config import Config, ConfigError, config_changes, config_to_dict, read_yaml, save_config
+from pretrain.core.data import Splits, load_splits
+from pretrain.core.encoders import build_encoder, count_parameters
+from pretrain.core.export import export_encoder
+from pretrain.core.images import to_unit_float
+from pretrain.core.provenance import provenance
+from pretrain.core.tasks import TaskContext, build_task
 from pretrain.meter import LossMeter, NonFiniteLossError
 from pretrain.model import PretrainModel
 from pretrain.monitor import TransferMonitor
 from pretrain.optim import build_optimizers, build_scheduler
-from pretrain.provenance import provenance
 from pretrain.tb import RunLogger
-from ssl_tasks.base import TaskContext, build_task
 
 
 def resolve_precision(setting: str) -> str:
@@ -48,7 +50,7 @@ def build_model(cfg: Config, splits: Splits) -> PretrainModel:
     ctx = TaskContext(image_shape=shape, num_samples=len(splits.train))
     model = PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])
     for task in model.tasks:
-        task.prepare(splits.train.images)  # data-dependent initialisation; a resume overwrites it
+        task.prepare(splits.train.x)  # data-dependent initialisation; a resume overwrites it
     return model
 
 
@@ -228,7 +230,7 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
         optimizers,
         schedulers,
         batches,
-        splits.train.images.to(accelerator.device),
+        splits.train.x.to(accelerator.device),
         None,
         TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
         run_dir,

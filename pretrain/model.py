@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssl_tasks.base import Batch, SSLTask, task_keys
+from pretrain.core.tasks import Batch, SSLTask, task_keys
 
 
 class PretrainModel(nn.Module):

@@ -9,29 +9,25 @@ from __future__ import annotations
 
 import torch
 
-from evaluate.knn import knn_classifier
-from pretrain.config import MonitorConfig
-from pretrain.data import ImageSet, Splits, balanced_subset
-from pretrain.encoders import encode_images
+from pretrain.core.config import MonitorConfig
+from pretrain.core.data import Splits
+from pretrain.core.encoders import encode_images
+from pretrain.core.samples import ImageSet, balanced_subset
+from pretrain.core.search import knn_predict
 
 
 class TransferMonitor:
     def __init__(self, splits: Splits, cfg: MonitorConfig, seed: int):
         self.cfg = cfg
-        per_class = min(cfg.labels_per_class, int(torch.bincount(splits.train.labels).min()))
-        self.bank: ImageSet = splits.train.take(balanced_subset(splits.train.labels, per_class, seed))
-        val = splits.val
-        if cfg.val_images and cfg.val_images < len(val):
-            val = val.take(torch.randperm(len(val), generator=torch.Generator().manual_seed(seed))[: cfg.val_images])
-        self.queries: ImageSet = val
+        per_class = min(cfg.labels_per_class, int(torch.bincount(splits.train.y).min()))
+        self.bank: ImageSet = splits.train.take(balanced_subset(splits.train.y, per_class, seed))
+        self.queries: ImageSet = splits.val.subsample(cfg.val_images, seed)
         self.num_classes = splits.num_classes
 
     def __call__(self, encoder: torch.nn.Module, device: torch.device) -> float:
         """Validation kNN accuracy in [0, 1]."""
-        bank = encode_images(encoder, self.bank.images, device=device)
-        queries = encode_images(encoder, self.queries.images, device=device)
+        bank = encode_images(encoder, self.bank.x, device=device)
+        queries = encode_images(encoder, self.queries.x, device=device)
         k = min(self.cfg.k, len(bank))
-        result = knn_classifier(
-            bank, self.bank.labels, queries, self.queries.labels, k, self.cfg.temperature, self.num_classes
-        )
-        return result["accuracy"]
+        predictions = knn_predict(bank, self.bank.y, queries, k, self.cfg.temperature, self.num_classes)
+        return (predictions == self.queries.y.cpu()).float().mean().item()

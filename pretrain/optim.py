@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from pretrain.config import ConfigError, OptimConfig
+from pretrain.core.config import ConfigError, OptimConfig
 
 
 def make_optimizer(kind: str, groups: list[dict], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:

@@ -17,7 +17,7 @@ configs=("$@")
 runs=()
 mkdir -p runs
 for config in "${configs[@]}"; do
-  run_dir=$($py -c "from pretrain.config import load_config; print(load_config('$config').run_path)")
+  run_dir=$($py -c "from pretrain.core.config import load_config; print(load_config('$config').run_path)")
   baselines=(--baselines none); [ "$config" = configs/ae_fmnist.yaml ] && baselines=()
   start=$(date +%s)
   TQDM_DISABLE=1 $py -m pretrain --config "$config" --resume

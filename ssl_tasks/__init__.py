@@ -1,4 +1,6 @@
-"""Pretext tasks. Importing this package registers every built-in task."""
+"""Pretext tasks, one module each, plugged into the core's task registry
+(pretrain.core.tasks.TASKS), which imports this package on its first lookup. Importing it
+registers every built-in task; a new task is a module here, listed below, whose class carries
+``@register_task("name")`` and imports nothing but the core."""
 
 from ssl_tasks import autoencoder, decoder_only, denoising, relative_position  # noqa: F401
-from ssl_tasks.base import TASKS, SSLTask, TaskConfig, TaskOutput, build_task, register_task  # noqa: F401

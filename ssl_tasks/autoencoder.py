@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pretrain.config import ConfigError
-from ssl_tasks.base import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
+from pretrain.core.config import ConfigError
+from pretrain.core.encoders import encode_images, map_batches
+from pretrain.core.tasks import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
 from ssl_tasks.decoders import build_decoder
-from ssl_tasks.losses import decoded_image, reconstruction_loss
+from ssl_tasks.losses import decoded_image, per_image_loss, reconstruction_loss
 from ssl_tasks.regularizers import jacobian_frobenius_exact, jacobian_frobenius_projection, kl_sparsity, l1_sparsity
 
 
@@ -103,3 +104,24 @@ class Autoencoder(SSLTask):
 
     def describe(self, encoder: nn.Module) -> list[str]:
         return identity_trap_warning(encoder.code_dim, self.image_shape)
+
+    # ----------------------------------------------------------------- capabilities for evaluation
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, m) -> reconstructions (B, C, H, W) in [0, 1]."""
+        return decoded_image(self.forward_decoder(codes), self.cfg.loss)
+
+    def decoder_codes(self, encoder: nn.Module, images: torch.Tensor, device) -> torch.Tensor:
+        """The encoder's codes (N, m) of clean uint8 images (N, C, H, W)."""
+        return encode_images(encoder, images, device=device)
+
+    def anomaly_scores(self, encoder: nn.Module, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
+        """{"reconstruction_error": per-pixel loss (N,) of each clean uint8 image through
+        encoder -> decoder}: images unlike the pretraining data reconstruct worse."""
+        encoder, task = encoder.to(device).eval(), self.to(device).eval()
+
+        def error(x: torch.Tensor) -> torch.Tensor:
+            return per_image_loss(task.forward_decoder(encoder(x)), x, task.cfg.loss)
+
+        return {"reconstruction_error": map_batches(error, images, device=device)}

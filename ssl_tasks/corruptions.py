@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pretrain.config import ConfigError
+from pretrain.core.config import ConfigError
 
 
 @dataclass

@@ -16,17 +16,22 @@ Loads (paper eqs. 3-4): decoder alpha_d = N n / (C_d + N m), encoder alpha_e = N
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
-from pretrain.config import ConfigError
-from pretrain.encoders import count_parameters
-from ssl_tasks.base import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
+from pretrain.core.config import ConfigError
+from pretrain.core.encoders import count_parameters, encode_images
+from pretrain.core.images import to_unit_float
+from pretrain.core.pca import fit_pca, pca_project
+from pretrain.core.samples import ImageSet
+from pretrain.core.tasks import Batch, FeatureSource, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
 from ssl_tasks.corruptions import CorruptionConfig, corrupt
 from ssl_tasks.decoders import build_decoder
-from ssl_tasks.losses import decoded_image, per_sample_loss, reconstruction_loss
+from ssl_tasks.losses import decoded_image, per_image_loss, per_sample_loss, reconstruction_loss
 
 
 @dataclass
@@ -95,7 +100,7 @@ def infer_codes(
             per_sample_loss(decoder(z), target, loss).sum().backward()  # sum: each code sees its own loss
             opt.step()
         with torch.no_grad():
-            losses.append(per_sample_loss(decoder(z), target, loss) / target[0].numel())
+            losses.append(per_image_loss(decoder(z), target, loss))
         codes.append(z.detach())
     for p, g in zip(decoder.parameters(), grads):
         p.requires_grad_(g)
@@ -132,10 +137,7 @@ class DecoderOnly(SSLTask):
             elif kind == "normal":
                 self.codes.normal_()
             elif kind == "pca":
-                x = images.flatten(1).float() / 255
-                x = x - x.mean(0)
-                _, vectors = torch.linalg.eigh((x.T @ x).double())  # exact, n x n, ascending eigenvalues
-                z = x @ vectors[:, -m:].flip(1).float()
+                z = pca_project(images, *fit_pca(images, m))
                 self.codes.copy_(z / z.std(0).clamp_min(1e-8))
             else:
                 raise ConfigError(f"code_init: {kind!r} is unknown (pca | zeros | normal)")
@@ -167,13 +169,11 @@ class DecoderOnly(SSLTask):
         """Codes of unseen uint8 images (N, C, H, W) with this task's inference settings (start
         from the distilled encoder's code or from zero, then SGD with the decoder frozen).
         -> (codes (N, m), per-pixel loss of each image (N,)), on the CPU."""
-        from pretrain.encoders import encode_images  # late: pretrain.encoders does not need tasks
-
         cfg = self.cfg
         init = encode_images(encoder, images, device=device) if cfg.infer_init == "encoder" else None
         codes, loss = infer_codes(
             self.to(device).decoder,
-            images.to(device).float() / 255,
+            to_unit_float(images.to(device)),
             encoder.code_dim,
             cfg.loss,
             cfg.infer_steps,
@@ -187,8 +187,8 @@ class DecoderOnly(SSLTask):
 
     @torch.no_grad()
     def reconstruction_error(self, codes: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """Per-pixel mean loss of each image (N,) when decoded from ``codes`` (N, m)."""
-        return per_sample_loss(self.decoder(codes), images, self.cfg.loss) / images[0].numel()
+        """Per-pixel mean loss of each image (N,) in [0, 1] (N, C, H, W) when decoded from ``codes`` (N, m)."""
+        return per_image_loss(self.decoder(codes), images, self.cfg.loss)
 
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:
         z = self.forward_codes(batch.index)
@@ -209,3 +209,34 @@ class DecoderOnly(SSLTask):
 
     def describe(self, encoder: nn.Module) -> list[str]:
         return load_report(self.alpha_d, self.alpha_e)
+
+    # ----------------------------------------------------------------- capabilities for evaluation
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, m) -> images (B, C, H, W) in [0, 1]: the decoder's manifold."""
+        return decoded_image(self.decoder(codes), self.cfg.loss)
+
+    def decoder_codes(self, encoder: nn.Module, images: torch.Tensor, device) -> torch.Tensor:
+        """Codes (N, m) of uint8 images found by inference with the decoder frozen."""
+        return self.infer(encoder, images, device)[0]
+
+    def anomaly_scores(self, encoder: nn.Module, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
+        """{"code_inference_loss": the per-pixel loss (N,) code inference reaches on each uint8
+        image}: the distance of the image to the decoder's manifold."""
+        return {"code_inference_loss": self.infer(encoder, images, device)[1]}
+
+    def feature_sources(self, encoder: nn.Module, device) -> list[FeatureSource]:
+        """The per-sample codes as a representation: the learned table for the training split
+        (row k is training image k), codes inferred with the decoder frozen for other splits."""
+        cfg = self.cfg
+
+        def extract(split: str, images: ImageSet) -> torch.Tensor:
+            if split == "train":
+                return self.codes.detach().cpu()
+            bar = partial(tqdm, desc=f"code inference ({split})", unit="batch", leave=False)
+            return self.infer(encoder, images.x, device, progress=bar)[0]
+
+        settings = f"{cfg.infer_init}:{cfg.infer_steps}:{cfg.infer_lr}:{cfg.infer_momentum}:{cfg.loss}"
+        description = f"learned codes (train) and codes inferred in {cfg.infer_steps} steps (val, test)"
+        return [FeatureSource("decoder_only_codes", f"decoder_only:{settings}", extract, description)]

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrain.config import ConfigError
-from pretrain.registry import Registry
+from pretrain.core.config import ConfigError
+from pretrain.core.registry import Registry
 
 # name -> fn(encoder, image_shape) -> module mapping codes (B, m) to logits (B, C, H, W)
 DECODERS = Registry("decoder")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from pretrain.core.tasks import register_task
 from ssl_tasks.autoencoder import Autoencoder, AutoencoderConfig
-from ssl_tasks.base import register_task
 from ssl_tasks.corruptions import CorruptionConfig, corrupt
 
 

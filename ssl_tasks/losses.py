@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pretrain.config import ConfigError
+from pretrain.core.config import ConfigError
 
 LOSSES = ("bce", "mse", "mse_linear")
 
@@ -37,6 +37,11 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -
 def per_sample_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """L(x_k, g(z_k)): each sample's loss summed over its pixels, (B, ...) -> (B,)."""
     return per_pixel_loss(logits, target, kind).flatten(1).sum(1)
+
+
+def per_image_loss(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean per-pixel loss of each image (B,): a per-image error comparable across image sizes."""
+    return per_sample_loss(logits, target, kind) / target[0].numel()
 
 
 def decoded_image(logits: torch.Tensor, kind: str) -> torch.Tensor:

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pretrain.config import ConfigError
-from ssl_tasks.base import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
+from pretrain.core.config import ConfigError
+from pretrain.core.images import extract_crops
+from pretrain.core.tasks import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
 
 # (row, col) offset of neighbour class 0..7 from the centre cell, reading order.
 NEIGHBOUR_OFFSETS = torch.tensor([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
@@ -50,15 +51,6 @@ def crop_boxes(batch: int, image_size: int, crop: int, gap: int, jitter: int, de
         return moved.clamp(0, image_size - crop)
 
     return jittered(centre), jittered(neighbour), labels
-
-
-def extract_crops(images: torch.Tensor, corners: torch.Tensor, crop: int) -> torch.Tensor:
-    """Gather one crop per image: images (B, C, H, W), corners (B, 2) -> (B, C, crop, crop)."""
-    steps = torch.arange(crop, device=images.device)
-    rows = (corners[:, 0:1] + steps)[:, :, None]  # (B, crop, 1)
-    cols = (corners[:, 1:2] + steps)[:, None, :]  # (B, 1, crop)
-    batch = torch.arange(len(images), device=images.device)[:, None, None]
-    return images[batch, :, rows, cols].permute(0, 3, 1, 2)  # advanced indices come first
 
 
 def sample_pairs(images: torch.Tensor, crop: int, gap: int, jitter: int):

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from pretrain.config import config_from_dict  # noqa: E402
+from pretrain.core.config import config_from_dict  # noqa: E402
 
 
 def tiny_config_dict(run_dir: Path, **sections) -> dict:

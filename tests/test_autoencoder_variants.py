@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from pretrain.encoders import build_encoder, count_parameters
+from pretrain.core.config import ConfigError
+from pretrain.core.encoders import build_encoder, count_parameters
+from pretrain.core.tasks import Batch, TaskContext
 from pretrain.model import PretrainModel
 from ssl_tasks.autoencoder import Autoencoder, AutoencoderConfig
-from ssl_tasks.base import TaskContext
 from ssl_tasks.decoders import TiedDecoder
 from ssl_tasks.regularizers import jacobian_frobenius_exact, jacobian_frobenius_projection, kl_sparsity, l1_sparsity
 
@@ -62,8 +63,6 @@ def test_tied_decoder_reuses_encoder_weights(backbone):
 
 
 def test_tied_decoder_refuses_timm_encoders():
-    from pretrain.config import ConfigError
-
     with pytest.raises(ConfigError, match="tied"):
         TiedDecoder(build_encoder("resnet18", 8, (1, 28, 28), 0.3, 0.3), (1, 28, 28))
 
@@ -117,7 +116,7 @@ def test_variant_terms_are_added_and_logged(options):
     shape = (1, 28, 28)
     encoder = build_encoder("paper_conv", 4, shape, 0.3, 0.3)
     task = Autoencoder(AutoencoderConfig(name="autoencoder", **options), encoder, TaskContext(shape, 8))
-    out = task(encoder, __import__("ssl_tasks.base", fromlist=["Batch"]).Batch(torch.rand(3, *shape), torch.arange(3)))
+    out = task(encoder, Batch(torch.rand(3, *shape), torch.arange(3)))
     extra = [k for k in out.logs if k != "recon_loss"]
     assert len(extra) == 1
     assert torch.allclose(out.loss, out.logs["recon_loss"] + out.logs[extra[0]])

@@ -17,7 +17,7 @@ from bench.paper_fig2 import paper_epochs, verdict
 from bench.report import TITLES
 from bench.scales import SCALES
 from bench.speed import sgd_linear_probe, torch_topk_search
-from evaluate.knn import cosine_search
+from pretrain.core.search import cosine_search
 from ssl_tasks.decoder_only import decoder_load, encoder_load
 
 

@@ -1,7 +1,18 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
-from pretrain.config import ConfigError, OptimConfig, apply_override, config_from_dict, load_config, parse_dataclass
+from pretrain.core.config import (
+    ConfigError,
+    OptimConfig,
+    apply_override,
+    config_changes,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    parse_dataclass,
+)
 
 
 def write(tmp_path, data):
@@ -67,15 +78,11 @@ def test_missing_file(tmp_path):
 
 
 def test_shipped_configs_are_valid():
-    from pathlib import Path
-
     for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
         load_config(path)
 
 
 def test_config_changes_lists_dotted_differences():
-    from pretrain.config import config_changes, config_to_dict
-
     a = config_to_dict(config_from_dict({}))
     b = config_to_dict(
         config_from_dict({"optim": {"lr": 0.5}, "tasks": [{"name": "autoencoder", "decoder": "linear"}]})

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pretrain.config import ConfigError
+from pretrain.core.config import ConfigError
 from ssl_tasks.corruptions import (
     CorruptionConfig,
     block_masking,

@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.data import (
-    ShardedBatches,
-    balanced_subset,
-    find_fashion_mnist,
-    read_idx,
-    synthetic_images,
-    train_val_split,
-)
+from pretrain.core.batches import ShardedBatches
+from pretrain.core.config import ConfigError, DataConfig
+from pretrain.core.data import DATASETS, Dataset, load_splits, register_dataset, train_val_split
+from pretrain.core.datasets.fashion_mnist import find_fashion_mnist, read_idx
+from pretrain.core.datasets.synthetic import synthetic_images
+from pretrain.core.samples import ImageSet, balanced_subset
 
 
 def test_split_disjoint_covering_deterministic():
@@ -51,8 +49,8 @@ def test_missing_dataset_says_how_to_get_it(tmp_path):
 
 def test_synthetic_images_shape_and_determinism():
     a, b = synthetic_images(50, seed=1), synthetic_images(50, seed=1)
-    assert a.images.shape == (50, 1, 28, 28) and a.images.dtype == torch.uint8
-    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert a.x.shape == (50, 1, 28, 28) and a.x.dtype == torch.uint8
+    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
 
 
 def test_sharded_batches_disjoint_across_ranks_and_repeatable():
@@ -66,13 +64,60 @@ def test_sharded_batches_disjoint_across_ranks_and_repeatable():
 
 
 def test_holdout_classes_leave_pretraining_and_validation():
-    from pretrain.config import DataConfig
-    from pretrain.data import load_splits
-
     splits = load_splits(DataConfig(name="synthetic", synthetic_size=300, val_size=60, holdout_classes=[2, 7]))
     for part in (splits.train, splits.val, splits.test):
-        assert not set(part.labels.tolist()) & {2, 7}
-    assert set(splits.outliers.labels.tolist()) == {2, 7}
+        assert not set(part.y.tolist()) & {2, 7}
+    assert set(splits.outliers.y.tolist()) == {2, 7}
     assert len(splits.outliers) + len(splits.test) == 300
     plain = load_splits(DataConfig(name="synthetic", synthetic_size=300, val_size=60))
     assert plain.outliers is None
+
+
+def test_registry_lists_the_built_in_datasets_and_names_an_unknown_one():
+    assert {"fashion_mnist", "synthetic"} <= set(DATASETS.names())
+    with pytest.raises(ConfigError, match="unknown dataset 'no_such_set'; registered: .*fashion_mnist"):
+        load_splits(DataConfig(name="no_such_set"))
+
+
+@pytest.fixture
+def counting_dataset():
+    """A dataset plugged in by a test: 40 training and 20 test images of 4 classes whose
+    pixels all equal their position, so every split can be traced back to its source."""
+    name = "counting_test_dataset"
+
+    def build(cfg: DataConfig) -> Dataset:
+        def part(n):
+            images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).contiguous()
+            return ImageSet(images, torch.arange(n) % 4, torch.arange(n))
+
+        return Dataset(part(40), part(20), ("a", "b", "c", "d"))
+
+    register_dataset(name)(build)
+    yield name
+    DATASETS.unregister(name)
+
+
+def test_a_registered_dataset_flows_through_load_splits(counting_dataset):
+    splits = load_splits(DataConfig(name=counting_dataset, val_size=8, test_subset=8, holdout_classes=[3]))
+    assert splits.classes == ("a", "b", "c", "d") and splits.num_classes == 4
+    assert len(splits.train) + len(splits.val) == 30  # class 3 (10 of 40) held out
+    assert set(splits.train.index.tolist()).isdisjoint(splits.val.index.tolist())
+    for part in (splits.train, splits.val, splits.test):
+        assert torch.equal(part.x[:, 0, 0, 0].long(), part.index) and 3 not in part.y.tolist()
+    assert set(splits.outliers.y.tolist()) == {3}
+    pixels = splits.train.x.float() / 255
+    assert splits.mean == pytest.approx(pixels.mean().item()) and splits.std == pytest.approx(pixels.std().item())
+
+
+def test_a_validation_split_that_does_not_fit_is_a_clear_error(counting_dataset):
+    with pytest.raises(ConfigError, match=r"data.val_size must be between 1 and 39 .* got 40"):
+        load_splits(DataConfig(name=counting_dataset, val_size=40))
+
+
+def test_subsample_is_seeded_and_keeps_small_sets_whole():
+    images = synthetic_images(30, seed=0)
+    picked = images.subsample(10, seed=3)
+    assert len(picked) == 10 and torch.equal(picked.index, images.subsample(10, seed=3).index)
+    assert not torch.equal(picked.index, images.subsample(10, seed=4).index)
+    assert set(picked.index.tolist()) <= set(images.index.tolist())
+    assert images.subsample(0, seed=3) is images and images.subsample(30, seed=3) is images

@@ -4,11 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from pretrain.config import OptimConfig
-from pretrain.encoders import build_encoder
+from pretrain.core.config import OptimConfig
+from pretrain.core.datasets.synthetic import synthetic_images
+from pretrain.core.encoders import build_encoder
+from pretrain.core.images import to_unit_float
+from pretrain.core.tasks import TaskContext
 from pretrain.model import PretrainModel
 from pretrain.optim import build_optimizers
-from ssl_tasks.base import TaskContext
 from ssl_tasks.decoder_only import DecoderOnly, DecoderOnlyConfig, decoder_load, encoder_load, infer_codes, load_report
 
 
@@ -86,11 +88,10 @@ def test_learned_codes_recover_the_true_regulators():
 
 
 def test_code_inference_matches_learned_codes_on_training_images():
-    from pretrain.data import synthetic_images
 
     torch.manual_seed(0)
     shape, samples = (1, 28, 28), 64
-    images = synthetic_images(samples, seed=0).images.float() / 255
+    images = to_unit_float(synthetic_images(samples, seed=0).x)
     encoder = build_encoder("paper_conv", 4, shape, 0.3, 0.3)
     task = DecoderOnly(DecoderOnlyConfig(name="decoder_only", distill_weight=0.0), encoder, TaskContext(shape, samples))
     model = PretrainModel(encoder, [task])
@@ -111,9 +112,8 @@ def test_code_inference_matches_learned_codes_on_training_images():
 
 
 def test_pca_code_init_spans_the_principal_subspace_with_unit_variance():
-    from pretrain.data import synthetic_images
 
-    images = synthetic_images(300, seed=0).images
+    images = synthetic_images(300, seed=0).x
     shape = (1, 28, 28)
     encoder = build_encoder("paper_conv", 5, shape, 0.3, 0.3)
     task = DecoderOnly(DecoderOnlyConfig(name="decoder_only"), encoder, TaskContext(shape, 300))

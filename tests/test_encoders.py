@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from pretrain.config import ConfigError
-from pretrain.encoders import build_encoder, encode_images
-from pretrain.export import export_encoder, load_encoder
+from pretrain.core.config import ConfigError
+from pretrain.core.encoders import build_encoder, encode_images
+from pretrain.core.export import export_encoder, load_encoder
 
 
 @pytest.mark.parametrize(

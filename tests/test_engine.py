@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pretrain.checkpoint import load_checkpoint
+from pretrain.core.checkpoint import load_checkpoint
 from pretrain.engine import run_pretraining
 from pretrain.meter import NonFiniteLossError
 from pretrain.model import PretrainModel

@@ -8,8 +8,9 @@ import pytest
 
 from evaluate.__main__ import main
 from evaluate.features import cache_key
+from evaluate.outputs import export_features
 from evaluate.run import evaluate_run
-from pretrain.data import synthetic_images
+from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.engine import run_pretraining
 
 PROTOCOLS = {"linear", "mlp_head", "knn", "finetune"}
@@ -44,6 +45,10 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
     assert len(rows) == len(report["records"]) and rows[0]["source"] == "encoder"
+    by_protocol = {row["protocol"]: row for row in rows}  # the last row of each protocol
+    assert float(by_protocol["linear"]["l2"]) > 0 and by_protocol["linear"]["best_step"] == ""
+    assert int(by_protocol["mlp_head"]["best_step"]) <= int(by_protocol["mlp_head"]["steps_run"])
+    assert int(by_protocol["knn"]["k"]) > 0 and by_protocol["knn"]["val_accuracy"] == ""
     assert list((run_dir / "tb" / "eval").rglob("events.out.tfevents.*"))
     markdown = capsys.readouterr().out
     assert (
@@ -59,11 +64,9 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
 
 def test_export_round_trips(tiny_cfg, tmp_path):
     run_dir = run_pretraining(tiny_cfg())
-    report, artefacts = evaluate_run(run_dir, baselines=[], overrides=["eval.finetune.enabled=false"])
-    from evaluate.outputs import export_features
-
-    export_features(artefacts["features"]["encoder"], tmp_path / "out")
-    for split, features in artefacts["features"]["encoder"].items():
+    report, run = evaluate_run(run_dir, baselines=[], overrides=["eval.finetune.enabled=false"])
+    export_features(run.features["encoder"], tmp_path / "out")
+    for split, features in run.features["encoder"].items():
         data = np.load(tmp_path / "out" / f"{split}.npz")
         assert (
             data["features"].dtype == np.float32
@@ -122,7 +125,7 @@ def test_cache_key_depends_on_source_split_and_pixels():
     assert key != cache_key("encoder:abd", "train", images, "unit_float")
     assert key != cache_key("encoder:abc", "val", images, "unit_float")
     changed = synthetic_images(20, seed=0)
-    changed.images[0, 0, 0, 0] += 1
+    changed.x[0, 0, 0, 0] += 1
     assert key != cache_key("encoder:abc", "train", changed, "unit_float")
 
 

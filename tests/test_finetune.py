@@ -1,9 +1,9 @@
 import torch
 
 from evaluate.finetune import augment, finetune
-from pretrain.config import FinetuneConfig
-from pretrain.data import synthetic_images
-from pretrain.encoders import build_encoder
+from pretrain.core.config import FinetuneConfig
+from pretrain.core.datasets.synthetic import synthetic_images
+from pretrain.core.encoders import build_encoder
 
 
 def all_shifts(image: torch.Tensor, shift: int) -> torch.Tensor:
@@ -33,9 +33,9 @@ def test_finetune_learns_synthetic_classes_and_selects_on_validation():
     encoder = build_encoder("paper_conv", 16, (1, 28, 28), 0.3, 0.3)
     settings = FinetuneConfig(max_steps=150, eval_every=15, patience=4, lr_encoder=1e-3, lr_head=3e-3)
     result = finetune(encoder, train, val, test, 10, settings, seed=0)
-    assert result["accuracy"] > 0.8
-    assert result["best_step"] <= result["steps_run"] <= 150
-    assert result["test_predictions"].shape == (200,)
+    assert result.accuracy > 0.8
+    assert result.best_step <= result.steps_run <= 150
+    assert result.test_predictions.shape == (200,)
     # the caller's encoder is untouched: fine-tuning works on a copy
     again = finetune(encoder, train, val, test, 10, settings, seed=0)
-    assert again["accuracy"] == result["accuracy"]
+    assert again.accuracy == result.accuracy

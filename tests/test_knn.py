@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from evaluate.knn import cosine_search, knn_classifier, knn_predict
+from evaluate.knn import knn_classifier
+from pretrain.core.search import cosine_search, knn_predict
 
 
 def brute_force_knn(train_x, train_y, test_x, k, temperature, num_classes):
@@ -31,8 +32,8 @@ def test_faiss_knn_equals_brute_force():
         predicted = knn_predict(tensors[0], tensors[1], tensors[2], k, t, 4)
         assert predicted.tolist() == expected.tolist()
         result = knn_classifier(*tensors, k, t, 4)
-        assert result["accuracy"] == pytest.approx(np.mean(expected == test_y))
-        assert result["k"] == k
+        assert result.accuracy == pytest.approx(np.mean(expected == test_y))
+        assert result.k == k and result.val_accuracy is None  # nothing is selected
 
 
 def test_cosine_search_orders_neighbours():

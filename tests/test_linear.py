@@ -1,7 +1,7 @@
 import torch
 
-from evaluate.features import Features
 from evaluate.linear import linear_probe
+from pretrain.core.samples import Features
 
 
 def blobs(n, d, classes, seed, shuffle=False, spread=0.3):
@@ -16,8 +16,8 @@ def blobs(n, d, classes, seed, shuffle=False, spread=0.3):
 
 def test_linear_probe_separable_reaches_100():
     result = linear_probe(blobs(300, 10, 5, 0), blobs(100, 10, 5, 1), blobs(200, 10, 5, 2), [1e-4, 1e-2])
-    assert result["accuracy"] > 0.99
-    assert result["l2"] in (1e-4, 1e-2)
+    assert result.accuracy > 0.99
+    assert result.l2 in (1e-4, 1e-2)
 
 
 def test_linear_probe_shuffled_labels_near_chance():
@@ -27,12 +27,12 @@ def test_linear_probe_shuffled_labels_near_chance():
         blobs(1000, 10, 5, 2, shuffle=True),
         [1e-3],
     )
-    assert abs(result["accuracy"] - 0.2) < 0.06
+    assert abs(result.accuracy - 0.2) < 0.06
 
 
 def test_l2_is_chosen_on_validation_not_test():
     train, val, test = blobs(200, 10, 5, 0), blobs(100, 10, 5, 1), blobs(100, 10, 5, 2)
     base = linear_probe(train, val, test, [1e-4, 1.0])
     flipped = linear_probe(train, val, Features(test.x, (test.y + 1) % 5, test.index), [1e-4, 1.0])
-    assert base["l2"] == flipped["l2"]  # the test labels never influence the choice
-    assert flipped["accuracy"] < 0.1
+    assert base.l2 == flipped.l2  # the test labels never influence the choice
+    assert flipped.accuracy < 0.1

@@ -4,7 +4,7 @@ import torch
 from evaluate.knn import approximate_search_recall
 from evaluate.layers import encode_layers, probe_layers
 from evaluate.outliers import auroc, knn_distance_scores
-from pretrain.encoders import build_encoder
+from pretrain.core.encoders import build_encoder
 
 
 def brute_force_auroc(scores, positive):

@@ -3,8 +3,13 @@
 import pytest
 import torch
 
-from pretrain.config import ConfigError
-from ssl_tasks.relative_position import NEIGHBOUR_OFFSETS, sample_pairs
+from pretrain.core.config import ConfigError
+from pretrain.core.datasets.synthetic import synthetic_images
+from pretrain.core.encoders import build_encoder
+from pretrain.core.images import to_unit_float
+from pretrain.core.tasks import TaskContext, build_task
+from pretrain.model import PretrainModel
+from ssl_tasks.relative_position import NEIGHBOUR_OFFSETS, RelativePositionConfig, sample_pairs
 
 
 def coordinate_images(batch: int, size: int) -> torch.Tensor:
@@ -37,14 +42,9 @@ def test_grid_that_does_not_fit_is_an_error():
 
 
 def test_pretext_accuracy_well_above_chance_after_short_training():
-    from pretrain.data import synthetic_images
-    from pretrain.encoders import build_encoder
-    from pretrain.model import PretrainModel
-    from ssl_tasks.base import TaskContext, build_task
-    from ssl_tasks.relative_position import RelativePositionConfig
 
     torch.manual_seed(0)
-    images = synthetic_images(256, seed=0).images.float() / 255
+    images = to_unit_float(synthetic_images(256, seed=0).x)
     shape = (1, 28, 28)
     encoder = build_encoder("paper_conv", 16, shape, 0.3, 0.3)
     task = build_task(RelativePositionConfig(name="relative_position"), encoder, TaskContext(shape, 256))

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from evaluate.clustering import ari, kmeans_clustering, matched_accuracy, nmi
-from evaluate.retrieval import retrieval_metrics
+from evaluate.knn import knn_classifier
+from evaluate.retrieval import neighbour_metrics, retrieval_metrics
 
 
 def brute_force_retrieval(bank_x, bank_y, query_x, query_y, ks):
@@ -84,9 +85,6 @@ def test_kmeans_finds_separated_blobs():
 
 
 def test_shared_neighbour_search_matches_separate_knn():
-    from evaluate.knn import knn_classifier
-    from evaluate.retrieval import neighbour_metrics
-
     gen = torch.Generator().manual_seed(3)
     centres = torch.randn(4, 6, generator=gen)
     bank_y, query_y = torch.randint(0, 4, (300,), generator=gen), torch.randint(0, 4, (70,), generator=gen)
@@ -94,5 +92,5 @@ def test_shared_neighbour_search_matches_separate_knn():
     query_x = centres[query_y] + torch.randn(70, 6, generator=gen)
     shared = neighbour_metrics(bank_x, bank_y, query_x, query_y, knn_ks=(1, 5, 20), retrieval_ks=(1, 5), chunk=16)
     for k in (1, 5, 20):
-        alone = knn_classifier(bank_x, bank_y, query_x, query_y, k, 0.07, 4)["accuracy"]
+        alone = knn_classifier(bank_x, bank_y, query_x, query_y, k, 0.07, 4).accuracy
         assert shared["knn_accuracy_by_k"][str(k)] == pytest.approx(alone)

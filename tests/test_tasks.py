@@ -2,12 +2,18 @@
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
-from pretrain.encoders import build_encoder
+from pretrain.core.checkpoint import load_checkpoint
+from pretrain.core.datasets.synthetic import synthetic_images
+from pretrain.core.encoders import build_encoder
+from pretrain.core.images import to_unit_float
+from pretrain.core.samples import ImageSet
+from pretrain.core.tasks import TASKS, Batch, TaskContext, build_task, register_task
+from pretrain.engine import run_pretraining
 from pretrain.model import PretrainModel
-from ssl_tasks import TASKS
 from ssl_tasks.autoencoder import Autoencoder, AutoencoderConfig, identity_trap_warning
-from ssl_tasks.base import Batch, TaskContext, build_task, register_task
+from ssl_tasks.losses import reconstruction_loss
 
 SHAPE = (1, 28, 28)
 
@@ -25,7 +31,7 @@ def batch(seed=0, n=16):
     return torch.rand(n, *SHAPE, generator=gen), torch.arange(n)
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", TASKS.names())
 def test_loss_finite_and_gradients_reach_encoder(name):
     model = make(name)
     loss, logs, _ = model(*batch())
@@ -36,7 +42,7 @@ def test_loss_finite_and_gradients_reach_encoder(name):
     assert f"{name}/loss" in logs
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", TASKS.names())
 def test_same_seed_same_losses(name):
     def three_losses():
         model = make(name, seed=5)
@@ -63,10 +69,7 @@ def test_duplicate_task_name_raises():
 def test_autoencoder_beats_the_mean_image_on_tiny_data(decoder, lr):
     """The code must carry information: after training, reconstruction error is well below
     that of the best input-independent guess, the per-pixel mean image."""
-    from pretrain.data import synthetic_images
-    from ssl_tasks.losses import reconstruction_loss
-
-    data = synthetic_images(64, seed=0).images.float() / 255
+    data = to_unit_float(synthetic_images(64, seed=0).x)
     mean_image = data.mean(0, keepdim=True).clamp(1e-4, 1 - 1e-4)
     floor = reconstruction_loss(torch.logit(mean_image).expand_as(data), data, "mse").item()
     model = make("autoencoder", decoder=decoder, loss="mse")
@@ -106,13 +109,8 @@ def test_identity_trap_warning():
     assert any("WARNING" in line for line in task.describe(encoder))
 
 
-@pytest.mark.parametrize("name", sorted(TASKS))
+@pytest.mark.parametrize("name", TASKS.names())
 def test_two_steps_through_the_real_loop(name, tiny_cfg):
-    from safetensors.torch import load_file
-
-    from pretrain.checkpoint import load_checkpoint
-    from pretrain.engine import run_pretraining
-
     cfg = tiny_cfg(tasks=[{"name": name}], train={"epochs": 0.1, "log_every": 1, "ckpt_every": 1})
     run_dir = run_pretraining(cfg)
     assert load_checkpoint(run_dir)["step"] == 2
@@ -120,14 +118,40 @@ def test_two_steps_through_the_real_loop(name, tiny_cfg):
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
-@pytest.mark.parametrize("name", sorted(n for n in TASKS if hasattr(TASKS[n], "forward_decoder")))
+DECODING_TASKS = [name for name in TASKS.names() if make(name).tasks[0].decode(torch.zeros(1, 8)) is not None]
+
+
+def test_the_built_in_decoders_are_found():
+    assert {"autoencoder", "denoising", "decoder_only"} <= set(DECODING_TASKS)
+    assert "relative_position" not in DECODING_TASKS
+
+
+@pytest.mark.parametrize("name", DECODING_TASKS)
 def test_no_skip_path_in_any_decoder_task(name):
-    """For every task with a decoder: with the code held fixed, the input cannot move the output."""
-    model = make(name)
-    task = model.tasks[0]
+    """For every task that decodes: the decoder reads nothing but the code, so with the code
+    held fixed the input cannot move the output."""
+    task = make(name).tasks[0]
     fixed = torch.randn(4, 8)
-    outputs = [task.forward_decoder(fixed + 0 * batch(seed, 4)[0].sum()) for seed in (1, 2)]
+    outputs = [task.decode(fixed + 0 * batch(seed, 4)[0].sum()) for seed in (1, 2)]
+    assert outputs[0].shape == (4, *SHAPE) and 0 <= outputs[0].min() and outputs[0].max() <= 1
     assert torch.equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_capabilities_are_consistent(name):
+    """A task decodes exactly when it says which codes its decoder reads; per-image scores and
+    extra feature sources, where offered, cover every image asked about."""
+    model = make(name).eval()
+    task, encoder = model.tasks[0], model.encoder
+    images = (torch.rand(6, *SHAPE) * 255).to(torch.uint8)
+    codes = task.decoder_codes(encoder, images, "cpu")
+    assert (codes is None) == (name not in DECODING_TASKS)
+    if codes is not None:
+        assert codes.shape == (6, 8) and task.decode(codes).shape == (6, *SHAPE)
+    for score, values in task.anomaly_scores(encoder, images, "cpu").items():
+        assert values.shape == (6,) and torch.isfinite(values).all(), score
+    for source in task.feature_sources(encoder, "cpu"):
+        assert source.extract("val", ImageSet(images, torch.zeros(6).long(), torch.arange(6))).shape == (6, 8)
 
 
 def test_decoder_only_gradients_reach_codes_and_decoder():

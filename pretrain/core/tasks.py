@@ -1,13 +1,24 @@
-"""The pretext-task interface and its registry.
+"""The pretext-task contract: what a task is, what it may offer evaluation, and its registry.
 
 A task is an ``nn.Module`` that owns its heads (decoder, position classifier, code table)
 but never the encoder: every task receives the one shared encoder in ``forward``. That is
-what lets several tasks train one encoder with weights (see pretrain.model.PretrainModel).
+what lets several tasks train one encoder with weights (pretrain.model.PretrainModel).
 
-    @register_task("autoencoder")
+    @register_task("autoencoder")          # in a module of the ssl_tasks package
     class Autoencoder(SSLTask):
         Config = AutoencoderConfig
         def forward(self, encoder, batch) -> TaskOutput: ...
+
+Evaluation never asks what class a task is; it asks every task what it can do. Each
+capability has a default that says "not available", so a task offers one by overriding it:
+
+    decode(codes)                                codes -> images: reconstructions, latent walks
+    decoder_codes(encoder, images, device)       the codes its decoder reads for given images
+    anomaly_scores(encoder, images, device)      per-image scores for outlier detection
+    feature_sources(encoder, device)             representations besides the encoder's code
+
+The registry imports the ``ssl_tasks`` package on its first lookup, which registers the
+built-in tasks; the core itself never imports a task module.
 """
 
 from __future__ import annotations
@@ -18,8 +29,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from pretrain.config import ConfigError, parse_dataclass
-from pretrain.registry import Registry
+from pretrain.core.registry import Registry
+from pretrain.core.samples import ImageSet
+from pretrain.core.typed_yaml import ConfigError, parse_dataclass
 
 
 @dataclass
@@ -61,6 +73,18 @@ class TaskContext:
     num_samples: int  # N, the pretraining set size (per-sample codes, loads)
 
 
+@dataclass
+class FeatureSource:
+    """A representation evaluation can probe: a name, an identity string (what its feature
+    cache is keyed on) and an extractor from (split name, uint8 images) to features (N, d)."""
+
+    name: str
+    identity: str
+    extract: Callable[[str, ImageSet], torch.Tensor]
+    description: str
+    cache: bool = True  # False where recomputing is cheaper than reading the file back
+
+
 class SSLTask(nn.Module):
     """One pretext task. Subclasses set ``Config`` and implement ``forward``."""
 
@@ -72,6 +96,8 @@ class SSLTask(nn.Module):
 
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:  # pragma: no cover
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- training hooks
 
     def prepare(self, images: torch.Tensor) -> None:
         """Called once before training with the pretraining images (N, C, H, W) uint8, on
@@ -87,8 +113,30 @@ class SSLTask(nn.Module):
         """Lines printed before training (warnings, capacity figures). Default: none."""
         return []
 
+    # ----------------------------------------------------------------- capabilities for evaluation
 
-TASKS = Registry("task")
+    def decode(self, codes: torch.Tensor) -> torch.Tensor | None:
+        """codes (B, m) -> images (B, C, H, W) in [0, 1]. Default: None, no decoder."""
+        return None
+
+    def decoder_codes(self, encoder: nn.Module, images: torch.Tensor, device) -> torch.Tensor | None:
+        """The codes (N, m) this task's decoder reads for uint8 images (N, C, H, W), on the
+        CPU: what ``decode`` turns back into reconstructions. Default: None, no decoder."""
+        return None
+
+    def anomaly_scores(self, encoder: nn.Module, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
+        """Per-image scores (N,) for uint8 images (N, C, H, W), higher = more outlying (e.g.
+        reconstruction error), by score name, on the CPU. Default: none."""
+        return {}
+
+    def feature_sources(self, encoder: nn.Module, device) -> list[FeatureSource]:
+        """Representations this task offers besides the encoder's code (e.g. decoder-only's
+        per-sample codes). Their identity need not name the weights: evaluation adds that.
+        Default: none."""
+        return []
+
+
+TASKS = Registry("task", plugins="ssl_tasks")
 
 
 def register_task(name: str) -> Callable[[type[SSLTask]], type[SSLTask]]:
@@ -96,18 +144,11 @@ def register_task(name: str) -> Callable[[type[SSLTask]], type[SSLTask]]:
     return TASKS.register(name)
 
 
-def get_task_class(name: str) -> type[SSLTask]:
-    import ssl_tasks  # noqa: F401  (importing the package registers the built-in tasks)
-
-    return TASKS.lookup(name)
-
-
 def parse_task_config(entry: dict, path: str) -> TaskConfig:
     """Parse one ``tasks`` entry with the Config dataclass of the task it names."""
     if not isinstance(entry, dict) or "name" not in entry:
         raise ConfigError(f"{path}: a task section needs a 'name' (one of the registered tasks)")
-    cls = get_task_class(entry["name"])
-    return parse_dataclass(cls.Config, entry, path)
+    return parse_dataclass(TASKS.lookup(entry["name"]).Config, entry, path)
 
 
 def task_keys(names: list[str]) -> list[str]:
@@ -116,4 +157,4 @@ def task_keys(names: list[str]) -> list[str]:
 
 
 def build_task(cfg: TaskConfig, encoder: nn.Module, ctx: TaskContext) -> SSLTask:
-    return get_task_class(cfg.name)(cfg, encoder, ctx)
+    return TASKS.lookup(cfg.name)(cfg, encoder, ctx)

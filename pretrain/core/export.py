@@ -11,8 +11,11 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pretrain.checkpoint import atomic_write
-from pretrain.encoders import Encoder, EncoderSpec
+from pretrain.core.checkpoint import atomic_write
+from pretrain.core.config import Config
+from pretrain.core.data import Splits
+from pretrain.core.encoders import Encoder, EncoderSpec
+from pretrain.core.tasks import TaskContext, build_task
 
 ENCODER_WEIGHTS = "encoder.safetensors"
 ENCODER_SPEC = "encoder.json"
@@ -36,10 +39,8 @@ def load_encoder_spec(run_dir: Path) -> EncoderSpec:
     return EncoderSpec(**{k: data[k] for k in EncoderSpec.__dataclass_fields__})
 
 
-def load_task_heads(run_dir: str | Path, cfg, splits) -> tuple[Encoder, nn.ModuleList]:
+def load_task_heads(run_dir: str | Path, cfg: Config, splits: Splits) -> tuple[Encoder, nn.ModuleList]:
     """The run's encoder and its task modules (decoders, heads, code tables) with trained weights."""
-    from ssl_tasks.base import TaskContext, build_task
-
     encoder = load_encoder(run_dir)
     ctx = TaskContext(image_shape=splits.train.image_shape, num_samples=len(splits.train))
     tasks = nn.ModuleList(build_task(t, encoder, ctx) for t in cfg.tasks)

@@ -10,14 +10,16 @@ name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import timm
 import torch
 from torch import nn
 
-from pretrain.config import ConfigError
-from pretrain.registry import Registry
+from pretrain.core.images import to_unit_float
+from pretrain.core.registry import Registry
+from pretrain.core.typed_yaml import ConfigError
 
 
 @dataclass
@@ -112,6 +114,23 @@ def count_parameters(module: nn.Module) -> int:
 
 
 @torch.no_grad()
+def map_batches(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+    progress=None,
+) -> torch.Tensor:
+    """``fn`` over uint8 images (N, C, H, W), a batch at a time as float in [0, 1] on ``device``
+    -> its outputs (N, ...) concatenated as float32 on the CPU."""
+    out = []
+    starts = range(0, len(images), batch_size)
+    for start in progress(starts) if progress else starts:
+        chunk = to_unit_float(images[start : start + batch_size].to(device, non_blocking=True))
+        out.append(fn(chunk).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
 def encode_images(
     model: nn.Module, images: torch.Tensor, batch_size: int = 1024, device: str | torch.device = "cpu", progress=None
 ) -> torch.Tensor:
@@ -120,11 +139,11 @@ def encode_images(
     The model is put in eval mode and restored afterwards; bf16 autocast on CUDA."""
     was_training = model.training
     model.eval()
-    out = []
-    starts = range(0, len(images), batch_size)
-    for start in progress(starts) if progress else starts:
-        chunk = images[start : start + batch_size].to(device, non_blocking=True).float().div_(255)
+
+    def forward(chunk: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=torch.device(device).type == "cuda"):
-            out.append(model(chunk).float().cpu())
+            return model(chunk)
+
+    out = map_batches(forward, images, batch_size, device, progress)
     model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
+    return out

@@ -1,5 +1,5 @@
 """Typed YAML: dataclasses filled from mappings with every key and type checked, dotted
-overrides, and diffs of nested configs. Generic; the schema lives in pretrain.config."""
+overrides, and diffs of nested configs. Generic; the schema lives in pretrain.core.config."""
 
 from __future__ import annotations
 

@@ -5,19 +5,22 @@
 Every key is checked against the dataclass it lands in: an unknown key or a value of the
 wrong type raises ConfigError naming the full dotted path (e.g. ``optim.lrr``). Task
 sections are typed too: each entry of ``tasks`` is parsed into the Config dataclass of
-the task its ``name`` selects in the task registry (see ssl_tasks.base).
+the task its ``name`` selects in the task registry (pretrain.core.tasks).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pretrain.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
+from pretrain.core.tasks import parse_task_config
+from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
     ConfigError,
     apply_override,
     config_changes,
@@ -29,8 +32,8 @@ from pretrain.typed_yaml import (  # noqa: F401  (re-exported: the config API in
 
 @dataclass
 class DataConfig:
-    name: str = "fashion_mnist"  # fashion_mnist | synthetic
-    root: str = ""  # where the IDX files are; "" searches the usual places (pretrain.data)
+    name: str = "fashion_mnist"  # a registered dataset (pretrain.core.datasets): fashion_mnist | synthetic
+    root: str = ""  # where its files are; "" searches the usual places
     val_size: int = 5000  # carved from the training images, deterministic in split_seed
     split_seed: int = 0
     train_subset: int = 0  # >0: pretrain on only this many training-split images (smoke runs)
@@ -43,7 +46,7 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
-    name: str = "paper_conv"  # a local encoder (pretrain.encoders) or any timm model name
+    name: str = "paper_conv"  # a local encoder (pretrain.core.encoders) or any timm model name
     code_dim: int = 20  # m, the bottleneck every task and protocol sees
 
 
@@ -168,8 +171,6 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
 
 def config_from_dict(data: dict) -> Config:
     """Typed Config from a plain mapping; task entries are parsed by their own Config classes."""
-    from ssl_tasks.base import parse_task_config  # late import: ssl_tasks imports this module
-
     tasks = data.get("tasks", [dict(t) for t in DEFAULT_TASKS])
     cfg = parse_dataclass(Config, {**data, "tasks": []})
     if not isinstance(tasks, list) or not tasks:
@@ -206,7 +207,4 @@ def load_run_config(run_dir: str | Path, eval_overrides: list[str] = ()) -> Conf
 
 
 def config_hash(cfg: Config) -> str:
-    import hashlib
-    import json
-
     return hashlib.sha256(json.dumps(config_to_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]

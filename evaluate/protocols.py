@@ -1,0 +1,98 @@
+"""The evaluation protocols, in one table.
+
+The scarce-label grid runs the frozen ones on cached features and fine-tunes for the
+other; the report orders its rows and writes its "what was selected on what" notes from
+it; results.csv takes its columns from the protocols' result types; plots take their
+markers. A new protocol is one row here (and the function it runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evaluate.head import mlp_head_probe
+from evaluate.knn import knn_classifier
+from evaluate.linear import linear_probe
+from evaluate.results import EarlyStoppedResult, KnnResult, LinearResult, ProtocolResult, table_columns
+from pretrain.core.config import EvalConfig
+from pretrain.core.samples import Features
+
+# (train, val, test, eval settings, number of classes, seed) -> result, on frozen features
+FrozenRun = Callable[[Features, Features, Features, EvalConfig, int, int], ProtocolResult]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    result_type: type[ProtocolResult]
+    marker: str  # its marker in label-efficiency plots
+    note: Callable[[dict], str]  # its line in the report's selection notes, from the eval settings
+    run: FrozenRun | None = None  # None: the protocol needs images, not cached features (fine-tuning)
+
+    @property
+    def frozen(self) -> bool:
+        return self.run is not None
+
+
+def run_linear(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> LinearResult:
+    return linear_probe(train, val, test, cfg.linear_l2, cfg.linear_max_iter, num_classes)
+
+
+def run_mlp_head(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> EarlyStoppedResult:
+    return mlp_head_probe(train, val, test, cfg.head, num_classes, seed)
+
+
+def run_knn(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> KnnResult:
+    k = min(cfg.knn_k, len(train))
+    return knn_classifier(train.x, train.y, test.x, test.y, k, cfg.knn_temperature, num_classes)
+
+
+def linear_note(s: dict) -> str:
+    return (
+        "- linear: logistic regression on standardised features; L2 strength chosen on validation from "
+        f"{s['linear_l2']}."
+    )
+
+
+def mlp_head_note(s: dict) -> str:
+    h = s["head"]
+    return (
+        f"- mlp_head: {h['layers']}-layer head ({h['hidden']} hidden) on frozen features; number of steps chosen on "
+        f"validation (early stopping, patience {h['patience']} checks of every {h['eval_every']} steps), "
+        "best weights restored."
+    )
+
+
+def knn_note(s: dict) -> str:
+    return (
+        f"- knn: cosine, k={s['knn_k']} (capped at the bank size), T={s['knn_temperature']}; "
+        "the labelled subset is the bank; nothing selected."
+    )
+
+
+def finetune_note(s: dict) -> str:
+    ft = s["finetune"]
+    return (
+        f"- finetune: encoder (lr {ft['lr_encoder']:g}) + linear head (lr {ft['lr_head']:g}), shift ±{ft['shift']} px"
+        f"{' and flips' if ft['flip'] else ''}; number of steps chosen on {ft['val_images'] or 'all'} validation "
+        f"images (early stopping, patience {ft['patience']}); `scratch` = the same recipe from random weights "
+        "(supervised from scratch)."
+    )
+
+
+PROTOCOLS = (
+    Protocol("linear", LinearResult, "o", linear_note, run_linear),
+    Protocol("mlp_head", EarlyStoppedResult, "s", mlp_head_note, run_mlp_head),
+    Protocol("knn", KnnResult, "^", knn_note, run_knn),
+    Protocol("finetune", EarlyStoppedResult, "D", finetune_note),
+)
+FROZEN_PROTOCOLS = tuple(p for p in PROTOCOLS if p.frozen)
+RESULTS_CSV_COLUMNS = table_columns([p.result_type for p in PROTOCOLS])
+MARKERS = {p.name: p.marker for p in PROTOCOLS}
+
+
+def protocol_rank(name: str) -> int:
+    """Position of a protocol in the table (unknown names last): the order rows are shown in."""
+    names = [p.name for p in PROTOCOLS]
+    return names.index(name) if name in names else len(names)

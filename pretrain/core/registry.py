@@ -1,0 +1,79 @@
+"""A name -> object registry filled by a decorator; registering a name twice raises.
+
+A registry whose entries are plugins living above the core (pretext tasks in ``ssl_tasks``)
+or beside it (datasets in ``pretrain.core.datasets``) names the package that holds them;
+the first lookup imports that package by name, which registers everything in it. The core
+therefore never imports its plugins with an import statement, and no cycle can form.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from pretrain.core.typed_yaml import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry:
+    """``REG = Registry("task", plugins="ssl_tasks")``; ``@REG.register("name")`` adds an
+    entry; ``REG.lookup(name)`` (or ``REG[name]``) gets it or raises a ConfigError that lists
+    what is registered; ``REG.names()`` (or iterating) lists every name."""
+
+    def __init__(self, kind: str, plugins: str | None = None):
+        self.kind = kind
+        self.plugins = plugins  # package imported on first lookup; importing it registers its entries
+        self._entries: dict[str, Any] = {}
+        self._plugins_loaded = plugins is None
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def wrap(obj: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} is already registered by {self._entries[name]!r}")
+            self._entries[name] = obj
+            return obj
+
+        return wrap
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (a test that plugs in a temporary one takes it out again)."""
+        del self._entries[name]
+
+    def load_plugins(self) -> None:
+        """Import the plugin package once (a no-op for registries without one)."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True  # set first: the package's modules register while it imports
+        try:
+            importlib.import_module(self.plugins)
+        except BaseException:
+            self._plugins_loaded = False
+            raise
+
+    def lookup(self, name: str) -> Any:
+        self.load_plugins()
+        if name not in self._entries:
+            raise ConfigError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}")
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        self.load_plugins()
+        return sorted(self._entries)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.load_plugins()
+        return self._entries.get(name, default)
+
+    __getitem__ = lookup
+
+    def __contains__(self, name: object) -> bool:
+        self.load_plugins()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
