@@ -95,10 +95,11 @@ def infer_codes(
         start_z = torch.zeros(len(target), code_dim) if init is None else init[start : start + batch_size]
         z = start_z.detach().clone().to(target.device).requires_grad_(True)
         opt = torch.optim.SGD([z], lr=lr, momentum=momentum)
-        for _ in range(steps):
-            opt.zero_grad()
-            per_sample_loss(decoder(z), target, loss).sum().backward()  # sum: each code sees its own loss
-            opt.step()
+        with torch.enable_grad():  # an optimisation, whatever the caller's grad mode (plots run under no_grad)
+            for _ in range(steps):
+                opt.zero_grad()
+                per_sample_loss(decoder(z), target, loss).sum().backward()  # sum: each code sees its own loss
+                opt.step()
         with torch.no_grad():
             losses.append(per_image_loss(decoder(z), target, loss))
         codes.append(z.detach())

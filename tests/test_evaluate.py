@@ -82,10 +82,12 @@ def test_export_round_trips(tiny_cfg, tmp_path):
 def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg):
     cfg = tiny_cfg(tasks=[{"name": "decoder_only", "infer_steps": 5}], train={"epochs": 2})
     run_dir = run_pretraining(cfg)
-    report, _ = evaluate_run(
-        run_dir, baselines=[], overrides=["eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
-    )
+    overrides = ["eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
+    assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0  # report, plots, logs
+    report = json.loads((run_dir / "report.json").read_text())
     assert list(report["sources"]) == ["encoder", "decoder_only_codes"]
+    for plot in ("reconstructions_decoder_only", "latent_walk_decoder_only"):  # from codes inferred for test images
+        assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     assert {r["source"] for r in report["summary"]} == {"encoder", "decoder_only_codes"}
     cached = sorted(p.name.split("-")[0] for p in (run_dir / "features").glob("*.pt"))
     assert cached == ["test", "test", "train", "train", "val", "val"]  # two sources x three splits
