@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
-from evaluate.baselines import feature_sources
+from evaluate.baselines import REFERENCE_SOURCES, feature_sources
 from evaluate.features import source_features
 from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder
 from evaluate.suite import finetune_grid, frozen_grid, summarise
@@ -75,7 +75,7 @@ def run_leaderboard(scale: Scale, root: Path) -> dict:
         results, full_per_class = evaluate_representations(cfg.run_path, BASELINES if index == 0 else (), scale)
         eval_seconds = round(time.perf_counter() - started, 1)
         for source, result in results.items():
-            learned = source in ("encoder", "decoder_only_codes")
+            learned = source not in REFERENCE_SOURCES
             rows.append(
                 {
                     "representation": label if source == "encoder" else LABELS[source],

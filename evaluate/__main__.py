@@ -25,9 +25,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     report, run = evaluate_run(args.run, args.baselines, args.overrides)
     report["tasks"] = " + ".join(t.name for t in run.cfg.tasks)
-    report["plots"] = write_plots(args.run, report, run)
+    report["plots"] = write_plots(report, run)
     write_results_csv(report["records"], args.run / "results.csv")
-    log_tensorboard(args.run, report, run)
+    log_tensorboard(report, run)
     print(write_report(args.run, report))
     if args.export_features:
         paths = export_features(run.features["encoder"], args.export_features)

@@ -39,9 +39,12 @@ def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size
     return lambda split, images: encode_images(encoder, images.x, batch_size, device, progress=bar)
 
 
-def encoder_source(run_dir: Path, device: torch.device, batch_size: int) -> FeatureSource:
+def encoder_source(
+    run_dir: Path, device: torch.device, batch_size: int, encoder: nn.Module | None = None
+) -> FeatureSource:
+    """The run's exported encoder (``encoder`` if it is already loaded), keyed on its weight file."""
     identity = f"encoder:{file_digest(run_dir / ENCODER_WEIGHTS)}"
-    extract = encoder_extractor(load_encoder(run_dir), device, batch_size)
+    extract = encoder_extractor(load_encoder(run_dir) if encoder is None else encoder, device, batch_size)
     return FeatureSource("encoder", identity, extract, "the pretrained encoder's code")
 
 
@@ -49,10 +52,11 @@ def task_sources(
     run_dir: Path, cfg: Config, encoder: nn.Module, tasks: nn.ModuleList, device: torch.device
 ) -> list[FeatureSource]:
     """What the run's tasks offer besides the encoder's code, keyed on the task weights too; a
-    name two tasks share gets the task's key appended."""
-    digest, sources, taken = file_digest(Path(run_dir) / TASK_WEIGHTS), [], {"encoder"}
+    name already taken (by the encoder, a baseline or another task) gets the task's key appended."""
+    digest, sources, taken = file_digest(Path(run_dir) / TASK_WEIGHTS), [], {"encoder", *REFERENCE_SOURCES}
+    encoder = encoder.to(device)
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
-        for source in task.feature_sources(encoder.to(device), device):
+        for source in task.feature_sources(encoder, device):
             name = source.name if source.name not in taken else f"{source.name}[{key}]"
             taken.add(name)
             sources.append(dataclasses.replace(source, name=name, identity=f"{source.identity}:{digest}"))
@@ -112,7 +116,7 @@ def feature_sources(
 ) -> list[FeatureSource]:
     """The run's encoder first, then what its tasks (loaded with ``encoder``) offer, then the baselines."""
     return [
-        encoder_source(run_dir, device, cfg.eval.batch_size),
+        encoder_source(run_dir, device, cfg.eval.batch_size, encoder),
         *task_sources(run_dir, cfg, encoder, tasks, device),
         *baseline_sources(baselines, run_dir, cfg, splits, device),
     ]

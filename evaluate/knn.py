@@ -35,7 +35,6 @@ def knn_classifier(
         selected_on="nothing (k and T fixed)",
         k=k,
         temperature=temperature,
-        bank_size=len(train_features),
     )
 
 

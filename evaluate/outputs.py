@@ -64,9 +64,10 @@ def decoder_views(run: Evaluation, shown: int = 16, walked: int = 256):
 
 
 @torch.no_grad()
-def write_plots(run_dir: Path, report: dict, run: Evaluation) -> list[str]:
+def write_plots(report: dict, run: Evaluation) -> list[str]:
+    """Every figure of the evaluation into RUN/plots/; -> their paths relative to the run directory."""
     cfg, splits, features = run.cfg, run.splits, run.features
-    out = run_dir / "plots"
+    out = run.run_dir / "plots"
     full = int(torch.bincount(splits.train.y).max())
     title = f"{cfg.name}: label efficiency (test)"
     made = [plots.label_efficiency_plot(report["summary"], out / "label_efficiency.png", title, full)]
@@ -85,15 +86,15 @@ def write_plots(run_dir: Path, report: dict, run: Evaluation) -> list[str]:
         walk_rows, names = plots.latent_walk_rows(decode, codes)
         title = f"{key}: latent walk (-2 to +2 std)"
         made.append(plots.image_grid_plot(walk_rows, names, out / f"latent_walk_{key}.png", title))
-    return [str(p.relative_to(run_dir)) for p in made]
+    return [str(p.relative_to(run.run_dir)) for p in made]
 
 
-def log_tensorboard(run_dir: Path, report: dict, run: Evaluation) -> None:
+def log_tensorboard(report: dict, run: Evaluation) -> None:
     """Scalars and hparams of the evaluation, and the embedding projector on test images."""
     from torch.utils.tensorboard import SummaryWriter
 
     cfg, splits = run.cfg, run.splits
-    writer = SummaryWriter(str(run_dir / "tb" / "eval"))
+    writer = SummaryWriter(str(run.run_dir / "tb" / "eval"))
     metrics = {}
     for row in report["summary"]:
         budget = "all" if row["labels_per_class"] == 0 else f"{row['labels_per_class']}pc"

@@ -13,7 +13,7 @@ DETAIL = {"column": False}  # field metadata: kept in report.json, not a results
 @dataclass(kw_only=True)
 class ProtocolResult:
     accuracy: float  # test accuracy of the one chosen model, in [0, 1]
-    train_size: int  # labelled images it learned from
+    train_size: int  # labelled images it learned from (kNN: its bank)
     selected_on: str  # what chose its settings; never the test split
     val_accuracy: float | None = None  # validation accuracy of the chosen model; None where nothing is chosen
     test_predictions: torch.Tensor = field(repr=False, metadata=DETAIL)  # (Q,) one class per test image
@@ -39,7 +39,6 @@ class EarlyStoppedResult(ProtocolResult):
 class KnnResult(ProtocolResult):
     k: int
     temperature: float
-    bank_size: int
 
 
 RECORD_FIELDS = ("source", "protocol", "labels_per_class", "seed")

@@ -38,6 +38,7 @@ from pretrain.core.tasks import FeatureSource, task_keys
 class Evaluation:
     """What an evaluation holds besides its JSON report: tensors for plots and exports."""
 
+    run_dir: Path
     cfg: Config
     splits: Splits
     features: dict[str, dict[str, Features]]  # source -> split -> Features
@@ -111,12 +112,10 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
     return rows
 
 
-def outlier_detection(
-    run_dir: Path, run: Evaluation, sources: list[FeatureSource], features: dict[str, dict[str, Features]]
-) -> dict:
+def outlier_detection(run: Evaluation, sources: list[FeatureSource]) -> dict:
     """AUROC of held-out-class test images against the seen-class test images, for the kNN
     distance in every feature source and every per-image score a task offers."""
-    splits, device = run.splits, run.device
+    splits, device, features = run.splits, run.device, run.features
     if splits.outliers is None:
         return {}
     positive = torch.cat(
@@ -124,7 +123,7 @@ def outlier_detection(
     )
     scores = {}
     for source in sources:
-        extra = source_features(run_dir, source, splits, ("outliers",))["outliers"]
+        extra = source_features(run.run_dir, source, splits, ("outliers",))["outliers"]
         queries = torch.cat([features[source.name]["test"].x, extra.x])
         bank = features[source.name]["train"].x
         scores[f"knn_distance[{source.name}]"] = knn_distance_scores(bank, queries, run.cfg.eval.outlier_knn_k)
@@ -163,7 +162,8 @@ def evaluate_run(
     if cfg.eval.finetune.enabled:
         encoders = {"encoder": encoder, "scratch": random_encoder(run_dir, cfg.train.seed)}
         records += finetune_grid(encoders, splits, cfg.eval, device, cfg.train.seed)
-    run = Evaluation(cfg, splits, features, {r.key: r.result.test_predictions for r in records}, device, encoder, tasks)
+    predictions = {r.key: r.result.test_predictions for r in records}
+    run = Evaluation(run_dir, cfg, splits, features, predictions, device, encoder, tasks)
     print("all-label metrics, layer probe, outliers ...", flush=True)
     report = {
         "run": cfg.name,
@@ -183,7 +183,7 @@ def evaluate_run(
         "summary": summarise(records),
         "all_labels": {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()},
         "layers": layer_probe(encoder, splits, cfg, device),
-        "outliers": outlier_detection(run_dir, run, sources, features),
+        "outliers": outlier_detection(run, sources),
         "sources": {s.name: s.description for s in sources},
     }
     return report, run

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from evaluate.baselines import REFERENCE_SOURCES
+
 OPTION_KEYS = ("decoder", "sparsity", "contractive_weight", "weight")
 
 
@@ -41,7 +43,7 @@ def main(paths: list[str]) -> None:
         report = json.loads((path / "report.json").read_text())
         cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
         for source in report["sources"]:
-            label = task_label(path) if source in ("encoder", "decoder_only_codes") else "baseline"
+            label = "baseline" if source in REFERENCE_SOURCES else task_label(path)
             few = cells.get((source, "linear", 10))
             few_text = f"{100 * few['mean']:.1f} ± {100 * few['std']:.1f}" if few else "—"
             knn, lin = 100 * cells[(source, "knn", 0)]["mean"], 100 * cells[(source, "linear", 0)]["mean"]

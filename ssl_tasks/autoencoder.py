@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pretrain.core.config import ConfigError
-from pretrain.core.encoders import encode_images, map_batches
+from pretrain.core.encoders import map_batches
 from pretrain.core.tasks import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
 from ssl_tasks.decoders import build_decoder
 from ssl_tasks.losses import decoded_image, per_image_loss, reconstruction_loss
@@ -113,8 +113,8 @@ class Autoencoder(SSLTask):
         return decoded_image(self.forward_decoder(codes), self.cfg.loss)
 
     def decoder_codes(self, encoder: nn.Module, images: torch.Tensor, device) -> torch.Tensor:
-        """The encoder's codes (N, m) of clean uint8 images (N, C, H, W)."""
-        return encode_images(encoder, images, device=device)
+        """The encoder's codes (N, m) of clean uint8 images (N, C, H, W), in full precision."""
+        return map_batches(encoder.to(device), images, device=device)
 
     def anomaly_scores(self, encoder: nn.Module, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
         """{"reconstruction_error": per-pixel loss (N,) of each clean uint8 image through
