@@ -225,16 +225,16 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
     prepared_model, *optimizers = accelerator.prepare(model, *optimizers)
     main = accelerator.is_main_process
     parts = LoopParts(
-        accelerator,
-        prepared_model,
-        optimizers,
-        schedulers,
-        batches,
-        splits.train.x.to(accelerator.device),
-        None,
-        TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
-        run_dir,
-        total_steps,
+        accelerator=accelerator,
+        model=prepared_model,
+        optimizers=optimizers,
+        schedulers=schedulers,
+        batches=batches,
+        train_images=splits.train.x.to(accelerator.device),
+        logger=None,
+        monitor=TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
+        run_dir=run_dir,
+        total_steps=total_steps,
     )
     return parts, summary
 

@@ -34,11 +34,12 @@ class Dataset:
     classes: tuple[str, ...]
 
 
+DatasetFn = Callable[[DataConfig], Dataset]  # the data config section -> the dataset
 DATASETS = Registry("dataset", plugins="pretrain.core.datasets")
 
 
-def register_dataset(name: str) -> Callable[[Callable[[DataConfig], Dataset]], Callable[[DataConfig], Dataset]]:
-    """Decorator adding ``fn(cfg: DataConfig) -> Dataset`` to the registry under ``name``."""
+def register_dataset(name: str) -> Callable[[DatasetFn], DatasetFn]:
+    """Decorator adding a dataset function to the registry under ``name``."""
     return DATASETS.register(name)
 
 
