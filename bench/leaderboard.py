@@ -11,12 +11,12 @@ from pathlib import Path
 
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
-from evaluate.baselines import REFERENCE_SOURCES, feature_sources
+from evaluate.baselines import REFERENCE_SOURCES, feature_sources, random_encoder
 from evaluate.features import source_features
-from evaluate.run import all_label_metrics, default_device, load_splits_checked, random_encoder
+from evaluate.run import all_label_metrics, default_device, load_splits_checked, seeded_variants
 from evaluate.suite import finetune_grid, frozen_grid, summarise
 from pretrain.core.config import load_run_config
-from pretrain.core.export import load_task_heads
+from pretrain.core.export import load_encoder_spec, load_task_heads
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
@@ -41,7 +41,8 @@ def eval_overrides(scale: Scale) -> list[str]:
     return [
         f"eval.labels_per_class=[{','.join(map(str, scale.frozen_labels))}]",
         f"eval.seeds={scale.seeds}",
-        f"eval.finetune.max_steps={scale.finetune_max_steps}",
+        f"eval.finetune.max_epochs={scale.finetune_max_epochs}",
+        f"eval.finetune.min_steps={scale.finetune_min_steps}",
     ]
 
 
@@ -54,11 +55,13 @@ def evaluate_representations(run_dir: Path, baselines: tuple[str, ...], scale: S
     encoder, tasks = load_task_heads(run_dir, cfg, splits)
     sources = feature_sources(run_dir, cfg, splits, list(baselines), device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
-    records = frozen_grid(features, cfg.eval, splits.num_classes, seed)
-    encoders = {"encoder": encoder} | ({"scratch": random_encoder(run_dir, seed)} if baselines else {})
+    variants = seeded_variants(run_dir, cfg, splits, device, list(features))
+    records = frozen_grid(features, cfg.eval, splits.num_classes, seed, variants)
+    spec = load_encoder_spec(run_dir)
+    scratch = (lambda s: random_encoder(spec, s)) if baselines else None
     finetune_cfg = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
-    records += finetune_grid(encoders, splits, finetune_cfg, device, seed)
-    summary = summarise(records)
+    records += finetune_grid(encoder, scratch, splits, finetune_cfg, device, seed)
+    summary = summarise(records, splits.test.y, cfg.eval.bootstrap, seed)
     out = {}
     for source in dict.fromkeys(r["source"] for r in summary):
         metrics = all_label_metrics(features[source], cfg, splits.num_classes) if source in features else {}
@@ -94,6 +97,7 @@ def run_leaderboard(scale: Scale, root: Path) -> dict:
         "seeds": scale.seeds,
         "frozen_labels": list(scale.frozen_labels),
         "finetune_labels": list(scale.finetune_labels),
-        "finetune_max_steps": scale.finetune_max_steps,
+        "finetune_max_epochs": scale.finetune_max_epochs,
+        "finetune_min_steps": scale.finetune_min_steps,
         "full_per_class": full_per_class,
     }

@@ -11,32 +11,25 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from evaluate import plots  # noqa: E402
 
+# The leaderboard's panels: protocol -> panel title.
+LEADERBOARD_PANELS = {"linear": "frozen encoder, linear probe", "finetune": "fine-tuned encoder"}
+
 
 def leaderboard_plot(section: dict, path: Path) -> Path:
     """Label efficiency of every representation: frozen linear probe (left) and fine-tuning (right)."""
-    sources = [row["representation"] for row in section["rows"]]
-    learned = {row["representation"] for row in section["rows"] if row["kind"] == "task"}
-    fig, axes = plt.subplots(1, 2, figsize=(15, 5.5), sharey=True)
-    for ax, protocol, title in zip(
-        axes, ("linear", "finetune"), ("frozen encoder, linear probe", "fine-tuned encoder")
-    ):
-        rows = [
-            {**r, "source": row["representation"]}
-            for row in section["rows"]
-            for r in row["summary"]
-            if r["protocol"] == protocol
-        ]
-        plots.draw_label_efficiency(ax, rows, section["full_per_class"], learned=learned, sources=sources)
-        ax.set_title(f"{title}: test accuracy vs labels per class", fontsize=10)
-    handles = {h.get_label().rsplit(" / ", 1)[0]: h for ax in axes for h in ax.get_legend_handles_labels()[0]}
-    fig.legend(
-        handles.values(),
-        handles.keys(),
-        fontsize=7,
-        loc="upper left",
-        bbox_to_anchor=(1.0, 0.95),
-        title="representation (dashed: baseline)",
-        title_fontsize=7,
+    rows = [
+        {**r, "source": row["representation"]}
+        for row in section["rows"]
+        for r in row["summary"]
+        if r["protocol"] in LEADERBOARD_PANELS
+    ]
+    fig = plots.label_efficiency_figure(
+        rows,
+        "test accuracy vs labels per class",
+        section["full_per_class"],
+        learned={row["representation"] for row in section["rows"] if row["kind"] == "task"},
+        sources=[row["representation"] for row in section["rows"]],
+        panel_titles=LEADERBOARD_PANELS,
     )
     return plots.save_figure(fig, path)
 

@@ -7,10 +7,19 @@ from pathlib import Path
 
 from bench.paper_fig2 import verdict
 from bench.scales import SCALES
-from evaluate.report import budget_name, mean_std, pct
+from evaluate.report import budget_name, mean_std, pct, signed
+from evaluate.uncertainty import t_interval
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
-    "leaderboard": ("data", "leaderboard_epochs", "frozen_labels", "finetune_labels", "seeds", "finetune_max_steps"),
+    "leaderboard": (
+        "data",
+        "leaderboard_epochs",
+        "frozen_labels",
+        "finetune_labels",
+        "seeds",
+        "finetune_max_epochs",
+        "finetune_min_steps",
+    ),
     "paper": ("data", "paper_sizes", "paper_epochs", "paper_max_images", "paper_test_images", "paper_infer_steps"),
     "bottleneck": ("data", "widths", "width_train_subset", "width_epochs", "width_labels", "seeds"),
     "speed": ("data", "speed_steps", "speed_repeats", "probe_passes", "extract_images", "suite_overrides"),
@@ -76,16 +85,30 @@ def leaderboard_table(data: dict) -> str:
 
 
 def best_line(data: dict, protocol: str, budget: int) -> str:
-    scored = [
-        (r["mean"], row["representation"])
-        for row in data["rows"]
-        for r in row["summary"]
-        if r["protocol"] == protocol and r["labels_per_class"] == budget
-    ]
+    """The best representation at one protocol and budget, and whether it beats the runner-up:
+    the paired difference over the shared labelled subsets with its 95% t interval."""
+    scored = sorted(
+        (
+            (r["mean"], row["representation"], r.get("by_seed", {}))
+            for row in data["rows"]
+            for r in row["summary"]
+            if r["protocol"] == protocol and r["labels_per_class"] == budget
+        ),
+        reverse=True,
+    )
     if not scored:
         return ""
-    mean, who = max(scored)
-    return f"best {protocol} at {budget_name(budget)} labels/class: {who} ({pct(mean)})"
+    (mean, who, seeds), line = scored[0], f"best {protocol} at {budget_name(budget)} labels/class: "
+    if len(scored) < 2:
+        return line + f"{who} ({pct(mean)})"
+    _, second, second_seeds = scored[1]
+    shared = sorted(set(seeds) & set(second_seeds))
+    if len(shared) < 2:
+        return line + f"{who} ({pct(mean)}), runner-up {second}: too few shared seeds to tell"
+    low, high = t_interval([seeds[s] - second_seeds[s] for s in shared])
+    said = "better than" if low > 0 else "within noise of"
+    gap = f"{signed(mean - scored[1][0])} [{signed(low)}, {signed(high)}]"
+    return line + f"{who} ({pct(mean)}), {said} {second} ({gap})"
 
 
 def leaderboard_section(data: dict, plots: str) -> list[str]:
@@ -98,9 +121,11 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
     ]
     return [
         f"Every task pretrains the same encoder (the paper's conv net, m = 20) for {data['epochs']} epochs; test "
-        f'accuracy % as mean ± std over {data["seeds"]} labelled subsets per budget ("all" once), frozen '
-        f"protocols on cached features, fine-tuning for at most {data['finetune_max_steps']} steps with the step "
-        "chosen on the validation split; NMI and cluster accuracy from k-means on the test features.",
+        f'accuracy % as mean ± std over {data["seeds"]} labelled subsets per budget ("all": over seeds where '
+        "something is random), frozen protocols on cached features with validation images as scarce as the labels, "
+        f"fine-tuning for at most {data['finetune_max_epochs']:g} epochs (at least {data['finetune_min_steps']} "
+        "steps) with the step chosen on validation; ⚑ marks a cell with a choice at its budget's cap or grid's edge; "
+        "NMI and cluster accuracy from k-means fitted on the training features, scored on the test features.",
         "",
         leaderboard_table(data),
         "",

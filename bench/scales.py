@@ -19,7 +19,8 @@ class Scale:
     frozen_labels: tuple[int, ...] = (1, 10, 100, 0)  # 0 = all labels
     finetune_labels: tuple[int, ...] = (1, 10, 100)
     seeds: int = 3
-    finetune_max_steps: int = 400
+    finetune_max_epochs: float = 4.0  # fine-tuning budget: epochs over the labelled set ...
+    finetune_min_steps: int = 300  # ... but at least this many steps
     # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
     paper_sizes: tuple[int, ...] = (500, 1000, 5000, 15000)
     paper_epochs: float = 200.0
@@ -45,7 +46,7 @@ SCALES = {
         "small",
         leaderboard_epochs=2.0,
         seeds=2,
-        finetune_max_steps=200,
+        finetune_min_steps=200,
         paper_max_images=120_000,
         paper_infer_steps=100,
         width_train_subset=20000,
@@ -60,7 +61,8 @@ SCALES = {
         frozen_labels=(2, 0),
         finetune_labels=(2,),
         seeds=2,
-        finetune_max_steps=10,
+        finetune_max_epochs=0.0,
+        finetune_min_steps=10,
         paper_sizes=(40, 120),
         paper_epochs=2.0,
         paper_test_images=40,
@@ -72,6 +74,11 @@ SCALES = {
         speed_repeats=2,
         probe_passes=1,
         extract_images=100,
-        suite_overrides=("eval.labels_per_class=[2,0]", "eval.seeds=1", "eval.head.max_steps=20"),
+        suite_overrides=(
+            "eval.labels_per_class=[2,0]",
+            "eval.seeds=1",
+            "eval.head.max_epochs=0",
+            "eval.head.min_steps=20",
+        ),
     ),
 }

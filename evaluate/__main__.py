@@ -6,7 +6,8 @@
     python -m evaluate compare runs/ae_fmnist runs/dae_fmnist [--out comparisons/]
 
 Features are extracted once (cached in runs/NAME/features/); the report (report.md,
-report.json, results.csv), plots/ and TensorBoard logs (tb/eval) land in the run directory.
+report.json, results.csv), plots/ and TensorBoard logs (tb/eval) land in the run directory,
+or, for an evaluation with eval.* overrides or --baselines, in runs/NAME/evals/<settings>/.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 from pretrain.core.config import ConfigError
+from pretrain.core.data import DataError
+from pretrain.core.export import UnfinishedRunError
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -26,9 +29,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     report, run = evaluate_run(args.run, args.baselines, args.overrides)
     report["tasks"] = " + ".join(t.name for t in run.cfg.tasks)
     report["plots"] = write_plots(report, run)
-    write_results_csv(report["records"], args.run / "results.csv")
+    write_results_csv(report, run.out_dir / "results.csv")
     log_tensorboard(report, run)
-    print(write_report(args.run, report))
+    print(write_report(run.out_dir, report))
+    if run.out_dir != run.run_dir:
+        print(f"\nwrote this evaluation (with overrides) to {run.out_dir}; the full report in {args.run} is untouched")
     if args.export_features:
         paths = export_features(run.features["encoder"], args.export_features)
         print(f"exported encoder features: {', '.join(map(str, paths))}")
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return args.command(args)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, DataError, FileNotFoundError, UnfinishedRunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

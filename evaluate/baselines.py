@@ -13,6 +13,7 @@ features (N, d).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +21,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from evaluate.features import file_digest
+from evaluate.features import extraction_identity, tensor_digest
+from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config, ConfigError
 from pretrain.core.data import Splits
 from pretrain.core.encoders import Encoder, EncoderSpec, encode_images
@@ -43,23 +45,27 @@ def encoder_source(
     run_dir: Path, device: torch.device, batch_size: int, encoder: nn.Module | None = None
 ) -> FeatureSource:
     """The run's exported encoder (``encoder`` if it is already loaded), keyed on its weight file."""
-    identity = f"encoder:{file_digest(run_dir / ENCODER_WEIGHTS)}"
-    extract = encoder_extractor(load_encoder(run_dir) if encoder is None else encoder, device, batch_size)
+    encoder = load_encoder(run_dir) if encoder is None else encoder
+    identity = extraction_identity("encoder", [encoder], device, file_digest(run_dir / ENCODER_WEIGHTS))
+    extract = encoder_extractor(encoder, device, batch_size)
     return FeatureSource("encoder", identity, extract, "the pretrained encoder's code")
 
 
 def task_sources(
     run_dir: Path, cfg: Config, encoder: nn.Module, tasks: nn.ModuleList, device: torch.device
 ) -> list[FeatureSource]:
-    """What the run's tasks offer besides the encoder's code, keyed on the task weights too; a
-    name already taken (by the encoder, a baseline or another task) gets the task's key appended."""
-    digest, sources, taken = file_digest(Path(run_dir) / TASK_WEIGHTS), [], {"encoder", *REFERENCE_SOURCES}
+    """What the run's tasks offer besides the encoder's code, keyed on the encoder and task
+    weights, and on the task's and encoder's code, device and precision too; a name already
+    taken (by the encoder, a baseline or another task) gets the task's key appended."""
+    run_dir, sources, taken = Path(run_dir), [], {"encoder", *REFERENCE_SOURCES}
+    weights = [file_digest(run_dir / ENCODER_WEIGHTS), file_digest(run_dir / TASK_WEIGHTS)]
     encoder = encoder.to(device)
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
         for source in task.feature_sources(encoder, device):
             name = source.name if source.name not in taken else f"{source.name}[{key}]"
             taken.add(name)
-            sources.append(dataclasses.replace(source, name=name, identity=f"{source.identity}:{digest}"))
+            identity = extraction_identity(source.identity, [encoder, task], device, *weights)
+            sources.append(dataclasses.replace(source, name=name, identity=identity))
     return sources
 
 
@@ -82,11 +88,27 @@ def pca_source(train_images: torch.Tensor, components: int) -> FeatureSource:
     return FeatureSource("pca", f"pca:{components}", extract, description, cache=False)
 
 
-def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:
+def random_encoder(spec: EncoderSpec, seed: int) -> Encoder:
+    """The encoder of ``spec`` with the random weights of ``seed`` (the scratch and random-init baselines)."""
     torch.manual_seed(seed)
-    identity = f"random_init:{sorted(spec.to_dict().items())}:{seed}"
-    extract = encoder_extractor(Encoder(spec).eval(), device, batch_size)
-    return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (seed {seed})")
+    return Encoder(spec).eval()
+
+
+def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:
+    """Features of a never-trained encoder, keyed on a hash of its weights (not only the seed:
+    the same seed gives other weights when the initialisation code changes) and on its code."""
+    encoder = random_encoder(spec, seed)
+    weights = hashlib.sha256(b"".join(tensor_digest(t).encode() for t in encoder.state_dict().values())).hexdigest()
+    identity = extraction_identity("random_init", [encoder], device, str(sorted(spec.to_dict().items())), weights[:16])
+    extract = encoder_extractor(encoder, device, batch_size)
+    return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (one draw per seed)")
+
+
+def random_init_variants(run_dir: Path, cfg: Config, device: torch.device) -> list[FeatureSource]:
+    """One random-init source per evaluation seed (seed ``train.seed + s``), so the baseline's
+    spread over seeds includes the luck of its initialisation."""
+    spec = load_encoder_spec(run_dir)
+    return [random_init_source(spec, cfg.train.seed + s, device, cfg.eval.batch_size) for s in range(cfg.eval.seeds)]
 
 
 def baseline_sources(

@@ -1,8 +1,11 @@
-"""Clustering of frozen features: FAISS k-means with k = number of classes, scored against
-the labels by NMI, ARI and accuracy after the best one-to-one cluster-to-class matching
+"""Clustering of frozen features: FAISS k-means with k = number of classes, fitted on the
+training features, with the test features assigned to its centroids and scored against the
+test labels by NMI, ARI and accuracy after the best one-to-one cluster-to-class matching
 (Hungarian algorithm). The metrics are small functions of the contingency table."""
 
 from __future__ import annotations
+
+import statistics
 
 import faiss
 import numpy as np
@@ -69,32 +72,44 @@ def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 
 def kmeans_clustering(
-    features: torch.Tensor,
-    labels: torch.Tensor,
+    train_features: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
     k: int | None = None,
     seed: int = 0,
     niter: int = 25,
     restarts: int = 3,
 ) -> dict:
-    """FAISS k-means on L2-normalised features (N, d) from k-means++ seeds; the restart with
-    the lowest inertia is kept (labels play no part in the choice).
-    -> {"nmi", "ari", "accuracy", "k", "restarts"}."""
-    y = labels.cpu().numpy()
+    """FAISS k-means fitted on all L2-normalised training features (N, d) from k-means++ seeds,
+    restart r seeded with seed + r; the L2-normalised test features are assigned to the fitted
+    centroids and scored against the test labels. k defaults to the number of test classes.
+    -> {"nmi", "ari", "accuracy"} (means over restarts), their "*_std", "k", "restarts",
+    "fitted_on", "train_size"."""
+    y = test_labels.cpu().numpy()
     k = k or len(np.unique(y))
-    x = np.ascontiguousarray(F.normalize(features.float(), dim=1).cpu().numpy())
-    rng = np.random.default_rng(seed)
-    best = None
-    for _ in range(restarts):
-        km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False)
-        km.train(x, init_centroids=kmeans_plus_plus(x, k, rng))
-        inertia, clusters = km.index.search(x, 1)
-        if best is None or inertia.sum() < best[0]:
-            best = (inertia.sum(), clusters.ravel())
-    clusters = best[1]
-    return {
-        "nmi": nmi(y, clusters),
-        "ari": ari(y, clusters),
-        "accuracy": matched_accuracy(y, clusters),
-        "k": k,
-        "restarts": restarts,
-    }
+    train = np.ascontiguousarray(F.normalize(train_features.float(), dim=1).cpu().numpy())
+    test = np.ascontiguousarray(F.normalize(test_features.float(), dim=1).cpu().numpy())
+    scores: dict[str, list[float]] = {"nmi": [], "ari": [], "accuracy": []}
+    for r in range(restarts):
+        # FAISS otherwise subsamples to max_points_per_centroid * k points (default 256 * k);
+        # fit on every training point. min_points_per_centroid=1 silences its small-data warning.
+        km = faiss.Kmeans(
+            train.shape[1],
+            k,
+            niter=niter,
+            seed=seed + r,
+            verbose=False,
+            max_points_per_centroid=len(train) // k + 1,
+            min_points_per_centroid=1,
+        )
+        km.train(train, init_centroids=kmeans_plus_plus(train, k, np.random.default_rng(seed + r)))
+        _, clusters = km.index.search(test, 1)
+        clusters = clusters.ravel()
+        scores["nmi"].append(nmi(y, clusters))
+        scores["ari"].append(ari(y, clusters))
+        scores["accuracy"].append(matched_accuracy(y, clusters))
+    result: dict = {}
+    for name, values in scores.items():
+        result[name] = statistics.fmean(values)
+        result[f"{name}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return result | {"k": k, "restarts": restarts, "fitted_on": "train", "train_size": len(train)}

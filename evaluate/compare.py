@@ -1,5 +1,9 @@
 """Compare runs: one leaderboard of the encoders' test accuracy per protocol and label
-budget, and one label-efficiency plot with every run's encoder."""
+budget, and one label-efficiency plot with every run's encoder.
+
+Runs are keyed by their path (two runs may share a name), and each row shows the
+evaluation settings its numbers came from: numbers under different settings are not
+comparable, and the table says so rather than hiding it."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from evaluate import plots
 from evaluate.protocols import protocol_rank
 from evaluate.report import budget_name, mean_std
 
+SETTINGS_SHOWN = ("seeds", "val_per_class", "linear_l2", "labels_per_class")
+
 
 def load_report(run_dir: Path) -> dict:
     path = Path(run_dir) / "report.json"
@@ -18,8 +24,18 @@ def load_report(run_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def eval_settings(report: dict) -> str:
+    """The evaluation settings a run's numbers depend on, in one cell."""
+    s = report["settings"]
+    shown = [f"{k}={s[k]}" for k in SETTINGS_SHOWN if k in s]
+    ft = s.get("finetune", {})
+    if "max_epochs" in ft:
+        shown.append(f"finetune.max_epochs={ft['max_epochs']:g}")
+    return "; ".join(shown + [f"weights {report.get('encoder_weights_sha256', '?')}"])
+
+
 def leaderboard(reports: dict[str, dict]) -> str:
-    """Rows: run; columns: protocol x budget of the encoder's features (mean ± std)."""
+    """Rows: run (by path); columns: protocol x budget of the encoder's features (mean ± std), its settings."""
     columns = sorted(
         {
             (r["protocol"], r["labels_per_class"])
@@ -29,23 +45,23 @@ def leaderboard(reports: dict[str, dict]) -> str:
         },
         key=lambda c: (protocol_rank(c[0]), c[1] == 0, c[1]),
     )
-    head = ["run", "tasks"] + [f"{p} {budget_name(b)}" for p, b in columns]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(columns)]
-    for name, rep in reports.items():
+    head = ["run", "tasks"] + [f"{p} {budget_name(b)}" for p, b in columns] + ["evaluation settings"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(columns) + "---|"]
+    for path, rep in reports.items():
         cells = {(r["protocol"], r["labels_per_class"]): r for r in rep["summary"] if r["source"] == "encoder"}
-        tasks = rep.get("tasks", "")
-        lines.append(f"| {name} | {tasks} | " + " | ".join(mean_std(cells.get(c)) for c in columns) + " |")
+        row = [path, rep.get("tasks", "")] + [mean_std(cells.get(c)) for c in columns] + [eval_settings(rep)]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
 def compare_runs(run_dirs: list[Path], out_dir: Path) -> str:
-    reports = {Path(d).name: load_report(d) for d in run_dirs}
+    reports = {str(Path(d)): load_report(d) for d in run_dirs}
     table = leaderboard(reports)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "leaderboard.md").write_text(table + "\n")
     rows = [
-        {**r, "source": f"run:{name}"}
-        for name, rep in reports.items()
+        {**r, "source": f"run:{path}"}
+        for path, rep in reports.items()
         for r in rep["summary"]
         if r["source"] == "encoder"
     ]

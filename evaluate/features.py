@@ -1,19 +1,26 @@
-"""Features computed once per (source, split, images, transform) and cached on disk.
+"""Features computed once per (source identity, split, images) and cached on disk.
 
-Every protocol is a pure function over ``Features``; nothing re-runs an encoder twice.
+Every protocol is a pure function over ``Features``; nothing re-runs an encoder twice. A
+source's identity names everything that changes its features: the weights, the code of
+the modules that compute them, the device type and precision (bf16 on a GPU, fp32 on a
+CPU) and the pixel transform; ``extraction_identity`` builds it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from pretrain.core.checkpoint import atomic_write
+from pretrain.core.checkpoint import atomic_write, file_digest
 from pretrain.core.data import Splits
+from pretrain.core.encoders import inference_precision
 from pretrain.core.samples import Features, ImageSet
 from pretrain.core.tasks import FeatureSource
 
@@ -22,20 +29,40 @@ def tensor_digest(t: torch.Tensor) -> str:
     return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+PIXEL_TRANSFORM = "uint8/255"  # pretrain.core.images.to_unit_float, the only input transform today
 
 
-def cache_key(source: str, split: str, images: ImageSet, transform: str) -> str:
-    """Stable key: the feature source's identity (e.g. a weight-file hash), the split's name,
-    the exact images (hash of their dataset positions and pixels) and the transform."""
-    parts = {
-        "source": source,
-        "split": split,
-        "index": tensor_digest(images.index),
-        "pixels": tensor_digest(images.x),
-        "transform": transform,
-    }
+@cache
+def _source_file_digest(path: str) -> str:
+    return file_digest(Path(path))
+
+
+def module_code_digest(module: nn.Module) -> str:
+    """Hash of the source files defining every submodule's class: editing the encoder's code
+    (or upgrading the library it comes from) changes it."""
+    files = sorted({inspect.getsourcefile(type(m)) or type(m).__qualname__ for m in module.modules()})
+    digests = [_source_file_digest(f) if Path(f).is_file() else f for f in files]
+    return hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
+
+
+def extraction_identity(kind: str, modules: list[nn.Module], device: torch.device | str, *details: str) -> str:
+    """The identity of features computed by ``modules`` on ``device``: ``kind`` and ``details``
+    (e.g. weight hashes, a seed), the modules' code, the device type, the precision and the transform."""
+    parts = [
+        kind,
+        *details,
+        *(f"code={module_code_digest(m)}" for m in modules),
+        f"device={torch.device(device).type}",
+        f"precision={inference_precision(device)}",
+        f"transform={PIXEL_TRANSFORM}",
+    ]
+    return ":".join(parts)
+
+
+def cache_key(source: str, split: str, images: ImageSet) -> str:
+    """Stable key: the feature source's identity (``extraction_identity``), the split's name
+    and the exact images (hash of their dataset positions and pixels)."""
+    parts = {"source": source, "split": split, "index": tensor_digest(images.index), "pixels": tensor_digest(images.x)}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -45,11 +72,10 @@ def cached_features(
     split: str,
     images: ImageSet,
     extract: Callable[[str, ImageSet], torch.Tensor],
-    transform: str = "unit_float",
     use_cache: bool = True,
 ) -> Features:
     """Features of ``images`` from ``extract(split, images) -> (N, d)``, read from the cache if present."""
-    path = Path(cache_dir) / f"{split}-{cache_key(source, split, images, transform)}.pt"
+    path = Path(cache_dir) / f"{split}-{cache_key(source, split, images)}.pt"
     if not use_cache:
         x = extract(split, images).float()
     elif path.is_file():

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import early_stopped_result, train_with_early_stopping
+from evaluate.early_stopping import check_interval, early_stopped_result, step_budget, train_with_early_stopping
 from evaluate.results import EarlyStoppedResult
 from pretrain.core.config import FinetuneConfig
 from pretrain.core.encoders import encode_images
@@ -67,14 +67,17 @@ def finetune(
     settings: FinetuneConfig,
     seed: int,
     device: torch.device | str = "cpu",
+    lr_encoder: float | None = None,
 ) -> EarlyStoppedResult:
-    """Fine-tune a copy of ``encoder`` with a new head on ``train``; early-stop on ``val``;
-    score the best-validation weights on ``test``."""
+    """Fine-tune a copy of ``encoder`` with a new head on ``train`` for at most
+    ``settings.max_epochs`` epochs (at least ``min_steps`` steps); early-stop on ``val``;
+    score the best-validation weights on ``test``. ``lr_encoder`` overrides the settings' rate
+    (and is recorded as chosen)."""
     torch.manual_seed(seed)
     model = Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
     opt = torch.optim.AdamW(
         [
-            {"params": model.encoder.parameters(), "lr": settings.lr_encoder},
+            {"params": model.encoder.parameters(), "lr": lr_encoder or settings.lr_encoder},
             {"params": model.head.parameters(), "lr": settings.lr_head},
         ],
         weight_decay=settings.weight_decay,
@@ -93,7 +96,25 @@ def finetune(
     def validate() -> float:
         return (classify(model, val.x, device) == val.y).float().mean().item()
 
-    stopped = train_with_early_stopping(
-        model, train_step, validate, settings.max_steps, settings.eval_every, settings.patience
-    )
-    return early_stopped_result(classify(model, test.x, device), test.y, stopped, len(train))
+    budget = step_budget(len(train), settings.batch_size, settings.max_epochs, settings.min_steps)
+    every = check_interval(budget, settings.eval_every, settings.max_checks)
+    stopped = train_with_early_stopping(model, train_step, validate, budget, every, settings.patience)
+    predictions = classify(model, test.x, device)
+    return early_stopped_result(predictions, test.y, stopped, len(train), len(val), num_classes, lr_encoder)
+
+
+def finetune_lr_search(
+    encoder: nn.Module,
+    train: ImageSet,
+    val: ImageSet,
+    test: ImageSet,
+    num_classes: int,
+    settings: FinetuneConfig,
+    seed: int,
+    device: torch.device | str,
+    lrs: list[float],
+) -> EarlyStoppedResult:
+    """``finetune`` at each encoder learning rate in ``lrs``; the run with the best validation
+    accuracy is returned (supervised-from-scratch gets its own rate, not the fine-tuning one)."""
+    runs = [finetune(encoder, train, val, test, num_classes, settings, seed, device, lr) for lr in lrs]
+    return max(runs, key=lambda r: r.val_accuracy)

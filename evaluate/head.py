@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import early_stopped_result, train_with_early_stopping
+from evaluate.early_stopping import check_interval, early_stopped_result, step_budget, train_with_early_stopping
 from evaluate.linear import standardise
 from evaluate.results import EarlyStoppedResult
 from pretrain.core.config import HeadConfig
@@ -33,7 +33,7 @@ def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 def mlp_head_probe(
     train: Features, val: Features, test: Features, cfg: HeadConfig, num_classes: int | None = None, seed: int = 0
 ) -> EarlyStoppedResult:
-    """Test accuracy of the head (``cfg``: size, optimiser, step budget) at its validation-best step."""
+    """Test accuracy of the head (``cfg``: size, optimiser, step budget in epochs) at its validation-best step."""
     num_classes = num_classes or int(train.y.max()) + 1
     x_train, x_val, x_test = standardise(train.x.float(), val.x.float(), test.x.float())
     gen = torch.Generator().manual_seed(seed)
@@ -48,9 +48,11 @@ def mlp_head_probe(
         loss.backward()
         opt.step()
 
+    budget = step_budget(len(train), cfg.batch_size, cfg.max_epochs, cfg.min_steps)
+    every = check_interval(budget, cfg.eval_every, cfg.max_checks)
     stopped = train_with_early_stopping(
-        head, train_step, lambda: head_accuracy(head, x_val, val.y), cfg.max_steps, cfg.eval_every, cfg.patience
+        head, train_step, lambda: head_accuracy(head, x_val, val.y), budget, every, cfg.patience
     )
     with torch.no_grad():
         predictions = head.eval()(x_test).argmax(1)
-    return early_stopped_result(predictions, test.y, stopped, len(train))
+    return early_stopped_result(predictions, test.y, stopped, len(train), len(val), num_classes)

@@ -12,7 +12,7 @@ import faiss
 import torch
 import torch.nn.functional as F
 
-from evaluate.results import KnnResult
+from evaluate.results import KnnResult, prediction_scores
 from pretrain.core.search import as_faiss_array, cosine_search, knn_predict
 
 
@@ -29,9 +29,9 @@ def knn_classifier(
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
     predictions = knn_predict(train_features, train_labels, test_features, k, temperature, num_classes)
     return KnnResult(
-        accuracy=(predictions == test_labels.cpu()).float().mean().item(),
-        test_predictions=predictions,
+        **prediction_scores(predictions, test_labels, num_classes),
         train_size=len(train_features),
+        val_size=0,
         selected_on="nothing (k and T fixed)",
         k=k,
         temperature=temperature,

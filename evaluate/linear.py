@@ -2,22 +2,40 @@
 
 The L2 strength is chosen on the validation split; the test split scores only the one
 chosen model. Full-batch L-BFGS (features are cached, so a pass is a matmul), warm-started
-from the previous strength in a strong-to-weak sweep.
+from the previous strength in a strong-to-weak sweep. Every fit reports whether it
+converged, and the result says when the chosen strength sits at an end of the grid.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from evaluate.results import LinearResult
+from evaluate.results import LinearResult, prediction_scores
 from pretrain.core.samples import Features
 
 
 def standardise(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    """Centre and scale every set by the training set's per-dimension mean and std."""
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
-    return [(t - mean) / std for t in (train, *others)]
+    """Centre and scale every set by the training set's per-dimension mean and (population) std.
+
+    A dimension that is constant on the training set keeps scale 1, as scikit-learn's
+    StandardScaler does: with a few labels many border pixels are 0 in every labelled image,
+    and dividing by a clamped std of ~0 would turn a validation pixel of 0.5 into ~1e6."""
+    mean, std = train.mean(0), train.std(0, correction=0)
+    constant = std < 10 * torch.finfo(std.dtype).eps
+    scale = torch.where(constant, torch.ones_like(std), std)
+    return [(t - mean) / scale for t in (train, *others)]
+
+
+@dataclass
+class LogisticFit:
+    weight: torch.Tensor  # (d, C)
+    bias: torch.Tensor  # (C,)
+    iterations: int
+    grad_norm: float  # max |gradient| at the returned weights
+    converged: bool  # the gradient reached ``tolerance``, or L-BFGS stopped on a tolerance before its caps
 
 
 def fit_logistic_regression(
@@ -25,16 +43,24 @@ def fit_logistic_regression(
     y: torch.Tensor,
     num_classes: int,
     l2: float,
-    max_iter: int = 200,
-    init: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Minimise mean cross-entropy + l2 * ||W||^2 (bias unpenalised). x (N, d), y (N,) ->
-    (W (d, C), b (C,))."""
-    weight = torch.zeros(x.shape[1], num_classes) if init is None else init[0].clone()
-    bias = torch.zeros(num_classes) if init is None else init[1].clone()
+    max_iter: int = 500,
+    init: LogisticFit | None = None,
+    tolerance: float = 1e-5,
+) -> LogisticFit:
+    """Minimise mean cross-entropy + l2 * ||W||^2 (bias unpenalised) for x (N, d), y (N,),
+    until the largest gradient entry is below ``tolerance`` or ``max_iter`` iterations."""
+    weight = torch.zeros(x.shape[1], num_classes) if init is None else init.weight.clone()
+    bias = torch.zeros(num_classes) if init is None else init.bias.clone()
     weight.requires_grad_(True)
     bias.requires_grad_(True)
-    opt = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1,
+        max_iter=max_iter,
+        tolerance_grad=tolerance,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -43,14 +69,20 @@ def fit_logistic_regression(
         return loss
 
     opt.step(closure)
-    return weight.detach(), bias.detach()
+    state = opt.state[weight]
+    iterations = int(state.get("n_iter", 0))
+    # L-BFGS also stops when it has spent its function evaluations (max_eval = 1.25 max_iter): a cap, not convergence
+    capped = iterations >= max_iter or int(state.get("func_evals", 0)) >= opt.defaults["max_eval"]
+    closure()  # the gradient at the returned weights, not at the last line-search trial
+    grad_norm = max(weight.grad.abs().max().item(), bias.grad.abs().max().item())
+    return LogisticFit(weight.detach(), bias.detach(), iterations, grad_norm, grad_norm <= tolerance or not capped)
 
 
-def predict(x: torch.Tensor, model: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    return (x @ model[0] + model[1]).argmax(1)
+def predict(x: torch.Tensor, model: LogisticFit) -> torch.Tensor:
+    return (x @ model.weight + model.bias).argmax(1)
 
 
-def accuracy(x: torch.Tensor, y: torch.Tensor, model: tuple[torch.Tensor, torch.Tensor]) -> float:
+def accuracy(x: torch.Tensor, y: torch.Tensor, model: LogisticFit) -> float:
     return (predict(x, model) == y).float().mean().item()
 
 
@@ -59,7 +91,7 @@ def linear_probe(
     val: Features,
     test: Features,
     l2_grid: list[float],
-    max_iter: int = 200,
+    max_iter: int = 500,
     num_classes: int | None = None,
 ) -> LinearResult:
     """Test accuracy of the probe whose L2 strength scored best on ``val``."""
@@ -72,13 +104,16 @@ def linear_probe(
         if best is None or by_l2[l2] > best[0]:
             best = (by_l2[l2], l2, model)
     val_acc, l2, chosen = best
-    predictions = predict(x_test, chosen)
     return LinearResult(
-        accuracy=(predictions == test.y).float().mean().item(),
-        test_predictions=predictions,
+        **prediction_scores(predict(x_test, chosen), test.y, num_classes),
         train_size=len(train),
+        val_size=len(val),
         selected_on="validation split (L2 strength)",
         val_accuracy=val_acc,
         l2=l2,
+        l2_at_edge=len(l2_grid) > 1 and l2 in (min(l2_grid), max(l2_grid)),
+        iterations=chosen.iterations,
+        grad_norm=chosen.grad_norm,
+        converged=chosen.converged,
         val_accuracy_by_l2=by_l2,
     )

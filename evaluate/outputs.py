@@ -16,14 +16,22 @@ from pretrain.core.checkpoint import atomic_write
 from pretrain.core.images import to_unit_float
 from pretrain.core.samples import Features
 
+RUN_COLUMNS = ("encoder_weights_sha256", "val_per_class")  # the report's settings, repeated on every row
 
-def write_results_csv(records: list[dict], path: Path) -> Path:
-    """One row per record; the columns come from the protocol table (evaluate.protocols)."""
-    rows = [{k: "" if r.get(k) is None else r[k] for k in RESULTS_CSV_COLUMNS} for r in records]
+
+def write_results_csv(report: dict, path: Path) -> Path:
+    """One row per record: its key, its result's settings and flags (columns from the protocol
+    table, evaluate.protocols), and the weights and validation mode of the whole evaluation."""
+    run = {
+        "encoder_weights_sha256": report["encoder_weights_sha256"],
+        "val_per_class": report["settings"]["val_per_class"],
+    }
+    columns = [*RESULTS_CSV_COLUMNS, *RUN_COLUMNS]
+    rows = [{k: "" if r.get(k) is None else r[k] for k in RESULTS_CSV_COLUMNS} | run for r in report["records"]]
 
     def write(tmp):
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=RESULTS_CSV_COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
 
@@ -67,7 +75,7 @@ def decoder_views(run: Evaluation, shown: int = 16, walked: int = 256):
 def write_plots(report: dict, run: Evaluation) -> list[str]:
     """Every figure of the evaluation into RUN/plots/; -> their paths relative to the run directory."""
     cfg, splits, features = run.cfg, run.splits, run.features
-    out = run.run_dir / "plots"
+    out = run.out_dir / "plots"
     full = int(torch.bincount(splits.train.y).max())
     title = f"{cfg.name}: label efficiency (test)"
     made = [plots.label_efficiency_plot(report["summary"], out / "label_efficiency.png", title, full)]
@@ -86,7 +94,7 @@ def write_plots(report: dict, run: Evaluation) -> list[str]:
         walk_rows, names = plots.latent_walk_rows(decode, codes)
         title = f"{key}: latent walk (-2 to +2 std)"
         made.append(plots.image_grid_plot(walk_rows, names, out / f"latent_walk_{key}.png", title))
-    return [str(p.relative_to(run.run_dir)) for p in made]
+    return [str(p.relative_to(run.out_dir)) for p in made]
 
 
 def log_tensorboard(report: dict, run: Evaluation) -> None:
@@ -94,7 +102,7 @@ def log_tensorboard(report: dict, run: Evaluation) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     cfg, splits = run.cfg, run.splits
-    writer = SummaryWriter(str(run.run_dir / "tb" / "eval"))
+    writer = SummaryWriter(str(run.out_dir / "tb" / "eval"))
     metrics = {}
     for row in report["summary"]:
         budget = "all" if row["labels_per_class"] == 0 else f"{row['labels_per_class']}pc"

@@ -13,28 +13,105 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from evaluate.baselines import REFERENCE_SOURCES  # noqa: E402
-from evaluate.protocols import MARKERS  # noqa: E402
+from evaluate.protocols import protocol_rank  # noqa: E402
 
 
 def _budget_x(labels_per_class: int, full: int) -> int:
     return full if labels_per_class == 0 else labels_per_class
 
 
+# Reference sources are grey and dashed so the learned ones (in colour) stand out; shade, dash
+# pattern and marker vary so the references stay distinguishable from each other.
+REFERENCE_GREYS = ("0.2", "0.5", "0.35", "0.65")
+REFERENCE_DASHES = ("--", "-.", (0, (8, 3)), (0, (3, 1, 1, 1, 1, 1)))
+REFERENCE_MARKERS = ("x", "v", "+", "*")
+
+
 def label_efficiency_plot(
     summary: list[dict], path: Path, title: str, full_per_class: int, prefix: str = "", learned: set[str] | None = None
 ) -> Path:
-    """Test accuracy vs labels per class (log x), error bars = std over seeds.
-    One line per (source, protocol); learned sources (``learned``, by default every source
-    but the baselines and supervised-from-scratch) solid, the others dashed."""
-    fig, ax = plt.subplots(figsize=(11, 5.5))
-    draw_label_efficiency(ax, summary, full_per_class, prefix, learned)
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="features / protocol", title_fontsize=7)
-    return save_figure(fig, path)
+    """``label_efficiency_figure`` saved as a PNG at ``path``."""
+    return save_figure(label_efficiency_figure(summary, title, full_per_class, prefix, learned), path)
+
+
+def label_efficiency_figure(
+    summary: list[dict],
+    title: str,
+    full_per_class: int,
+    prefix: str = "",
+    learned: set[str] | None = None,
+    sources: list[str] | None = None,
+    panel_titles: dict[str, str] | None = None,
+):
+    """Test accuracy vs labels per class (log x): one panel per protocol (order of ``PROTOCOLS``,
+    unknown names last; two rows past three panels), shared y, one line per source and one legend.
+    Learned sources (``learned``, by default every source not in ``REFERENCE_SOURCES``) are solid and
+    coloured, the references grey and dashed; colours follow ``sources`` (default: order of
+    appearance) so they match across panels. -> the matplotlib Figure."""
+    sources = sources or list(dict.fromkeys(r["source"] for r in summary))
+    protocols = sorted({r["protocol"] for r in summary}, key=lambda p: (protocol_rank(p), p))
+    cols = len(protocols) if len(protocols) <= 3 else -(-len(protocols) // 2)
+    rows = -(-len(protocols) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), sharey=True, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(protocols):
+            fig.delaxes(ax)  # an odd panel count leaves one empty slot
+            continue
+        protocol = protocols[i]
+        mine = [r for r in summary if r["protocol"] == protocol]
+        draw_label_efficiency(ax, mine, full_per_class, prefix, learned, sources)
+        ax.set_title((panel_titles or {}).get(protocol, protocol), fontsize=10)
+        if i % cols:
+            ax.set_ylabel("")  # the shared y axis is labelled once, on the left
+    fig.suptitle(title)
+    _shared_legend(fig, cols)
+    return fig
+
+
+def _shared_legend(fig, cols: int) -> None:
+    """One legend below the panels; a source drawn in several panels is listed once."""
+    handles = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),  # below the figure; save_figure's tight bbox keeps it
+        ncol=max(1, min(len(handles), 3 * cols)),  # about three entries fit under a panel
+        fontsize=7,
+        title="source (grey, dashed: reference)",
+        title_fontsize=7,
+    )
 
 
 def source_colour(index: int, count: int):
-    return f"C{index}" if count <= 10 else plt.cm.tab20(index % 20)
+    """Colour of the ``index``-th of ``count`` learned sources: tab10 (tab20 past 9) without its
+    greys, which are kept for the references."""
+    palette = matplotlib.colormaps["tab10" if count <= 9 else "tab20"].colors
+    palette = [c for c in palette if len(set(c)) > 1]
+    return palette[index % len(palette)]
+
+
+def source_style(source: str, sources: list[str], learned: set[str] | None = None) -> dict:
+    """Line keywords of ``source``: solid and coloured if learned, else grey and dashed; the
+    index among its own kind in ``sources`` picks the style, so it is the same in every panel."""
+    is_learned = (lambda s: s in learned) if learned is not None else (lambda s: s not in REFERENCE_SOURCES)
+    kind = [s for s in sources if is_learned(s) == is_learned(source)]
+    i = kind.index(source)
+    if is_learned(source):
+        return {"color": source_colour(i, len(kind)), "linestyle": "-", "marker": "o"}
+    n = len(REFERENCE_GREYS)
+    return {"color": REFERENCE_GREYS[i % n], "linestyle": REFERENCE_DASHES[i % n], "marker": REFERENCE_MARKERS[i % n]}
+
+
+def accuracy_interval(row: dict) -> tuple[float, float]:
+    """(low, high) accuracy in % of a summary row: its 95% interval of the mean where it has one,
+    else mean ± std over seeds."""
+    if row.get("ci_low") is not None and row.get("ci_high") is not None:
+        return 100 * row["ci_low"], 100 * row["ci_high"]
+    return 100 * (row["mean"] - row["std"]), 100 * (row["mean"] + row["std"])
 
 
 def draw_label_efficiency(
@@ -45,29 +122,26 @@ def draw_label_efficiency(
     learned: set[str] | None = None,
     sources: list[str] | None = None,
 ) -> None:
-    """The lines of ``label_efficiency_plot`` on ``ax``; colour = position in ``sources``
-    (default: order of appearance), so several panels can share colours."""
-    lines: dict[tuple, list] = {}
+    """One line per source of ``summary`` (normally one protocol's rows) on ``ax``, styled by
+    ``source_style``, with its interval as a shaded band (a bar where a line has one point)."""
+    lines: dict[str, list] = {}
     for row in summary:
-        lines.setdefault((row["source"], row["protocol"]), []).append(row)
-    sources = sources or list(dict.fromkeys(source for source, _ in lines))
-    for (source, protocol), rows in sorted(lines.items()):
+        lines.setdefault(row["source"], []).append(row)
+    sources = sources or list(lines)
+    for source, rows in lines.items():
         rows = sorted(rows, key=lambda r: _budget_x(r["labels_per_class"], full_per_class))
         x = [_budget_x(r["labels_per_class"], full_per_class) for r in rows]
-        is_learned = source in learned if learned is not None else source not in REFERENCE_SOURCES
-        ax.errorbar(
-            x,
-            [100 * r["mean"] for r in rows],
-            yerr=[100 * r["std"] for r in rows],
-            linestyle="-" if is_learned else "--",
-            marker=MARKERS.get(protocol, "x"),
-            color=source_colour(sources.index(source), len(sources)),
-            capsize=3,
-            label=f"{prefix}{source} / {protocol}",
-        )
+        style = source_style(source, sources, learned)
+        ax.plot(x, [100 * r["mean"] for r in rows], **style, markersize=4, label=f"{prefix}{source}")
+        low, high = zip(*(accuracy_interval(r) for r in rows))
+        if len(x) > 1:
+            ax.fill_between(x, low, high, color=style["color"], alpha=0.15, linewidth=0)
+        else:  # a band of one point has no width
+            ax.vlines(x, low, high, color=style["color"], alpha=0.6)
     ax.set_xscale("log")
     budgets = sorted({_budget_x(r["labels_per_class"], full_per_class) for r in summary})
     ax.set_xticks(budgets, [("all" if b == full_per_class else str(b)) for b in budgets])
+    ax.minorticks_off()  # log minor labels would crowd the budget ticks
     ax.set_xlabel("labelled images per class")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)

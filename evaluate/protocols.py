@@ -28,6 +28,7 @@ class Protocol:
     result_type: type[ProtocolResult]
     marker: str  # its marker in label-efficiency plots
     note: Callable[[dict], str]  # its line in the report's selection notes, from the eval settings
+    stochastic: bool  # its result depends on a seed beyond the labelled draw (initialisation, batches)
     run: FrozenRun | None = None  # None: the protocol needs images, not cached features (fine-tuning)
 
     @property
@@ -50,8 +51,17 @@ def run_knn(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> K
 
 def linear_note(s: dict) -> str:
     return (
-        "- linear: logistic regression on standardised features; L2 strength chosen on validation from "
-        f"{s['linear_l2']}."
+        "- linear: logistic regression on standardised features (a dimension constant on the labelled set keeps "
+        f"scale 1); L-BFGS to a gradient of 1e-5 or {s['linear_max_iter']} iterations (unconverged fits are "
+        f"flagged); L2 strength chosen on validation from {s['linear_l2']} (a choice at either end is flagged)."
+    )
+
+
+def budget_note(b: dict) -> str:
+    return (
+        f"at most {b['max_epochs']:g} epochs over the labelled set (at least {b['min_steps']} steps), validation "
+        f"checked every {b['eval_every']} steps or more (at most {b['max_checks']} checks), patience "
+        f"{b['patience']} checks; a best step equal to the budget is flagged `at_cap`"
     )
 
 
@@ -59,8 +69,7 @@ def mlp_head_note(s: dict) -> str:
     h = s["head"]
     return (
         f"- mlp_head: {h['layers']}-layer head ({h['hidden']} hidden) on frozen features; number of steps chosen on "
-        f"validation (early stopping, patience {h['patience']} checks of every {h['eval_every']} steps), "
-        "best weights restored."
+        f"validation (early stopping, {budget_note(h)}), best weights restored."
     )
 
 
@@ -75,17 +84,18 @@ def finetune_note(s: dict) -> str:
     ft = s["finetune"]
     return (
         f"- finetune: encoder (lr {ft['lr_encoder']:g}) + linear head (lr {ft['lr_head']:g}), shift ±{ft['shift']} px"
-        f"{' and flips' if ft['flip'] else ''}; number of steps chosen on {ft['val_images'] or 'all'} validation "
-        f"images (early stopping, patience {ft['patience']}); `scratch` = the same recipe from random weights "
-        "(supervised from scratch)."
+        f"{' and flips' if ft['flip'] else ''}; number of steps chosen on validation (early stopping, "
+        f"{budget_note(ft)}; at most {ft['val_images'] or 'all'} validation images); `scratch` = the same recipe from "
+        f"freshly initialised weights per seed, its encoder lr chosen on validation from {ft['scratch_lr_encoder']} "
+        "(on each budget's first seed)."
     )
 
 
 PROTOCOLS = (
-    Protocol("linear", LinearResult, "o", linear_note, run_linear),
-    Protocol("mlp_head", EarlyStoppedResult, "s", mlp_head_note, run_mlp_head),
-    Protocol("knn", KnnResult, "^", knn_note, run_knn),
-    Protocol("finetune", EarlyStoppedResult, "D", finetune_note),
+    Protocol("linear", LinearResult, "o", linear_note, stochastic=False, run=run_linear),
+    Protocol("mlp_head", EarlyStoppedResult, "s", mlp_head_note, stochastic=True, run=run_mlp_head),
+    Protocol("knn", KnnResult, "^", knn_note, stochastic=False, run=run_knn),
+    Protocol("finetune", EarlyStoppedResult, "D", finetune_note, stochastic=True),
 )
 FROZEN_PROTOCOLS = tuple(p for p in PROTOCOLS if p.frozen)
 RESULTS_CSV_COLUMNS = table_columns([p.result_type for p in PROTOCOLS])

@@ -18,9 +18,45 @@ def budget_name(per_class: int) -> str:
 
 
 def mean_std(row: dict | None) -> str:
+    """ "mean ± std" over seeds, "⚑" where a flag (evaluate.suite.warning_flags) was raised."""
     if row is None:
         return "—"
-    return pct(row["mean"]) if row["n"] == 1 else f"{pct(row['mean'])} ± {pct(row['std'])}"
+    text = pct(row["mean"]) if row["n"] == 1 else f"{pct(row['mean'])} ± {pct(row['std'])}"
+    return text + (" ⚑" if row.get("flags") else "")
+
+
+def signed(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def difference_cell(row: dict | None) -> str:
+    if row is None:
+        return "—"
+    said = {"better": "**better**", "worse": "**worse**", "within noise": "within noise"}[row["verdict"]]
+    return f"{signed(row['difference'])} [{signed(row['low'])}, {signed(row['high'])}] {said}"
+
+
+def differences_table(differences: list[dict]) -> str:
+    """Rows: protocol, learned − reference; columns: label budgets; cells: difference in points [95% interval]."""
+    budgets = sorted({d["labels_per_class"] for d in differences}, key=lambda b: (b == 0, b))
+    cells = {(d["protocol"], d["a"], d["b"], d["labels_per_class"]): d for d in differences}
+    pairs = sorted({(d["protocol"], d["a"], d["b"]) for d in differences}, key=lambda k: (protocol_rank(k[0]), k[1:]))
+    lines = [
+        "| protocol | comparison | " + " | ".join(budget_name(b) for b in budgets) + " |",
+        "|---|---|" + "---:|" * len(budgets),
+    ]
+    for protocol, a, b in pairs:
+        row = " | ".join(difference_cell(cells.get((protocol, a, b, n))) for n in budgets)
+        lines.append(f"| {protocol} | {a} − {b} | {row} |")
+    return "\n".join(lines)
+
+
+def flag_notes(summary: list[dict]) -> list[str]:
+    return [
+        f"- ⚑ {r['source']} / {r['protocol']} / {budget_name(r['labels_per_class'])}: {', '.join(r['flags'])}"
+        for r in summary
+        if r.get("flags")
+    ]
 
 
 def source_rank(source: str, sources: list[str]) -> int:
@@ -64,9 +100,9 @@ def all_label_table(all_labels: dict) -> str:
         cells = [pct(m["knn_accuracy_by_k"][k]) for k in ks] + [pct(r[f"precision@{k}"]) for k in rks]
         cells += [pct(r[f"recall@{k}"]) for k in rks] + [
             pct(r["map@r"]),
-            f"{c['nmi']:.3f}",
-            f"{c['ari']:.3f}",
-            pct(c["accuracy"]),
+            f"{c['nmi']:.3f} ± {c['nmi_std']:.3f}",
+            f"{c['ari']:.3f} ± {c['ari_std']:.3f}",
+            f"{pct(c['accuracy'])} ± {pct(c['accuracy_std'])}",
         ]
         lines.append(f"| {source} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -88,13 +124,21 @@ def outlier_table(outliers: dict) -> str:
 
 def selection_notes(s: dict) -> list[str]:
     """What chose what: the labelled subsets, each protocol's own line (from the protocol table), clustering."""
+    val = (
+        "as many validation images per class as labels (at least 5), drawn per seed"
+        if s["val_per_class"] == "matched"
+        else "the whole validation split at every budget"
+    )
     return [
         f"- Labelled subsets: {', '.join(budget_name(b) for b in s['labels_per_class'])} per class, class-balanced "
-        f"draws from the training split, {s['seeds']} seeds each (all labels: once). Validation and test never lend "
-        "labels.",
+        f"draws from the training split, {s['seeds']} seeds each (all labels: every seed for what is random, once "
+        "for what is not). Validation and test never lend labels.",
+        f"- Validation (`eval.val_per_class: {s['val_per_class']}`): {val}.",
         *(protocol.note(s) for protocol in PROTOCOLS),
-        "- Clustering: k-means (k = number of classes) on test features, k-means++ starts, lowest inertia kept; "
-        "labels only score.",
+        f"- random_init: a new draw of weights per seed; scratch: likewise. Intervals: 95%, t over seeds with few "
+        f"labels, bootstrap over test images ({s['bootstrap']} resamples) with all labels.",
+        f"- Clustering: k-means (k = number of classes) fitted on all training features, {s['clustering_restarts']} "
+        "restarts with their own seeds, test features assigned; mean ± std over restarts; labels only score.",
         "- The test split chooses nothing; it is scored once per chosen model.",
     ]
 
@@ -106,13 +150,23 @@ def render_markdown(report: dict) -> str:
         f"# Transfer report: {report['run']}",
         "",
         f"{report['dataset']}: {s['train_size']} training / {s['val_size']} validation / {s['test_size']} test images; "
-        f"encoder {report['encoder']} (m={report['code_dim']}). Features: "
+        f"encoder {report['encoder']} (m={report['code_dim']}, weights sha256 {report['encoder_weights_sha256']}, "
+        f"{report['pretrain_steps']} pretraining steps). Features: "
         + "; ".join(f"`{k}` = {v}" for k, v in report["sources"].items())
-        + ".",
+        + "."
+        + (f" Evaluation overrides: {' '.join(report['overrides'])}." if report.get("overrides") else ""),
         "",
         "## Scarce labels: test accuracy % (mean ± std over seeds)",
         "",
         scarce_label_table(report["summary"], sources + ["scratch"]),
+        *(["", *flag_notes(report["summary"])] if flag_notes(report["summary"]) else []),
+        "",
+        "## Is it better? Learned minus reference, in accuracy points [95% interval]",
+        "",
+        "Called better or worse only where the interval excludes zero. Few labels: paired over the shared labelled "
+        "subsets (t interval); all labels: paired bootstrap over test images.",
+        "",
+        differences_table(report["differences"]) if report["differences"] else "(no reference to compare with)",
         "",
         "## All labels: kNN, retrieval (test queries, training bank) and clustering",
         "",

@@ -10,12 +10,33 @@ import torch
 DETAIL = {"column": False}  # field metadata: kept in report.json, not a results.csv column
 
 
+def prediction_scores(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
+    """Accuracy, balanced accuracy (mean of per-class recalls) and per-class accuracy of
+    predictions (Q,) against labels (Q,), as keyword arguments of a ``ProtocolResult``.
+    A class absent from the test labels has no per-class accuracy (None) and no vote in the balance."""
+    predictions, labels = predictions.cpu(), labels.cpu()
+    correct = (predictions == labels).float()
+    counts = torch.bincount(labels, minlength=num_classes)
+    hits = torch.bincount(labels, weights=correct, minlength=num_classes)
+    per_class = [None if n == 0 else float(h / n) for h, n in zip(hits, counts)]
+    present = [a for a in per_class if a is not None]
+    return {
+        "accuracy": correct.mean().item(),
+        "balanced_accuracy": sum(present) / len(present),
+        "per_class_accuracy": per_class,
+        "test_predictions": predictions,
+    }
+
+
 @dataclass(kw_only=True)
 class ProtocolResult:
     accuracy: float  # test accuracy of the one chosen model, in [0, 1]
+    balanced_accuracy: float  # mean over classes of the per-class test accuracy
     train_size: int  # labelled images it learned from (kNN: its bank)
+    val_size: int  # validation images that chose its settings (0 where nothing is chosen)
     selected_on: str  # what chose its settings; never the test split
     val_accuracy: float | None = None  # validation accuracy of the chosen model; None where nothing is chosen
+    per_class_accuracy: list[float | None] = field(metadata=DETAIL)
     test_predictions: torch.Tensor = field(repr=False, metadata=DETAIL)  # (Q,) one class per test image
 
     def metrics(self) -> dict:
@@ -26,6 +47,10 @@ class ProtocolResult:
 @dataclass(kw_only=True)
 class LinearResult(ProtocolResult):
     l2: float  # the L2 strength chosen on validation
+    l2_at_edge: bool  # the choice is the grid's strongest or weakest value: the grid may be too narrow
+    iterations: int  # L-BFGS iterations of the chosen model
+    grad_norm: float  # largest absolute gradient entry at the end of its fit
+    converged: bool  # the fit stopped on its tolerance, not on the iteration cap
     val_accuracy_by_l2: dict[float, float] = field(metadata=DETAIL)
 
 
@@ -33,6 +58,9 @@ class LinearResult(ProtocolResult):
 class EarlyStoppedResult(ProtocolResult):
     best_step: int  # steps taken when the validation score peaked (the weights kept)
     steps_run: int
+    max_steps: int  # the budget: the most steps it was allowed
+    at_cap: bool  # best_step == max_steps: still improving when the budget ran out
+    lr: float | None = None  # the learning rate chosen on validation, where a grid was searched
 
 
 @dataclass(kw_only=True)

@@ -10,13 +10,15 @@ what they are.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from evaluate.baselines import feature_sources
+from evaluate.baselines import feature_sources, random_encoder, random_init_variants
 from evaluate.clustering import kmeans_clustering
 from evaluate.features import source_features
 from evaluate.knn import approximate_search_recall
@@ -24,11 +26,18 @@ from evaluate.layers import encode_layers, probe_layers
 from evaluate.linear import linear_probe
 from evaluate.outliers import auroc, knn_distance_scores
 from evaluate.retrieval import neighbour_metrics
-from evaluate.suite import finetune_grid, frozen_grid, labelled_subsets, summarise
+from evaluate.suite import (
+    finetune_grid,
+    frozen_grid,
+    labelled_subsets,
+    paired_differences,
+    summarise,
+    validation_subset,
+)
 from pretrain.core.config import Config, config_hash, config_to_dict, load_run_config
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import Encoder
-from pretrain.core.export import load_encoder_spec, load_task_heads
+from pretrain.core.export import assert_pretraining_finished, export_info, load_encoder_spec, load_task_heads
 from pretrain.core.provenance import git_commit
 from pretrain.core.samples import Features
 from pretrain.core.tasks import FeatureSource, task_keys
@@ -39,6 +48,7 @@ class Evaluation:
     """What an evaluation holds besides its JSON report: tensors for plots and exports."""
 
     run_dir: Path
+    out_dir: Path  # where its report, plots and logs go: the run directory, or evals/... with overrides
     cfg: Config
     splits: Splits
     features: dict[str, dict[str, Features]]  # source -> split -> Features
@@ -75,7 +85,7 @@ def all_label_metrics(parts: dict[str, Features], cfg: Config, num_classes: int)
     ks, retrieval_ks = tuple(e.knn_ks), tuple(e.retrieval_ks)
     out = {
         **neighbour_metrics(train.x, train.y, test.x, test.y, ks, retrieval_ks, e.knn_temperature),
-        "clustering": kmeans_clustering(test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts),
+        "clustering": kmeans_clustering(train.x, test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts),
     }
     if e.approx_index:
         out["approximate_index"] = approximate_search_recall(train.x, test.x, max(e.retrieval_ks), e.approx_index)
@@ -90,7 +100,8 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
     if per_class < 0 or not names:
         return []
     positions = labelled_subsets(splits.train.y, [per_class], 1, cfg.train.seed)[0][2]
-    parts = {"train": splits.train.take(positions), "val": splits.val, "test": splits.test}
+    val = validation_subset(splits.val, per_class, cfg.eval.val_per_class, cfg.train.seed)
+    parts = {"train": splits.train.take(positions), "val": val, "test": splits.test}
     layered = {split: encode_layers(encoder, imgs.x, names + ["proj"], device=device) for split, imgs in parts.items()}
     rows = []
     for name in names + ["proj"]:
@@ -139,9 +150,24 @@ def outlier_detection(run: Evaluation, sources: list[FeatureSource]) -> dict:
     }
 
 
-def random_encoder(run_dir: Path, seed: int) -> Encoder:
-    torch.manual_seed(seed)
-    return Encoder(load_encoder_spec(run_dir)).eval()
+def seeded_variants(
+    run_dir: Path, cfg: Config, splits: Splits, device: torch.device, sources: list[str]
+) -> dict[str, list[dict[str, Features]]]:
+    """{source: [features of seed s]} for the sources drawn anew per seed: the random-init
+    encoder, so its spread over seeds includes the luck of its initialisation."""
+    if "random_init" not in sources:
+        return {}
+    return {"random_init": [source_features(run_dir, s, splits) for s in random_init_variants(run_dir, cfg, device)]}
+
+
+def evaluation_dir(run_dir: Path, overrides: list[str], baselines: list[str] | None) -> Path:
+    """The run directory for its full evaluation; RUN/evals/<settings> for one with ``eval.*``
+    overrides or other baselines, so a partial re-evaluation never overwrites the full report."""
+    if not overrides and baselines is None:
+        return run_dir
+    settings = [*overrides, *([f"baselines={','.join(baselines)}"] if baselines is not None else [])]
+    slug = re.sub(r"[^A-Za-z0-9=.,_-]+", "_", "+".join(settings))[:60]
+    return run_dir / "evals" / f"{slug}-{hashlib.sha256(' '.join(settings).encode()).hexdigest()[:6]}"
 
 
 def evaluate_run(
@@ -150,28 +176,34 @@ def evaluate_run(
     """(report, evaluation): the report is JSON-ready; the evaluation holds tensors for plots and exports."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir, overrides)
+    assert_pretraining_finished(run_dir)
     if baselines is not None:
         cfg.eval.baselines = baselines
     splits = load_splits_checked(cfg)
-    device = default_device()
+    device, seed = default_device(), cfg.train.seed
     encoder, tasks = load_task_heads(run_dir, cfg, splits)
     sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
+    variants = seeded_variants(run_dir, cfg, splits, device, list(features))
     print(f"features ready: {', '.join(features)}; running the scarce-label grid ...", flush=True)
-    records = frozen_grid(features, cfg.eval, splits.num_classes, cfg.train.seed)
+    records = frozen_grid(features, cfg.eval, splits.num_classes, seed, variants)
     if cfg.eval.finetune.enabled:
-        encoders = {"encoder": encoder, "scratch": random_encoder(run_dir, cfg.train.seed)}
-        records += finetune_grid(encoders, splits, cfg.eval, device, cfg.train.seed)
+        spec = load_encoder_spec(run_dir)
+        records += finetune_grid(encoder, lambda s: random_encoder(spec, s), splits, cfg.eval, device, seed)
     predictions = {r.key: r.result.test_predictions for r in records}
-    run = Evaluation(run_dir, cfg, splits, features, predictions, device, encoder, tasks)
+    out_dir = evaluation_dir(run_dir, list(overrides), baselines)
+    run = Evaluation(run_dir, out_dir, cfg, splits, features, predictions, device, encoder, tasks)
     print("all-label metrics, layer probe, outliers ...", flush=True)
     report = {
         "run": cfg.name,
+        "run_dir": str(run_dir.resolve()),
         "dataset": cfg.data.name,
         "encoder": cfg.encoder.name,
         "code_dim": cfg.encoder.code_dim,
+        **export_info(run_dir),
         "config_hash": config_hash(cfg),
         "git_commit": git_commit(),
+        "overrides": list(overrides),
         "settings": {
             **config_to_dict(cfg.eval),
             "train_size": len(splits.train),
@@ -180,7 +212,8 @@ def evaluate_run(
             "classes": list(splits.classes),
         },
         "records": [r.as_dict() for r in records],
-        "summary": summarise(records),
+        "summary": summarise(records, splits.test.y, cfg.eval.bootstrap, seed),
+        "differences": paired_differences(records, splits.test.y, cfg.eval.bootstrap, seed),
         "all_labels": {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()},
         "layers": layer_probe(encoder, splits, cfg, device),
         "outliers": outlier_detection(run, sources),

@@ -1,38 +1,59 @@
 """The scarce-label grid: every protocol, at every label budget, over several seeds.
 
-Labelled subsets are class-balanced draws from the training split; the validation split
-selects (probe strength, head and fine-tuning steps); the test split only scores. Each cell
-is a ``Record``: (source, protocol, labels per class (0 = all), seed, result).
+Labelled subsets are class-balanced draws from the training split; validation images
+select (probe strength, head and fine-tuning steps, the scratch learning rate) and are, by
+default, as scarce as the labels they serve (``eval.val_per_class: matched``, after Oliver
+et al. 2018, "Realistic Evaluation of Deep Semi-Supervised Learning Algorithms"); the test
+split only scores. Each cell is a ``Record``: (source, protocol, labels per class (0 = all),
+seed, result). With all labels, whatever is random (a head's initialisation, fine-tuning,
+a random-init encoder) runs once per seed too.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from evaluate.finetune import finetune
-from evaluate.protocols import FROZEN_PROTOCOLS
-from evaluate.results import ProtocolResult, Record
-from pretrain.core.config import EvalConfig
+from evaluate.baselines import REFERENCE_SOURCES
+from evaluate.finetune import finetune, finetune_lr_search
+from evaluate.protocols import FROZEN_PROTOCOLS, Protocol
+from evaluate.results import Record
+from evaluate.uncertainty import accuracy_interval, paired_difference
+from pretrain.core.config import ConfigError, EvalConfig
 from pretrain.core.data import Splits
-from pretrain.core.samples import Features, balanced_subset
+from pretrain.core.samples import Features, Samples, balanced_subset
+
+MIN_VAL_PER_CLASS = 5
+VAL_MODES = ("matched", "full")
 
 
 def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_seed: int):
-    """[(labels_per_class, seed, positions)]: ``seeds`` draws per budget, one for 0 (= all)."""
+    """[(labels_per_class, seed, positions)]: ``seeds`` draws per budget; for 0 (= all) every
+    seed gets every position (what differs between them is the protocols' own randomness)."""
     out = []
     for per_class in budgets:
-        if per_class == 0:
-            out.append((0, 0, torch.arange(len(labels))))
-        else:
-            out += [
-                (per_class, s, balanced_subset(labels, per_class, base_seed + 1000 * s + per_class))
-                for s in range(seeds)
-            ]
+        for s in range(seeds):
+            if per_class == 0:
+                out.append((0, s, torch.arange(len(labels))))
+            else:
+                out.append((per_class, s, balanced_subset(labels, per_class, base_seed + 1000 * s + per_class)))
     return out
+
+
+def validation_subset(val: Samples, per_class: int, mode: str, seed: int) -> Samples:
+    """The validation images that select settings for a budget of ``per_class`` labels:
+    ``full`` (or all labels): the whole split; ``matched``: max(5, per_class) per class."""
+    if mode not in VAL_MODES:
+        raise ConfigError(f"eval.val_per_class: {mode!r} is unknown; choose from {', '.join(VAL_MODES)}")
+    if mode == "full" or per_class == 0:
+        return val
+    smallest = int(torch.bincount(val.y)[val.y.unique()].min())
+    wanted = min(max(MIN_VAL_PER_CLASS, per_class), smallest)
+    return val.take(balanced_subset(val.y, wanted, seed + 7919))  # a seed of its own: not the labelled draw's
 
 
 def assert_disjoint(labelled_index: torch.Tensor, val_index: torch.Tensor, train_index: torch.Tensor) -> None:
@@ -44,58 +65,141 @@ def assert_disjoint(labelled_index: torch.Tensor, val_index: torch.Tensor, train
         raise AssertionError("a labelled subset reaches outside the training split")
 
 
-def frozen_protocols(
-    train: Features, val: Features, test: Features, cfg: EvalConfig, num_classes: int, seed: int
-) -> dict[str, ProtocolResult]:
-    """Every frozen protocol of the table on one labelled subset of frozen features."""
-    return {p.name: p.run(train, val, test, cfg, num_classes, seed) for p in FROZEN_PROTOCOLS}
+def runs_here(protocol: Protocol, per_class: int, seed: int, seeded_source: bool) -> bool:
+    """With all labels, a deterministic protocol on a fixed source gives one answer: run it once."""
+    return per_class != 0 or seed == 0 or protocol.stochastic or seeded_source
 
 
 def frozen_grid(
-    features: dict[str, dict[str, Features]], cfg: EvalConfig, num_classes: int, base_seed: int
+    features: dict[str, dict[str, Features]],
+    cfg: EvalConfig,
+    num_classes: int,
+    base_seed: int,
+    variants: dict[str, list[dict[str, Features]]] | None = None,
 ) -> list[Record]:
-    """Every frozen protocol for every feature source at every label budget and seed."""
-    records = []
+    """Every frozen protocol for every feature source at every label budget and seed.
+    ``variants[source][seed]`` replaces ``features[source]`` for sources drawn anew per seed (random init)."""
+    records, variants = [], variants or {}
     first = next(iter(features.values()))
     subsets = labelled_subsets(first["train"].y, cfg.labels_per_class, cfg.seeds, base_seed)
     for per_class, seed, positions in tqdm(subsets, desc="label budgets", leave=False):
         assert_disjoint(first["train"].index[positions], first["val"].index, first["train"].index)
+        val_rows = validation_subset(
+            first["val"].with_rows(torch.arange(len(first["val"]))), per_class, cfg.val_per_class, base_seed + seed
+        ).x
         for source, parts in features.items():
-            results = frozen_protocols(
-                parts["train"].take(positions), parts["val"], parts["test"], cfg, num_classes, seed
-            )
-            records += [Record(source, protocol, per_class, seed, result) for protocol, result in results.items()]
+            parts = variants[source][seed % len(variants[source])] if source in variants else parts
+            train, val = parts["train"].take(positions), parts["val"].take(val_rows)
+            for p in FROZEN_PROTOCOLS:
+                if runs_here(p, per_class, seed, source in variants):
+                    result = p.run(train, val, parts["test"], cfg, num_classes, seed)
+                    records.append(Record(source, p.name, per_class, seed, result))
     return records
 
 
 def finetune_grid(
-    encoders: dict[str, torch.nn.Module], splits: Splits, cfg: EvalConfig, device, base_seed: int
+    encoder: torch.nn.Module,
+    scratch: Callable[[int], torch.nn.Module] | None,
+    splits: Splits,
+    cfg: EvalConfig,
+    device,
+    base_seed: int,
 ) -> list[Record]:
-    """Fine-tuning of each encoder (the pretrained one; random init = supervised from scratch)."""
-    val = splits.val.subsample(cfg.finetune.val_images, base_seed)
+    """Fine-tuning of the pretrained encoder, and supervised-from-scratch from ``scratch(seed)``
+    (a freshly initialised encoder per seed) with its encoder learning rate chosen on the
+    validation images of each budget's first seed from ``finetune.scratch_lr_encoder``
+    (``scratch`` None: the pretrained encoder only)."""
+    ft, records, scratch_lr = cfg.finetune, [], {}
     subsets = labelled_subsets(splits.train.y, cfg.labels_per_class, cfg.seeds, base_seed)
-    records = []
     for per_class, seed, positions in tqdm(subsets, desc="fine-tuning", leave=False):
         labelled = splits.train.take(positions)
-        for source, encoder in encoders.items():
-            result = finetune(encoder, labelled, val, splits.test, splits.num_classes, cfg.finetune, seed, device)
-            records.append(Record(source, "finetune", per_class, seed, result))
+        val = validation_subset(splits.val, per_class, cfg.val_per_class, base_seed + seed)
+        val = val.subsample(ft.val_images, base_seed)
+        args = (labelled, val, splits.test, splits.num_classes, ft, seed, device)
+        records.append(Record("encoder", "finetune", per_class, seed, finetune(encoder, *args)))
+        if scratch is None:
+            continue
+        fresh = scratch(base_seed + seed)
+        if per_class not in scratch_lr:
+            result = finetune_lr_search(fresh, *args, ft.scratch_lr_encoder)
+            scratch_lr[per_class] = result.lr
+        else:
+            result = finetune(fresh, *args, lr_encoder=scratch_lr[per_class])
+        records.append(Record("scratch", "finetune", per_class, seed, result))
     return records
 
 
-def summarise(records: list[Record]) -> list[dict]:
-    """Mean and standard deviation of test accuracy over seeds, per (source, protocol, budget)."""
-    groups: dict[tuple, list[float]] = defaultdict(list)
+def group_results(records: list[Record]) -> dict[tuple, dict[int, object]]:
+    """{(source, protocol, labels_per_class): {seed: result}}."""
+    groups: dict[tuple, dict[int, object]] = defaultdict(dict)
     for r in records:
-        groups[(r.source, r.protocol, r.labels_per_class)].append(r.result.accuracy)
+        groups[(r.source, r.protocol, r.labels_per_class)][r.seed] = r.result
+    return groups
+
+
+def warning_flags(results: list) -> list[str]:
+    """What may make a cell's number unsafe, with how many of its seeds it hit:
+    at_cap (still improving when the step budget ran out), l2_at_edge (the chosen strength is
+    an end of the grid), unconverged (L-BFGS stopped on its iteration cap)."""
+    counts = {
+        "at_cap": sum(getattr(r, "at_cap", False) for r in results),
+        "l2_at_edge": sum(getattr(r, "l2_at_edge", False) for r in results),
+        "unconverged": sum(not getattr(r, "converged", True) for r in results),
+    }
+    return [f"{name} {n}/{len(results)}" for name, n in counts.items() if n]
+
+
+def summarise(records: list[Record], test_labels: torch.Tensor, resamples: int = 1000, seed: int = 0) -> list[dict]:
+    """Per (source, protocol, budget): mean and std of test accuracy over seeds, and a 95%
+    interval of the mean (t over seeds with few labels; bootstrap over test images with all)."""
+    rows = []
+    for (source, protocol, per_class), results in group_results(records).items():
+        accuracies = [r.accuracy for r in results.values()]
+        low, high, how = accuracy_interval(results, test_labels, per_class == 0, resamples, seed)
+        rows.append(
+            {
+                "source": source,
+                "protocol": protocol,
+                "labels_per_class": per_class,
+                "mean": statistics.fmean(accuracies),
+                "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "n": len(accuracies),
+                "ci_low": low,
+                "ci_high": high,
+                "interval": how,
+                "balanced_accuracy": statistics.fmean(r.balanced_accuracy for r in results.values()),
+                "flags": warning_flags(list(results.values())),
+                "by_seed": {str(seed): r.accuracy for seed, r in results.items()},  # for pairing across runs
+            }
+        )
+    return rows
+
+
+def comparisons(records: list[Record]) -> list[tuple[str, str, str]]:
+    """(protocol, learned source, reference source) pairs: each learned source against every
+    baseline and against supervised-from-scratch, under each protocol both ran."""
+    ran = defaultdict(set)
+    for r in records:
+        ran[r.protocol].add(r.source)
     return [
-        {
-            "source": s,
-            "protocol": p,
-            "labels_per_class": n,
-            "mean": statistics.fmean(v),
-            "std": statistics.stdev(v) if len(v) > 1 else 0.0,
-            "n": len(v),
-        }
-        for (s, p, n), v in groups.items()
+        (protocol, a, b)
+        for protocol, sources in ran.items()
+        for a in sorted(s for s in sources if s not in REFERENCE_SOURCES)
+        for b in REFERENCE_SOURCES
+        if b in sources
     ]
+
+
+def paired_differences(
+    records: list[Record], test_labels: torch.Tensor, resamples: int = 1000, seed: int = 0
+) -> list[dict]:
+    """Accuracy differences (learned − reference) per protocol and budget with 95% intervals and a verdict."""
+    groups, rows = group_results(records), []
+    budgets = sorted({r.labels_per_class for r in records}, key=lambda b: (b == 0, b))
+    for protocol, a, b in comparisons(records):
+        for per_class in budgets:
+            if (a, protocol, per_class) in groups and (b, protocol, per_class) in groups:
+                pair = (groups[(a, protocol, per_class)], groups[(b, protocol, per_class)])
+                diff = paired_difference(*pair, test_labels, per_class == 0, resamples, seed)
+                rows.append({"protocol": protocol, "a": a, "b": b, "labels_per_class": per_class, **diff})
+    return rows

@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from pretrain.core.config import ConfigError, load_config
+from pretrain.core.data import DataError
 from pretrain.meter import NonFiniteLossError
 
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         from pretrain.engine import run_pretraining  # heavy imports after the config is known good
 
         run_pretraining(cfg, resume=args.resume)
-    except (ConfigError, FileNotFoundError, NonFiniteLossError) as err:
+    except (ConfigError, DataError, FileNotFoundError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, ConfigError) else 1
     return 0

@@ -18,7 +18,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from pretrain.core.batches import ShardedBatches
-from pretrain.core.checkpoint import load_checkpoint, save_checkpoint
+from pretrain.core.checkpoint import checkpoint_path, load_checkpoint, read_progress, save_checkpoint, write_progress
 from pretrain.core.config import Config, ConfigError, config_changes, config_to_dict, read_yaml, save_config
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import build_encoder, count_parameters
@@ -56,7 +56,7 @@ def build_model(cfg: Config, splits: Splits) -> PretrainModel:
 
 def prepare_run_dir(cfg: Config, resume: bool, accelerator: Accelerator) -> Path:
     run_dir = cfg.run_path
-    has_checkpoint = (run_dir / "checkpoints" / "last.pt").is_file()
+    has_checkpoint = checkpoint_path(run_dir).is_file()
     if has_checkpoint and not resume:
         raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another name")
     if has_checkpoint and accelerator.is_main_process:
@@ -111,6 +111,7 @@ def save_if_finite(parts: LoopParts, meter: LossMeter, step: int) -> None:
         raise NonFiniteLossError(f"the loss became NaN/inf before step {step}")
     if parts.accelerator.is_main_process:
         save_checkpoint(parts.run_dir, checkpoint_state(parts, step))
+        write_progress(parts.run_dir, step, parts.total_steps, exported=False)
     parts.accelerator.wait_for_everyone()
 
 
@@ -256,21 +257,28 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     parts.logger = RunLogger(run_dir, main, purge_step=start or None)
     parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
     parts.logger.text("summary", "```\n" + summary + "\n```")  # loads, warnings, sizes
+    if main:  # until the export is written, evaluation refuses this run (its config.yaml is already new)
+        write_progress(run_dir, start, parts.total_steps, exported=False)
     if start and main:
-        print(f"resuming at step {start} of {parts.total_steps} from {run_dir}/checkpoints/last.pt", flush=True)
+        print(f"resuming at step {start} of {parts.total_steps} from {checkpoint_path(run_dir)}", flush=True)
     started = time.perf_counter()
     try:
         done = train_loop(parts, cfg, start)
     except NonFiniteLossError as err:
-        raise NonFiniteLossError(
-            f"{err}. Training stopped; the last good checkpoint is {run_dir}/checkpoints/last.pt"
-        ) from None
+        saved = checkpoint_path(run_dir).is_file()  # progress.json holds the step of the last one saved
+        where = (
+            f"the last good checkpoint is {checkpoint_path(run_dir)} (step {read_progress(run_dir)['step']})"
+            if saved
+            else f"no checkpoint was saved yet (the first comes at step {cfg.train.ckpt_every})"
+        )
+        raise NonFiniteLossError(f"{err}. Training stopped; {where}") from None
     finally:
         parts.logger.close()
     if done == parts.total_steps and main:
         unwrapped = accelerator.unwrap_model(parts.model)
         info = {"steps": done, "train_seconds_last_invocation": round(time.perf_counter() - started, 1)}
         export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {**info, **provenance()})
+        write_progress(run_dir, done, parts.total_steps, exported=True)
         print(f"exported encoder to {run_dir}/encoder.safetensors", flush=True)
     accelerator.wait_for_everyone()
     accelerator.end_training()

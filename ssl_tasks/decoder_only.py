@@ -228,16 +228,16 @@ class DecoderOnly(SSLTask):
         return {"code_inference_loss": self.infer(encoder, images, device)[1]}
 
     def feature_sources(self, encoder: nn.Module, device) -> list[FeatureSource]:
-        """The per-sample codes as a representation: the learned table for the training split
-        (row k is training image k), codes inferred with the decoder frozen for other splits."""
+        """Codes inferred with the decoder frozen, for every split, the training split included:
+        the learned table holds codes of another kind (fitted jointly with the decoder over many
+        epochs), so a probe trained on the table and scored on inferred codes would measure the
+        gap between the two kinds, not the representation."""
         cfg = self.cfg
 
         def extract(split: str, images: ImageSet) -> torch.Tensor:
-            if split == "train":
-                return self.codes.detach().cpu()
             bar = partial(tqdm, desc=f"code inference ({split})", unit="batch", leave=False)
             return self.infer(encoder, images.x, device, progress=bar)[0]
 
         settings = f"{cfg.infer_init}:{cfg.infer_steps}:{cfg.infer_lr}:{cfg.infer_momentum}:{cfg.loss}"
-        description = f"learned codes (train) and codes inferred in {cfg.infer_steps} steps (val, test)"
+        description = f"codes inferred in {cfg.infer_steps} steps with the decoder frozen (every split)"
         return [FeatureSource("decoder_only_codes", f"decoder_only:{settings}", extract, description)]

@@ -31,8 +31,15 @@ def tiny_config_dict(run_dir: Path, **sections) -> dict:
             "seeds": 2,
             "linear_l2": [1e-3],
             "linear_max_iter": 30,
-            "head": {"max_steps": 60, "eval_every": 20},
-            "finetune": {"max_steps": 20, "eval_every": 10, "val_images": 40},
+            "head": {"max_epochs": 0.0, "min_steps": 60, "eval_every": 20},
+            "finetune": {
+                "max_epochs": 0.0,
+                "min_steps": 20,
+                "eval_every": 10,
+                "val_images": 40,
+                "scratch_lr_encoder": [3e-4, 1e-3],
+            },
+            "bootstrap": 200,
             "layer_probe_labels_per_class": 5,
             "tsne_points": 100,
             "projector_points": 50,
@@ -50,3 +57,16 @@ def tiny_cfg(tmp_path):
         return config_from_dict(tiny_config_dict(run_dir or tmp_path / "run", **sections))
 
     return make
+
+
+@pytest.fixture
+def evaluation_dir():
+    """Where an evaluation with eval.* overrides wrote (RUN/evals/<settings>); the run
+    directory itself keeps only the full report."""
+
+    def find(run_dir: Path) -> Path:
+        (out,) = (Path(run_dir) / "evals").iterdir()
+        assert not (Path(run_dir) / "report.json").exists()
+        return out
+
+    return find

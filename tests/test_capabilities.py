@@ -64,10 +64,11 @@ def toy_task():
     TASKS.unregister("toy_decoder")
 
 
-def test_a_new_task_is_evaluated_by_what_it_offers(toy_task, tiny_cfg):
+def test_a_new_task_is_evaluated_by_what_it_offers(toy_task, tiny_cfg, evaluation_dir):
     run_dir = run_pretraining(tiny_cfg(tasks=[{"name": toy_task, "units": 3}], data={"holdout_classes": [3]}))
     assert main(["--run", str(run_dir), *EVAL]) == 0
-    report = json.loads((run_dir / "report.json").read_text())
+    out = evaluation_dir(run_dir)
+    report = json.loads((out / "report.json").read_text())
     assert list(report["sources"]) == ["encoder", "toy_codes"]
     assert {r["source"] for r in report["summary"]} == {"encoder", "toy_codes"}
     assert set(report["outliers"]["auroc"]) == {
@@ -76,18 +77,19 @@ def test_a_new_task_is_evaluated_by_what_it_offers(toy_task, tiny_cfg):
         "toy_error[toy_decoder]",
     }
     for plot in ("reconstructions_toy_decoder", "latent_walk_toy_decoder"):
-        assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
+        assert (out / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     cached = [torch.load(path) for path in (run_dir / "features").glob("*.pt")]
     toy = [c for c in cached if c["source"].startswith("toy:3:")]  # the task's identity, then its weights' digest
     assert sorted(c["split"] for c in toy) == ["outliers", "test", "train", "val"]
     assert all(c["x"].shape[1] == 3 for c in toy)
 
 
-def test_a_task_that_offers_nothing_gets_the_generic_evaluation(tiny_cfg):
+def test_a_task_that_offers_nothing_gets_the_generic_evaluation(tiny_cfg, evaluation_dir):
     run_dir = run_pretraining(tiny_cfg(tasks=[{"name": "relative_position"}], data={"holdout_classes": [3]}))
     assert main(["--run", str(run_dir), *EVAL]) == 0
-    report = json.loads((run_dir / "report.json").read_text())
+    out = evaluation_dir(run_dir)
+    report = json.loads((out / "report.json").read_text())
     assert list(report["sources"]) == ["encoder"]
     assert set(report["outliers"]["auroc"]) == {"knn_distance[encoder]"}
-    assert not list((run_dir / "plots").glob("reconstructions_*.png"))
-    assert not list((run_dir / "plots").glob("latent_walk_*.png"))
+    assert not list((out / "plots").glob("reconstructions_*.png"))
+    assert not list((out / "plots").glob("latent_walk_*.png"))

@@ -6,7 +6,7 @@ import torch
 
 from pretrain.core.batches import ShardedBatches
 from pretrain.core.config import ConfigError, DataConfig
-from pretrain.core.data import DATASETS, Dataset, load_splits, register_dataset, train_val_split
+from pretrain.core.data import DATASETS, DataError, Dataset, load_splits, register_dataset, train_val_split
 from pretrain.core.datasets.fashion_mnist import find_fashion_mnist, read_idx
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.samples import ImageSet, balanced_subset
@@ -40,6 +40,25 @@ def test_read_idx_roundtrip(tmp_path):
     with gzip.open(path, "wb") as f:
         f.write(header + images.tobytes())
     assert np.array_equal(read_idx(path), images)
+
+
+@pytest.mark.parametrize("cut", [2, 9, 40])  # inside the magic, inside the dims, inside the pixels
+def test_a_truncated_idx_file_is_a_clear_error(tmp_path, cut):
+    images = np.zeros((3, 4, 5), dtype=np.uint8)
+    whole = bytes([0, 0, 8, 3]) + np.array([3, 4, 5], ">i4").tobytes() + images.tobytes()
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(whole[:cut])
+    with pytest.raises(DataError, match=f"{path}.*(truncated|not an unsigned-byte IDX)"):
+        read_idx(path)
+
+
+def test_a_truncated_gzip_is_a_clear_error(tmp_path):
+    path = tmp_path / "x-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + np.array([1000], ">i4").tobytes() + bytes(1000))
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(DataError, match="download it again"):
+        read_idx(path)
 
 
 def test_missing_dataset_says_how_to_get_it(tmp_path):

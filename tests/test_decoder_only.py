@@ -130,3 +130,20 @@ def test_pca_code_init_spans_the_principal_subspace_with_unit_variance():
         DecoderOnly(
             DecoderOnlyConfig(name="decoder_only", code_init="bogus"), encoder, TaskContext(shape, 300)
         ).prepare(images)
+
+
+def test_training_codes_for_probes_are_inferred_like_test_codes():
+    """A probe must train and score on one kind of code: the training split's features are
+    inferred with the decoder frozen, as the test split's are, not read from the learned table."""
+    torch.manual_seed(0)
+    shape, samples = (1, 28, 28), 12
+    images = synthetic_images(samples, seed=0)
+    encoder = build_encoder("paper_conv", 4, shape, 0.3, 0.3)
+    cfg = DecoderOnlyConfig(name="decoder_only", infer_steps=3)
+    task = DecoderOnly(cfg, encoder, TaskContext(shape, samples))
+    with torch.no_grad():
+        task.codes.fill_(7.0)  # a table nothing like inferred codes
+    (source,) = task.feature_sources(encoder, "cpu")
+    train, test = source.extract("train", images), source.extract("test", images)
+    assert torch.equal(train, test)  # the same images give the same codes, whatever the split
+    assert torch.equal(train, task.infer(encoder, images.x, "cpu")[0]) and not torch.equal(train, task.codes)

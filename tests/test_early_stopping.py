@@ -30,3 +30,24 @@ def test_runs_to_the_end_while_still_improving():
         model, calls.append, lambda: float(len(calls)), max_steps=25, eval_every=10, patience=2
     )
     assert result.steps_run == 25 and result.best_step == 25 and len(calls) == 25
+
+
+def test_budget_is_epochs_over_the_labelled_set_with_a_floor():
+    from evaluate.early_stopping import check_interval, step_budget
+
+    # all 55,000 labels at batch 64: 4 epochs are 3438 steps, not a cap of 400 (under half an epoch)
+    assert step_budget(55_000, 64, max_epochs=4, min_steps=300) == 3438
+    assert step_budget(10, 64, max_epochs=4, min_steps=300) == 300  # 1 label per class: the floor
+    assert check_interval(3438, eval_every=25, max_checks=20) == 172  # long budgets: at most 20 checks
+    assert check_interval(300, eval_every=25, max_checks=20) == 25
+
+
+def test_a_best_step_at_the_budget_is_flagged():
+    model = torch.nn.Linear(1, 1)
+    calls = []
+    still_improving = train_with_early_stopping(
+        model, calls.append, lambda: float(len(calls)), max_steps=30, eval_every=10, patience=2
+    )
+    assert still_improving.best_step == 30 and still_improving.at_cap
+    peaked = train_with_early_stopping(model, lambda step: None, lambda: 0.0, max_steps=30, eval_every=10, patience=2)
+    assert peaked.best_step == 0 and not peaked.at_cap

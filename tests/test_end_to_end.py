@@ -25,8 +25,11 @@ def test_pretrain_then_evaluate_fashion_mnist_subset(tmp_path):
         "eval.linear_l2=[1e-3,1e-2]",
         "eval.labels_per_class=[10,0]",
         "eval.seeds=2",
-        "eval.finetune.max_steps=60",
-        "eval.head.max_steps=300",
+        "eval.finetune.max_epochs=0",
+        "eval.finetune.min_steps=60",
+        "eval.finetune.scratch_lr_encoder=[1e-3]",
+        "eval.head.max_epochs=0",
+        "eval.head.min_steps=300",
         "eval.tsne_points=300",
         "eval.layer_probe_labels_per_class=10",
     ]

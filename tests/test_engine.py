@@ -49,7 +49,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_cfg, monkeypat
         return (loss * float("nan") if calls["n"] > 6 else loss), logs, shown
 
     monkeypatch.setattr(PretrainModel, "forward", poisoned)
-    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+    with pytest.raises(NonFiniteLossError, match=r"last good checkpoint is .*last.pt \(step 5\)"):
         run_pretraining(cfg)
     state = load_checkpoint(cfg.run_path)
     assert state["step"] == 5  # ckpt_every=5; step 7 went NaN and was never saved
@@ -70,3 +70,17 @@ def test_run_writes_logs_and_exports(tiny_cfg):
     assert "pretrain/input_vs_output" in tags["images"]
     accuracies = [e.value for e in events.Scalars("monitor/val_knn_accuracy")]
     assert all(0.0 <= a <= 1.0 for a in accuracies) and len(accuracies) >= 2
+
+
+def test_nonfinite_loss_before_any_checkpoint_says_so(tiny_cfg, monkeypatch):
+    cfg = tiny_cfg()
+    forward = PretrainModel.forward
+
+    def poisoned(self, images, index):
+        loss, logs, shown = forward(self, images, index)
+        return loss * float("nan"), logs, shown
+
+    monkeypatch.setattr(PretrainModel, "forward", poisoned)
+    with pytest.raises(NonFiniteLossError, match="no checkpoint was saved yet") as err:
+        run_pretraining(cfg)
+    assert "last.pt" not in str(err.value) and load_checkpoint(cfg.run_path) is None

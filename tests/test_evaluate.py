@@ -2,9 +2,12 @@
 
 import csv
 import json
+import shutil
 
+import matplotlib.colors
 import numpy as np
 import pytest
+import torch
 
 from evaluate.__main__ import main
 from evaluate.features import cache_key
@@ -24,9 +27,17 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
     cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
     for source in report["sources"]:
         for protocol in ("linear", "mlp_head", "knn"):
-            assert cells[(source, protocol, 2)]["n"] == 2 and cells[(source, protocol, 0)]["n"] == 1
+            # with all labels only what is random reruns per seed: the head, and every random-init draw
+            reruns = protocol == "mlp_head" or source == "random_init"
+            assert cells[(source, protocol, 2)]["n"] == 2 and cells[(source, protocol, 0)]["n"] == (2 if reruns else 1)
     assert ("encoder", "finetune", 2) in cells and ("scratch", "finetune", 0) in cells  # supervised from scratch
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in report["records"])
+    assert len(report["encoder_weights_sha256"]) == 16 and report["pretrain_steps"] > 0
+    for r in report["records"]:  # held-out classes have no test image, so no per-class accuracy
+        assert [i for i, a in enumerate(r["per_class_accuracy"]) if a is None] == [3, 8]
+        assert 0 <= r["balanced_accuracy"] <= 1
+    assert {(d["a"], d["b"]) for d in report["differences"]} >= {("encoder", "raw_pixels"), ("encoder", "scratch")}
+    assert all(r["ci_low"] <= r["mean"] <= r["ci_high"] for r in report["summary"])
     assert {r["protocol"] for r in report["records"]} == PROTOCOLS
     for metrics in report["all_labels"].values():
         assert set(metrics) >= {"knn_accuracy_by_k", "retrieval", "clustering"}
@@ -45,6 +56,9 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
     assert len(rows) == len(report["records"]) and rows[0]["source"] == "encoder"
+    for column in ("k", "temperature", "l2", "l2_at_edge", "converged", "best_step", "at_cap", "val_size", "lr"):
+        assert column in rows[0], column
+    assert {row["encoder_weights_sha256"] for row in rows} == {report["encoder_weights_sha256"]}
     by_protocol = {row["protocol"]: row for row in rows}  # the last row of each protocol
     assert float(by_protocol["linear"]["l2"]) > 0 and by_protocol["linear"]["best_step"] == ""
     assert int(by_protocol["mlp_head"]["best_step"]) <= int(by_protocol["mlp_head"]["steps_run"])
@@ -79,15 +93,16 @@ def test_export_round_trips(tiny_cfg, tmp_path):
         )
 
 
-def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg):
+def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg, evaluation_dir):
     cfg = tiny_cfg(tasks=[{"name": "decoder_only", "infer_steps": 5}], train={"epochs": 2})
     run_dir = run_pretraining(cfg)
     overrides = ["eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
     assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0  # report, plots, logs
-    report = json.loads((run_dir / "report.json").read_text())
+    out = evaluation_dir(run_dir)
+    report = json.loads((out / "report.json").read_text())
     assert list(report["sources"]) == ["encoder", "decoder_only_codes"]
     for plot in ("reconstructions_decoder_only", "latent_walk_decoder_only"):  # from codes inferred for test images
-        assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
+        assert (out / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     assert {r["source"] for r in report["summary"]} == {"encoder", "decoder_only_codes"}
     cached = sorted(p.name.split("-")[0] for p in (run_dir / "features").glob("*.pt"))
     assert cached == ["test", "test", "train", "train", "val", "val"]  # two sources x three splits
@@ -104,31 +119,34 @@ def test_evaluate_reuses_cached_features(tiny_cfg):
     assert first["summary"] == second["summary"]
 
 
-def test_compare_two_runs(tiny_cfg, tmp_path, capsys):
+def test_compare_two_runs(tiny_cfg, tmp_path, capsys, evaluation_dir):
+    """Both runs are named "tiny": compare keys them by path, and shows each one's evaluation settings."""
     runs = []
-    for name, decoder in (("mirror", "mirror"), ("linear", "linear")):
+    for name, decoder, seeds in (("mirror", "mirror", 2), ("linear", "linear", 1)):
         run_dir = run_pretraining(
             tiny_cfg(run_dir=tmp_path / name, tasks=[{"name": "autoencoder", "decoder": decoder}])
         )
-        assert main(["--run", str(run_dir), "--baselines", "none", "eval.finetune.enabled=false"]) == 0
-        runs.append(str(run_dir))
+        overrides = ["eval.finetune.enabled=false", f"eval.seeds={seeds}"]
+        assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0
+        runs.append(str(evaluation_dir(run_dir)))
     capsys.readouterr()
     assert main(["compare", *runs, "--out", str(tmp_path / "cmp")]) == 0
     table = capsys.readouterr().out
-    assert "| mirror |" in table and "| linear |" in table and "linear all" in table
+    assert f"| {runs[0]} |" in table and f"| {runs[1]} |" in table and "linear all" in table
+    assert "seeds=2" in table and "seeds=1" in table
     assert (tmp_path / "cmp" / "label_efficiency.png").stat().st_size > 1000
     assert (tmp_path / "cmp" / "leaderboard.md").read_text().startswith("| run |")
 
 
 def test_cache_key_depends_on_source_split_and_pixels():
     images = synthetic_images(20, seed=0)
-    key = cache_key("encoder:abc", "train", images, "unit_float")
-    assert key == cache_key("encoder:abc", "train", images, "unit_float")
-    assert key != cache_key("encoder:abd", "train", images, "unit_float")
-    assert key != cache_key("encoder:abc", "val", images, "unit_float")
+    key = cache_key("encoder:abc", "train", images)
+    assert key == cache_key("encoder:abc", "train", images)
+    assert key != cache_key("encoder:abd", "train", images)
+    assert key != cache_key("encoder:abc", "val", images)
     changed = synthetic_images(20, seed=0)
     changed.x[0, 0, 0, 0] += 1
-    assert key != cache_key("encoder:abc", "train", changed, "unit_float")
+    assert key != cache_key("encoder:abc", "train", changed)
 
 
 def test_errors_are_clear(tmp_path, capsys):
@@ -143,3 +161,90 @@ def test_only_eval_settings_change_after_pretraining(tiny_cfg, override, capsys)
     run_dir = run_pretraining(tiny_cfg())
     assert main(["--run", str(run_dir), override]) == 2
     assert "only eval.*" in capsys.readouterr().err
+
+
+def _summary_rows(source, protocol, means, **extra):
+    """Summary rows of one (source, protocol) line at budgets 2, 5 and all labels."""
+    return [
+        {"source": source, "protocol": protocol, "labels_per_class": b, "mean": m, "std": 0.02, "n": 3, **extra}
+        for b, m in zip((2, 5, 0), means)
+    ]
+
+
+def test_label_efficiency_figure_has_a_panel_per_protocol_grey_references_and_intervals(tmp_path):
+    from matplotlib.collections import PolyCollection
+
+    from evaluate.plots import label_efficiency_figure, label_efficiency_plot
+
+    summary = [
+        *_summary_rows("encoder", "knn", (0.5, 0.6, 0.8), ci_low=0.4, ci_high=0.9),
+        *_summary_rows("pca", "knn", (0.3, 0.4, 0.5)),
+        *_summary_rows("encoder", "linear", (0.55, 0.65, 0.85)),
+        *_summary_rows("pca", "linear", (0.35, 0.45, 0.55)),
+    ]
+    fig = label_efficiency_figure(summary, "t", full_per_class=10)
+    assert [ax.get_title() for ax in fig.axes] == ["linear", "knn"]  # the order of PROTOCOLS
+    knn = fig.axes[1]
+    colours = {line.get_label(): line.get_color() for line in knn.get_lines()}
+    r, g, b, _ = matplotlib.colors.to_rgba(colours["pca"])
+    assert r == g == b  # a reference: grey
+    assert len(set(matplotlib.colors.to_rgba(colours["encoder"])[:3])) > 1  # learned: a colour
+    assert colours["encoder"] == {ln.get_label(): ln.get_color() for ln in fig.axes[0].get_lines()}["encoder"]
+    bands = [c for c in knn.collections if isinstance(c, PolyCollection)]
+    ys = [band.get_paths()[0].vertices[:, 1] for band in bands]
+    assert any(np.isclose(y.min(), 40) and np.isclose(y.max(), 90) for y in ys)  # ci_low/ci_high in %
+    assert any(np.isclose(y.min(), 28) and np.isclose(y.max(), 52) for y in ys)  # no interval: mean ± std
+    assert len(label_efficiency_figure(summary + _summary_rows("x", "mine", (0.1,) * 3), "t", 10).axes) == 3
+    many = [{**r, "protocol": p} for p in ("linear", "mlp_head", "knn", "finetune") for r in summary[:3]]
+    assert [ax.get_subplotspec().rowspan.start for ax in label_efficiency_figure(many, "t", 10).axes] == [0, 0, 1, 1]
+    assert label_efficiency_plot(summary, tmp_path / "le.png", "t", 10).stat().st_size > 1000
+
+
+def test_feature_identity_names_precision_code_and_random_weights(tiny_cfg, monkeypatch):
+    """The cache key changes with everything that changes the features."""
+    import evaluate.features as features
+    from evaluate.baselines import encoder_source, random_init_source
+    from pretrain.core.export import load_encoder_spec
+
+    run_dir = run_pretraining(tiny_cfg())
+    plain = encoder_source(run_dir, torch.device("cpu"), 64).identity
+    assert "precision=fp32" in plain and "device=cpu" in plain
+    monkeypatch.setattr(features, "inference_precision", lambda device: "bf16")  # as on a GPU
+    assert encoder_source(run_dir, torch.device("cpu"), 64).identity != plain
+    monkeypatch.undo()
+    monkeypatch.setattr(features, "module_code_digest", lambda module: "edited")  # the encoder's code changed
+    assert encoder_source(run_dir, torch.device("cpu"), 64).identity != plain
+    monkeypatch.undo()
+    spec = load_encoder_spec(run_dir)
+    first, again = (random_init_source(spec, 0, torch.device("cpu"), 64).identity for _ in range(2))
+    assert first == again != random_init_source(spec, 1, torch.device("cpu"), 64).identity
+
+
+def test_an_unfinished_run_is_not_evaluated(tiny_cfg, capsys):
+    cfg = tiny_cfg(train={"halt_after_steps": 3})
+    run_dir = run_pretraining(cfg)
+    assert main(["--run", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "pretraining stopped at step 3 of" in err and "--resume train.halt_after_steps=0" in err
+    assert not (run_dir / "report.json").exists()
+
+
+def test_a_rerun_killed_before_export_is_not_evaluated_with_the_old_export(tiny_cfg, capsys):
+    run_dir = run_pretraining(tiny_cfg())
+    cfg = tiny_cfg(train={"halt_after_steps": 2, "epochs": 2})  # the same directory, started again
+    cfg.run_dir = str(run_dir)
+    shutil.rmtree(run_dir / "checkpoints")
+    run_pretraining(cfg)
+    assert (run_dir / "encoder.safetensors").exists()  # the old export is still there ...
+    assert main(["--run", str(run_dir)]) == 2  # ... and is not passed off as this config's
+    assert "pretraining stopped at step 2 of" in capsys.readouterr().err
+
+
+def test_overridden_evaluations_write_beside_the_full_report(tmp_path):
+    from evaluate.run import evaluation_dir
+
+    assert evaluation_dir(tmp_path, [], None) == tmp_path
+    one = evaluation_dir(tmp_path, ["eval.seeds=5"], None)
+    other = evaluation_dir(tmp_path, ["eval.seeds=6"], None)
+    assert one.parent == tmp_path / "evals" and one != other and one.name.startswith("eval.seeds=5")
+    assert evaluation_dir(tmp_path, [], []) != tmp_path  # other baselines are a partial evaluation too

@@ -36,3 +36,57 @@ def test_l2_is_chosen_on_validation_not_test():
     flipped = linear_probe(train, val, Features(test.x, (test.y + 1) % 5, test.index), [1e-4, 1.0])
     assert base.l2 == flipped.l2  # the test labels never influence the choice
     assert flipped.accuracy < 0.1
+
+
+def test_standardise_leaves_dimensions_constant_on_the_labelled_set_unscaled():
+    """With few labels a border pixel can be 0 in every labelled image: its scale is 1, not ~1e-6."""
+    from evaluate.linear import standardise
+
+    train = torch.tensor([[0.0, 1.0], [0.0, 3.0]])
+    val = torch.tensor([[0.5, 2.0]])
+    train_s, val_s = standardise(train, val)
+    assert val_s[0, 0].item() == 0.5  # centred (mean 0), scale 1
+    assert torch.allclose(train_s[:, 1], torch.tensor([-1.0, 1.0]))  # population std, as scikit-learn
+    assert val_s[0, 1].item() == 0.0
+
+
+def test_mlp_head_is_not_derailed_by_pixels_constant_on_the_labelled_set():
+    """The raw-pixel failure: dimensions all 0 on the labelled images but not on test images
+    used to be scaled by 1e6; the head's random first layer then drowned the signal."""
+    from evaluate.head import mlp_head_probe
+    from pretrain.core.config import HeadConfig
+
+    def with_border(features: Features, border: bool, seed: int) -> Features:
+        noise = torch.rand(len(features), 50, generator=torch.Generator().manual_seed(seed)) if border else None
+        extra = noise if border else torch.zeros(len(features), 50)
+        return Features(torch.cat([features.x, extra], 1), features.y, features.index)
+
+    train = with_border(blobs(20, 10, 5, 0), False, 0)
+    val, test = with_border(blobs(100, 10, 5, 1), True, 1), with_border(blobs(300, 10, 5, 2), True, 2)
+    result = mlp_head_probe(train, val, test, HeadConfig(max_epochs=0, min_steps=200))
+    assert result.accuracy > 0.95
+
+
+def test_lbfgs_reports_convergence_and_its_gradient():
+    from evaluate.linear import fit_logistic_regression
+
+    data = blobs(300, 10, 5, 0, spread=2.0)
+    capped = fit_logistic_regression(data.x, data.y, 5, l2=1e-2, max_iter=2)
+    assert capped.iterations <= 2 and not capped.converged and capped.grad_norm > 1e-5
+    done = fit_logistic_regression(data.x, data.y, 5, l2=1e-2, max_iter=500)
+    assert done.converged and done.iterations < 500 and done.grad_norm <= 1e-5
+
+
+def test_linear_probe_flags_a_choice_at_the_grid_edge_and_records_convergence():
+    sets = blobs(300, 10, 5, 0), blobs(100, 10, 5, 1), blobs(200, 10, 5, 2)
+    edge = linear_probe(*sets, [1e-4, 1e-2])  # both separate perfectly; the tie goes to the strongest
+    assert edge.l2 == 1e-2 and edge.l2_at_edge
+    assert not linear_probe(*sets, [1e-2]).l2_at_edge  # a single value is a choice, not an edge
+    assert edge.converged and edge.iterations > 0 and edge.val_size == 100
+
+
+def test_default_l2_grid_is_wide():
+    from pretrain.core.config import EvalConfig
+
+    grid = EvalConfig().linear_l2
+    assert min(grid) <= 1e-6 and max(grid) >= 10 and len(grid) >= 8

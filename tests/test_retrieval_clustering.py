@@ -1,7 +1,9 @@
+import faiss
 import numpy as np
 import pytest
 import torch
 
+from evaluate import clustering
 from evaluate.clustering import ari, kmeans_clustering, matched_accuracy, nmi
 from evaluate.knn import knn_classifier
 from evaluate.retrieval import neighbour_metrics, retrieval_metrics
@@ -80,8 +82,83 @@ def test_kmeans_finds_separated_blobs():
     centres = torch.randn(4, 16, generator=gen) * 5
     y = torch.arange(400) % 4
     x = centres[y] + 0.1 * torch.randn(400, 16, generator=gen)
-    result = kmeans_clustering(x, y, seed=0)
+    result = kmeans_clustering(x[:300], x[300:], y[300:], seed=0)
     assert result["k"] == 4 and result["accuracy"] > 0.99 and result["nmi"] > 0.95
+    assert result["fitted_on"] == "train" and result["train_size"] == 300
+
+
+@pytest.fixture
+def record_kmeans(monkeypatch):
+    """Wraps faiss.Kmeans: returns the list of (kwargs, Kmeans object) of every construction."""
+    real, made = faiss.Kmeans, []
+
+    def recording(*args, **kwargs):
+        made.append((kwargs, real(*args, **kwargs)))
+        return made[-1][1]
+
+    monkeypatch.setattr(faiss, "Kmeans", recording)
+    return made
+
+
+def test_kmeans_is_fitted_on_train_and_test_is_assigned():
+    # Train: two tight blobs on directions e1 (class 0) and e2 (class 1). Test: class 0 at 40 degrees,
+    # class 1 at 50 degrees in the e1-e2 plane, each half lifted to z=+1 and half to z=-1. Each test
+    # point is nearer its own class's train centroid, but k-means fitted on the test set alone
+    # would split on the sign of z (accuracy 0.5).
+    gen = torch.Generator().manual_seed(0)
+    train_y = torch.arange(200) % 2
+    train_x = torch.eye(3)[train_y] + 0.05 * torch.randn(200, 3, generator=gen)
+    test_y = torch.arange(40) % 2
+    angle = torch.deg2rad(torch.where(test_y == 0, 40.0, 50.0))
+    z = torch.where(torch.arange(40) < 20, 1.0, -1.0)
+    test_x = torch.stack([angle.cos(), angle.sin(), z], 1) + 0.01 * torch.randn(40, 3, generator=gen)
+    result = kmeans_clustering(train_x, test_x, test_y, seed=0)
+    assert result["accuracy"] == 1.0 and result["nmi"] == pytest.approx(1.0) and result["ari"] == pytest.approx(1.0)
+    assert result["fitted_on"] == "train" and result["train_size"] == 200
+    alone = kmeans_clustering(test_x, test_x, test_y, seed=0)  # the old behaviour: fit on test
+    assert alone["accuracy"] == 0.5
+
+
+def test_kmeans_fits_on_every_training_point(record_kmeans):
+    # 700 training points > 256 * k: FAISS's default cap would subsample to 512 of them.
+    gen = torch.Generator().manual_seed(1)
+    train_y = torch.arange(700) % 2
+    train_x = torch.eye(4)[train_y] + 0.1 * torch.randn(700, 4, generator=gen)
+    kmeans_clustering(train_x, train_x[:50], train_y[:50], seed=0, restarts=1)
+    ((kwargs, km),) = record_kmeans
+    assert kwargs["max_points_per_centroid"] * 2 >= 700
+    # Converged centroids are the means of all (normalised) training points of each blob, not of a subsample.
+    x = torch.nn.functional.normalize(train_x, dim=1).numpy()
+    means = np.stack([x[train_y.numpy() == c].mean(0) for c in (0, 1)])
+    order = np.argsort(km.centroids[:, 0])[::-1]  # blob 0 lies along e1
+    np.testing.assert_allclose(km.centroids[order], means, atol=1e-5)
+
+
+def test_kmeans_restarts_use_distinct_seeds(record_kmeans, monkeypatch):
+    plus_plus_states = []
+    real_plus_plus = clustering.kmeans_plus_plus
+
+    def recording(x, k, rng):
+        plus_plus_states.append(rng.bit_generator.state)
+        return real_plus_plus(x, k, rng)
+
+    monkeypatch.setattr(clustering, "kmeans_plus_plus", recording)
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(120, 5, generator=gen), torch.arange(120) % 3
+    kmeans_clustering(x, x, y, seed=7, restarts=4)
+    assert [kwargs["seed"] for kwargs, _ in record_kmeans] == [7, 8, 9, 10]
+    assert plus_plus_states == [np.random.default_rng(7 + r).bit_generator.state for r in range(4)]
+
+
+def test_kmeans_reports_mean_and_std_over_restarts():
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.randn(300, 8, generator=gen), torch.randint(0, 5, (300,), generator=gen)
+    single = kmeans_clustering(x[:200], x[200:], y[200:], seed=0, restarts=1)
+    assert single["nmi_std"] == single["ari_std"] == single["accuracy_std"] == 0.0
+    # Structureless data: the restarts land in different partitions, so their scores disagree.
+    several = kmeans_clustering(x[:200], x[200:], y[200:], seed=0, restarts=4)
+    assert several["restarts"] == 4 and several["nmi_std"] > 0 and several["accuracy_std"] >= 0
+    assert set(several) >= {"nmi", "nmi_std", "ari", "ari_std", "accuracy", "accuracy_std"}
 
 
 def test_shared_neighbour_search_matches_separate_knn():

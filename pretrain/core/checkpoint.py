@@ -7,6 +7,8 @@ last good state.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 
 CHECKPOINT_NAME = "last.pt"
+PROGRESS_NAME = "progress.json"  # {"step", "total_steps", "exported"}: how far pretraining got
 
 
 def atomic_write(path: Path, write) -> None:
@@ -33,14 +36,34 @@ def atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+def file_digest(path: Path) -> str:
+    """First 16 hex digits of the SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
-    path = run_dir / "checkpoints" / CHECKPOINT_NAME
+    path = checkpoint_path(run_dir)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
     return path
 
 
 def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "checkpoints" / CHECKPOINT_NAME
+    path = checkpoint_path(run_dir)
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def checkpoint_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
+
+
+def write_progress(run_dir: Path, step: int, total_steps: int, exported: bool) -> None:
+    """Record how far pretraining got; ``exported`` is set only once the final encoder is written."""
+    text = json.dumps({"step": step, "total_steps": total_steps, "exported": exported})
+    atomic_write(Path(run_dir) / PROGRESS_NAME, lambda tmp: Path(tmp).write_text(text))
+
+
+def read_progress(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / PROGRESS_NAME
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -91,38 +91,46 @@ class HeadConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 256
-    max_steps: int = 1500
-    eval_every: int = 50
-    patience: int = 5
+    max_epochs: float = 20.0  # step budget: epochs over the labelled set ...
+    min_steps: int = 500  # ... but at least this many steps
+    eval_every: int = 50  # steps between validation checks ...
+    max_checks: int = 40  # ... widened so a long budget has at most this many
+    patience: int = 5  # checks without improvement before stopping
 
 
 @dataclass
 class FinetuneConfig:
-    """Encoder + linear head trained together; supervised-from-scratch uses the same recipe."""
+    """Encoder + linear head trained together; supervised-from-scratch uses the same recipe
+    with its own encoder learning rate chosen on validation from ``scratch_lr_encoder``."""
 
     enabled: bool = True
-    max_steps: int = 400
-    eval_every: int = 25
-    patience: int = 5
+    max_epochs: float = 4.0  # step budget: epochs over the labelled set ...
+    min_steps: int = 300  # ... but at least this many steps
+    eval_every: int = 25  # steps between validation checks ...
+    max_checks: int = 20  # ... widened so a long budget has at most this many
+    patience: int = 5  # checks without improvement before stopping
     batch_size: int = 64
     lr_head: float = 1e-2
     lr_encoder: float = 3e-4  # lower than the head's: adjust the pretrained weights, do not overwrite them
+    scratch_lr_encoder: list[float] = field(default_factory=lambda: [3e-4, 1e-3, 3e-3])  # chosen on validation
     weight_decay: float = 1e-4
     shift: int = 2  # augmentation: random translation in pixels
     flip: bool = True  # augmentation: random horizontal flip
-    val_images: int = 2000  # validation images scored at each early-stopping check (0 = all)
+    val_images: int = 2000  # cap on validation images scored at each check (0 = no cap)
 
 
 @dataclass
 class EvalConfig:
     labels_per_class: list[int] = field(default_factory=lambda: [1, 10, 100, 0])  # the scarce-label grid; 0 = all
-    seeds: int = 3  # labelled subsets (and head/fine-tuning seeds) per budget; "all" runs once
+    seeds: int = 3  # labelled subsets (and head/fine-tuning/random-init seeds) per budget; "all" reruns what is random
+    val_per_class: str = "matched"  # matched: max(5, labels per class) validation images per class | full
     knn_k: int = 20
     knn_temperature: float = 0.07
     knn_ks: list[int] = field(default_factory=lambda: [1, 5, 20, 50])  # kNN accuracy with all labels
     retrieval_ks: list[int] = field(default_factory=lambda: [1, 5, 10])
-    linear_l2: list[float] = field(default_factory=lambda: [1e-5, 1e-4, 1e-3, 1e-2])
-    linear_max_iter: int = 200
+    linear_l2: list[float] = field(default_factory=lambda: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0])
+    linear_max_iter: int = 500  # L-BFGS iterations; a fit that hits the cap is flagged unconverged
+    bootstrap: int = 1000  # resamples of the test images for all-label intervals
     head: HeadConfig = field(default_factory=HeadConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     baselines: list[str] = field(default_factory=lambda: ["raw_pixels", "pca", "random_init"])
@@ -163,6 +171,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         data = read_yaml(path.read_text()) or {}
+        data.pop("provenance", None)  # a run's own config.yaml can be passed back (to resume it)
     data.setdefault("tasks", [dict(t) for t in DEFAULT_TASKS])  # so tasks.0.x=... overrides work
     for item in overrides:
         apply_override(data, item)

@@ -24,6 +24,10 @@ from pretrain.core.samples import ImageSet, balanced_subset, only_classes, witho
 from pretrain.core.typed_yaml import ConfigError
 
 
+class DataError(ValueError):
+    """Data that cannot be used as it is (a truncated or foreign file): the message says which and why."""
+
+
 @dataclass
 class Dataset:
     """What a dataset function returns. train / test: ImageSets of uint8 (N, C, H, W) images

@@ -131,6 +131,11 @@ def map_batches(
     return torch.cat(out) if out else torch.empty(0)
 
 
+def inference_precision(device: str | torch.device) -> str:
+    """The precision ``encode_images`` computes in on ``device``: bf16 autocast on CUDA, else fp32."""
+    return "bf16" if torch.device(device).type == "cuda" else "fp32"
+
+
 def encode_images(
     model: nn.Module, images: torch.Tensor, batch_size: int = 1024, device: str | torch.device = "cpu", progress=None
 ) -> torch.Tensor:
@@ -141,7 +146,7 @@ def encode_images(
     model.eval()
 
     def forward(chunk: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=torch.device(device).type == "cuda"):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=inference_precision(device) == "bf16"):
             return model(chunk)
 
     out = map_batches(forward, images, batch_size, device, progress)

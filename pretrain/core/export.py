@@ -11,11 +11,12 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pretrain.core.checkpoint import atomic_write
+from pretrain.core.checkpoint import atomic_write, file_digest, read_progress
 from pretrain.core.config import Config
 from pretrain.core.data import Splits
 from pretrain.core.encoders import Encoder, EncoderSpec
 from pretrain.core.tasks import TaskContext, build_task
+from pretrain.core.typed_yaml import read_yaml
 
 ENCODER_WEIGHTS = "encoder.safetensors"
 ENCODER_SPEC = "encoder.json"
@@ -56,3 +57,28 @@ def load_encoder(run_dir: str | Path) -> Encoder:
     encoder = Encoder(load_encoder_spec(run_dir))
     encoder.load_state_dict(load_file(run_dir / ENCODER_WEIGHTS))
     return encoder.eval()
+
+
+class UnfinishedRunError(RuntimeError):
+    """The run directory's pretraining stopped before its last step: its export (if any) is not of its config."""
+
+
+def assert_pretraining_finished(run_dir: str | Path) -> None:
+    """Raise ``UnfinishedRunError`` unless the run's pretraining ran to its last step and exported
+    the encoder. Runs written before progress.json existed are judged by their export alone."""
+    run_dir, progress = Path(run_dir), read_progress(run_dir)
+    if progress is None or (progress["exported"] and progress["step"] == progress["total_steps"]):
+        return
+    halted = (read_yaml((run_dir / "config.yaml").read_text()) or {}).get("train", {}).get("halt_after_steps", 0)
+    again = " train.halt_after_steps=0" if halted else ""
+    raise UnfinishedRunError(
+        f"pretraining stopped at step {progress['step']} of {progress['total_steps']}; resume with "
+        f"`python -m pretrain --config {run_dir}/config.yaml --resume{again}`, then evaluate"
+    )
+
+
+def export_info(run_dir: str | Path) -> dict:
+    """What the evaluated encoder is: the hash of its weight file and the pretraining steps behind it."""
+    run_dir = Path(run_dir)
+    steps = json.loads((run_dir / ENCODER_SPEC).read_text()).get("steps")
+    return {"encoder_weights_sha256": file_digest(run_dir / ENCODER_WEIGHTS), "pretrain_steps": steps}

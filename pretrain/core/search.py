@@ -17,21 +17,33 @@ def as_faiss_array(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().cpu().float().numpy())
 
 
+# FAISS GPU indexes refuse k above GPU_MAX_SELECTION_K (2048 in current FAISS); mAP@R alone
+# asks for thousands of neighbours, so larger k must go to the exact CPU index instead.
+GPU_MAX_K = 2048
+
+
 def faiss_gpu_available() -> bool:
     return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
 
 
-def cosine_search(bank: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def to_gpu_index(index: faiss.Index) -> faiss.Index:
+    """Copy of a CPU FAISS index on GPU 0."""
+    return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+
+
+def cosine_search(
+    bank: torch.Tensor, queries: torch.Tensor, k: int, gpu_max_k: int = GPU_MAX_K
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k by cosine similarity. bank (N, d), queries (Q, d) ->
     (similarities (Q, k) descending, bank positions (Q, k)). Uses a FAISS GPU index when
-    faiss-gpu and a GPU are present, else the exact flat CPU index."""
+    faiss-gpu and a GPU are present and k <= gpu_max_k, else the exact flat CPU index."""
     if not 0 < k <= len(bank):
         raise ValueError(f"k={k} must be between 1 and the bank size {len(bank)}")
     bank_np = as_faiss_array(F.normalize(bank.float(), dim=1))
     query_np = as_faiss_array(F.normalize(queries.float(), dim=1))
     index = faiss.IndexFlatIP(bank_np.shape[1])
-    if faiss_gpu_available():
-        index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+    if k <= gpu_max_k and faiss_gpu_available():
+        index = to_gpu_index(index)
     index.add(bank_np)
     sims, positions = index.search(query_np, k)
     return torch.from_numpy(sims), torch.from_numpy(positions).long()

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from pretrain.core.config import DataConfig
-from pretrain.core.data import Dataset, register_dataset
+from pretrain.core.data import DataError, Dataset, register_dataset
 from pretrain.core.samples import ImageSet
 
 REPO_DATA = Path(__file__).resolve().parents[3] / "data"
@@ -49,16 +49,27 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (the MNIST format): magic, dims as big-endian int32, then uint8 data."""
+    """Parse an IDX file (the MNIST format): magic, dims as big-endian int32, then uint8 data.
+    A short, damaged or foreign file raises DataError naming the file and what is wrong."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    zero, dtype_code, ndim = raw[0] * 256 + raw[1], raw[2], raw[3]
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
-    dims = np.frombuffer(raw, ">i4", count=ndim, offset=4)
-    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(tuple(int(d) for d in dims))
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # a truncated .gz fails inside gzip
+        raise DataError(f"{path} cannot be read ({err}); download it again") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated: its header ends after {len(raw)} bytes")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    expected, found = int(np.prod(dims)), len(raw) - 4 - 4 * ndim
+    if found != expected:
+        raise DataError(
+            f"{path} is truncated or damaged: its header promises {'x'.join(map(str, dims))} = {expected} bytes "
+            f"of data, the file holds {found}; download it again"
+        )
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def image_set(images: np.ndarray, labels: np.ndarray) -> ImageSet:
