@@ -20,7 +20,7 @@ class Scale:
     finetune_labels: tuple[int, ...] = (1, 10, 100)
     seeds: int = 3
     finetune_max_epochs: float = 4.0  # fine-tuning budget: epochs over the labelled set ...
-    finetune_min_steps: int = 300  # ... but at least this many steps
+    finetune_min_steps: int = 500  # ... but at least this many steps
     # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
     paper_sizes: tuple[int, ...] = (500, 1000, 5000, 15000)
     paper_epochs: float = 200.0
@@ -46,7 +46,6 @@ SCALES = {
         "small",
         leaderboard_epochs=2.0,
         seeds=2,
-        finetune_min_steps=200,
         paper_max_images=120_000,
         paper_infer_steps=100,
         width_train_subset=20000,

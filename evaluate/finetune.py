@@ -103,18 +103,9 @@ def finetune(
     return early_stopped_result(predictions, test.y, stopped, len(train), len(val), num_classes, lr_encoder)
 
 
-def finetune_lr_search(
-    encoder: nn.Module,
-    train: ImageSet,
-    val: ImageSet,
-    test: ImageSet,
-    num_classes: int,
-    settings: FinetuneConfig,
-    seed: int,
-    device: torch.device | str,
-    lrs: list[float],
-) -> EarlyStoppedResult:
-    """``finetune`` at each encoder learning rate in ``lrs``; the run with the best validation
-    accuracy is returned (supervised-from-scratch gets its own rate, not the fine-tuning one)."""
-    runs = [finetune(encoder, train, val, test, num_classes, settings, seed, device, lr) for lr in lrs]
+def finetune_lr_search(lrs: list[float], *args, **kwargs) -> EarlyStoppedResult:
+    """``finetune(*args, **kwargs)`` at each encoder learning rate in ``lrs``; the run with the
+    best validation accuracy is returned (supervised-from-scratch gets its own rate, not the
+    fine-tuning one)."""
+    runs = [finetune(*args, **kwargs, lr_encoder=lr) for lr in lrs]
     return max(runs, key=lambda r: r.val_accuracy)

@@ -121,7 +121,7 @@ def finetune_grid(
             continue
         fresh = scratch(base_seed + seed)
         if per_class not in scratch_lr:
-            result = finetune_lr_search(fresh, *args, ft.scratch_lr_encoder)
+            result = finetune_lr_search(ft.scratch_lr_encoder, fresh, *args)
             scratch_lr[per_class] = result.lr
         else:
             result = finetune(fresh, *args, lr_encoder=scratch_lr[per_class])

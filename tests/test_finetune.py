@@ -66,7 +66,7 @@ def test_scratch_gets_the_learning_rate_validation_prefers(monkeypatch):
         )
 
     monkeypatch.setattr(ft, "finetune", fake)
-    chosen = ft.finetune_lr_search(None, None, None, None, 10, FinetuneConfig(), 0, "cpu", [1e-4, 1e-3, 1e-2])
+    chosen = ft.finetune_lr_search([1e-4, 1e-3, 1e-2], None, None, None, None, 10, FinetuneConfig(), 0, "cpu")
     assert chosen.lr == 1e-3 and chosen.accuracy == 0.6
 
 

@@ -88,7 +88,7 @@ def test_scratch_starts_from_fresh_weights_each_seed_and_searches_its_rate_once_
         calls.append(("finetune", encoder, lr_encoder))
         return type("R", (), {"lr": lr_encoder, "val_accuracy": 0.5})()
 
-    def fake_search(encoder, *args):
+    def fake_search(lrs, encoder, *args):
         calls.append(("search", encoder, None))
         return type("R", (), {"lr": 1e-3, "val_accuracy": 0.5})()
 

@@ -44,24 +44,14 @@ def test_paired_difference_over_shared_subsets():
     def with_accuracy(acc: float) -> KnnResult:
         return result((torch.arange(100) >= 100 * acc).long(), labels)
 
-    steady = paired_difference(
-        {s: with_accuracy(a) for s, a in enumerate([0.62, 0.71, 0.55])},
-        {s: with_accuracy(a) for s, a in enumerate([0.60, 0.69, 0.53])},
-        labels,
-        all_labels=False,
-        resamples=100,
-        seed=0,
-    )
+    def over_subsets(a: list[float], b: list[float]) -> dict:
+        runs = [{s: with_accuracy(x) for s, x in enumerate(accuracies)} for accuracies in (a, b)]
+        return paired_difference(*runs, labels, all_labels=False, resamples=100, seed=0)
+
+    steady = over_subsets([0.62, 0.71, 0.55], [0.60, 0.69, 0.53])
     assert steady["difference"] == pytest.approx(0.02) and steady["verdict"] == "better"  # the subsets' luck cancels
     assert steady["interval"] == "paired t over shared subsets" and steady["n"] == 3
-    noisy = paired_difference(
-        {s: with_accuracy(a) for s, a in enumerate([0.62, 0.50, 0.55])},
-        {s: with_accuracy(a) for s, a in enumerate([0.60, 0.60, 0.53])},
-        labels,
-        all_labels=False,
-        resamples=100,
-        seed=0,
-    )
+    noisy = over_subsets([0.62, 0.50, 0.55], [0.60, 0.60, 0.53])
     assert noisy["verdict"] == "within noise"
 
 

@@ -92,7 +92,7 @@ class HeadConfig:
     weight_decay: float = 1e-4
     batch_size: int = 256
     max_epochs: float = 20.0  # step budget: epochs over the labelled set ...
-    min_steps: int = 500  # ... but at least this many steps
+    min_steps: int = 1000  # ... but at least this many steps
     eval_every: int = 50  # steps between validation checks ...
     max_checks: int = 40  # ... widened so a long budget has at most this many
     patience: int = 5  # checks without improvement before stopping
@@ -105,7 +105,7 @@ class FinetuneConfig:
 
     enabled: bool = True
     max_epochs: float = 4.0  # step budget: epochs over the labelled set ...
-    min_steps: int = 300  # ... but at least this many steps
+    min_steps: int = 500  # ... but at least this many steps
     eval_every: int = 25  # steps between validation checks ...
     max_checks: int = 20  # ... widened so a long budget has at most this many
     patience: int = 5  # checks without improvement before stopping
