@@ -54,7 +54,9 @@ def features_and_errors(run_dir: Path, cfg: Config, splits: Splits, device) -> t
     x, errors = {}, {}
     for name, images in parts.items():
         if decoder_alone and name == "train":
-            x[name] = task.codes.detach().cpu()  # the learned table; row k = training image k
+            # the paper's training error is that of the learned table (row k = training image k); the
+            # probes get inferred codes, the same kind as the test split's (not the table's)
+            x[name] = task.infer(encoder, images.x, device)[0]
             targets = to_unit_float(images.x.to(device))
             errors[name] = task.to(device).reconstruction_error(task.codes.to(device), targets).cpu()
         elif decoder_alone:

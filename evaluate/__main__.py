@@ -26,14 +26,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from evaluate.report import write_report
     from evaluate.run import evaluate_run
 
-    report, run = evaluate_run(args.run, args.baselines, args.overrides)
+    report, run = evaluate_run(args.run, args.baselines, args.overrides, args.out)
     report["tasks"] = " + ".join(t.name for t in run.cfg.tasks)
     report["plots"] = write_plots(report, run)
     write_results_csv(report, run.out_dir / "results.csv")
     log_tensorboard(report, run)
     print(write_report(run.out_dir, report))
     if run.out_dir != run.run_dir:
-        print(f"\nwrote this evaluation (with overrides) to {run.out_dir}; the full report in {args.run} is untouched")
+        print(f"\nwrote this evaluation to {run.out_dir} (not over the run's full report, {args.run}/report.md)")
     if args.export_features:
         paths = export_features(run.features["encoder"], args.export_features)
         print(f"exported encoder features: {', '.join(map(str, paths))}")
@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--export-features", type=Path, default=None, help="write train/val/test.npz of the encoder's features"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the report, plots and logs go (default: the run directory; RUN/evals/<settings> with overrides)",
     )
     parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.finetune.enabled=false")
     args = parser.parse_intermixed_args(argv)

@@ -1,9 +1,8 @@
 """Compare runs: one leaderboard of the encoders' test accuracy per protocol and label
 budget, and one label-efficiency plot with every run's encoder.
 
-Runs are keyed by their path (two runs may share a name), and each row shows the
-evaluation settings its numbers came from: numbers under different settings are not
-comparable, and the table says so rather than hiding it."""
+Runs are keyed by their path (two runs may share a name), and each row lists the
+evaluation settings its numbers came from, so rows evaluated differently can be told apart."""
 
 from __future__ import annotations
 
@@ -20,7 +19,10 @@ SETTINGS_SHOWN = ("seeds", "val_per_class", "linear_l2", "labels_per_class")
 def load_report(run_dir: Path) -> dict:
     path = Path(run_dir) / "report.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m evaluate --run {run_dir}` first")
+        raise FileNotFoundError(
+            f"{path} is missing: run `python -m evaluate --run {run_dir}` first, or pass one of its evaluations "
+            f"with overrides ({run_dir}/evals/...)"
+        )
     return json.loads(path.read_text())
 
 

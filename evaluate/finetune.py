@@ -108,4 +108,6 @@ def finetune_lr_search(lrs: list[float], *args, **kwargs) -> EarlyStoppedResult:
     best validation accuracy is returned (supervised-from-scratch gets its own rate, not the
     fine-tuning one)."""
     runs = [finetune(*args, **kwargs, lr_encoder=lr) for lr in lrs]
-    return max(runs, key=lambda r: r.val_accuracy)
+    best = max(runs, key=lambda r: r.val_accuracy)
+    best.lr_at_edge = len(lrs) > 1 and best.lr in (min(lrs), max(lrs))
+    return best

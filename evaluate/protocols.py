@@ -52,8 +52,9 @@ def run_knn(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> K
 def linear_note(s: dict) -> str:
     return (
         "- linear: logistic regression on standardised features (a dimension constant on the labelled set keeps "
-        f"scale 1); L-BFGS to a gradient of 1e-5 or {s['linear_max_iter']} iterations (unconverged fits are "
-        f"flagged); L2 strength chosen on validation from {s['linear_l2']} (a choice at either end is flagged)."
+        f"scale 1); L-BFGS to a largest gradient entry of 1e-4 or {s['linear_max_iter']} iterations (fits that end "
+        f"above it are flagged unconverged); L2 strength chosen on validation from {s['linear_l2']} (a choice at "
+        "either end is flagged)."
     )
 
 

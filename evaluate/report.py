@@ -32,6 +32,8 @@ def signed(x: float) -> str:
 def difference_cell(row: dict | None) -> str:
     if row is None:
         return "—"
+    if row["low"] is None:
+        return f"{signed(row['difference'])} ({row['verdict']})"
     said = {"better": "**better**", "worse": "**worse**", "within noise": "within noise"}[row["verdict"]]
     return f"{signed(row['difference'])} [{signed(row['low'])}, {signed(row['high'])}] {said}"
 
@@ -111,7 +113,11 @@ def all_label_table(all_labels: dict) -> str:
 def layer_table(layers: list[dict]) -> str:
     lines = ["| layer | dim | val acc % | test acc % | chosen L2 |", "|---|---:|---:|---:|---:|"]
     lines += [
-        f"| {r['layer']} | {r['dim']} | {pct(r['val_accuracy'])} | {pct(r['accuracy'])} | {r['l2']:g} |" for r in layers
+        f"| {r['layer']} | {r['dim']} | {pct(r['val_accuracy'])} | {pct(r['accuracy'])} | {r['l2']:g}"
+        + (" ⚑ edge" if r.get("l2_at_edge") else "")
+        + (" ⚑ unconverged" if r.get("converged") is False else "")
+        + " |"
+        for r in layers
     ]
     return "\n".join(lines)
 
@@ -164,7 +170,8 @@ def render_markdown(report: dict) -> str:
         "## Is it better? Learned minus reference, in accuracy points [95% interval]",
         "",
         "Called better or worse only where the interval excludes zero. Few labels: paired over the shared labelled "
-        "subsets (t interval); all labels: paired bootstrap over test images.",
+        "subsets (t interval); all labels: paired bootstrap over test images, widened by the spread over seeds where "
+        "either side is random.",
         "",
         differences_table(report["differences"]) if report["differences"] else "(no reference to compare with)",
         "",

@@ -61,6 +61,7 @@ class EarlyStoppedResult(ProtocolResult):
     max_steps: int  # the budget: the most steps it was allowed
     at_cap: bool  # best_step == max_steps: still improving when the budget ran out
     lr: float | None = None  # the learning rate chosen on validation, where a grid was searched
+    lr_at_edge: bool = False  # that choice is the grid's smallest or largest rate
 
 
 @dataclass(kw_only=True)

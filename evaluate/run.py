@@ -118,6 +118,8 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
                 "val_accuracy": result.val_accuracy,
                 "accuracy": result.accuracy,
                 "l2": result.l2,
+                "l2_at_edge": result.l2_at_edge,
+                "converged": result.converged,
             }
         )
     return rows
@@ -165,13 +167,13 @@ def evaluation_dir(run_dir: Path, overrides: list[str], baselines: list[str] | N
     overrides or other baselines, so a partial re-evaluation never overwrites the full report."""
     if not overrides and baselines is None:
         return run_dir
-    settings = [*overrides, *([f"baselines={','.join(baselines)}"] if baselines is not None else [])]
+    settings = [*sorted(overrides), *([f"baselines={','.join(baselines)}"] if baselines is not None else [])]
     slug = re.sub(r"[^A-Za-z0-9=.,_-]+", "_", "+".join(settings))[:60]
     return run_dir / "evals" / f"{slug}-{hashlib.sha256(' '.join(settings).encode()).hexdigest()[:6]}"
 
 
 def evaluate_run(
-    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()
+    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = (), out_dir: Path | None = None
 ) -> tuple[dict, Evaluation]:
     """(report, evaluation): the report is JSON-ready; the evaluation holds tensors for plots and exports."""
     run_dir = Path(run_dir)
@@ -191,7 +193,7 @@ def evaluate_run(
         spec = load_encoder_spec(run_dir)
         records += finetune_grid(encoder, lambda s: random_encoder(spec, s), splits, cfg.eval, device, seed)
     predictions = {r.key: r.result.test_predictions for r in records}
-    out_dir = evaluation_dir(run_dir, list(overrides), baselines)
+    out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, list(overrides), baselines)
     run = Evaluation(run_dir, out_dir, cfg, splits, features, predictions, device, encoder, tasks)
     print("all-label metrics, layer probe, outliers ...", flush=True)
     report = {

@@ -23,12 +23,11 @@ from evaluate.finetune import finetune, finetune_lr_search
 from evaluate.protocols import FROZEN_PROTOCOLS, Protocol
 from evaluate.results import Record
 from evaluate.uncertainty import accuracy_interval, paired_difference
-from pretrain.core.config import ConfigError, EvalConfig
+from pretrain.core.config import VAL_PER_CLASS_MODES, ConfigError, EvalConfig
 from pretrain.core.data import Splits
 from pretrain.core.samples import Features, Samples, balanced_subset
 
 MIN_VAL_PER_CLASS = 5
-VAL_MODES = ("matched", "full")
 
 
 def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_seed: int):
@@ -47,8 +46,8 @@ def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_
 def validation_subset(val: Samples, per_class: int, mode: str, seed: int) -> Samples:
     """The validation images that select settings for a budget of ``per_class`` labels:
     ``full`` (or all labels): the whole split; ``matched``: max(5, per_class) per class."""
-    if mode not in VAL_MODES:
-        raise ConfigError(f"eval.val_per_class: {mode!r} is unknown; choose from {', '.join(VAL_MODES)}")
+    if mode not in VAL_PER_CLASS_MODES:
+        raise ConfigError(f"eval.val_per_class: {mode!r} is unknown; choose from {', '.join(VAL_PER_CLASS_MODES)}")
     if mode == "full" or per_class == 0:
         return val
     smallest = int(torch.bincount(val.y)[val.y.unique()].min())
@@ -125,6 +124,7 @@ def finetune_grid(
             scratch_lr[per_class] = result.lr
         else:
             result = finetune(fresh, *args, lr_encoder=scratch_lr[per_class])
+            result.selected_on = "validation split (number of steps); learning rate chosen on this budget's first seed"
         records.append(Record("scratch", "finetune", per_class, seed, result))
     return records
 
@@ -140,11 +140,13 @@ def group_results(records: list[Record]) -> dict[tuple, dict[int, object]]:
 def warning_flags(results: list) -> list[str]:
     """What may make a cell's number unsafe, with how many of its seeds it hit:
     at_cap (still improving when the step budget ran out), l2_at_edge (the chosen strength is
-    an end of the grid), unconverged (L-BFGS stopped on its iteration cap)."""
+    an end of the grid), unconverged (L-BFGS ended above its gradient tolerance), lr_at_edge
+    (the scratch learning rate chosen is an end of its grid)."""
     counts = {
         "at_cap": sum(getattr(r, "at_cap", False) for r in results),
         "l2_at_edge": sum(getattr(r, "l2_at_edge", False) for r in results),
         "unconverged": sum(not getattr(r, "converged", True) for r in results),
+        "lr_at_edge": sum(getattr(r, "lr_at_edge", False) for r in results),
     }
     return [f"{name} {n}/{len(results)}" for name, n in counts.items() if n]
 

@@ -5,8 +5,11 @@ Two sources of noise, two intervals (Dietterich 1998; Bouthillier et al. 2021):
   paired where two sources share the subsets (the same positions, so the difference
   cancels the subset's own luck);
 - with all labels, every seed sees the same images: a bootstrap over the test images of the
-  per-image correctness (averaged over the seeds that ran), paired image by image.
-A comparison is called better or worse only where its interval excludes zero.
+  per-image correctness (averaged over the seeds that ran), paired image by image, widened
+  by the spread between seeds where a protocol or source is random (the two half-widths
+  add in quadrature).
+A comparison is called better or worse only where its interval excludes zero; with one
+labelled subset and few labels, the subset's luck is unmeasured and no verdict is given.
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ def bootstrap_interval(per_image: torch.Tensor, resamples: int, seed: int) -> tu
     return low, high
 
 
+def widened(low: float, high: float, centre: float, seed_values: list[float]) -> tuple[float, float]:
+    """The bootstrap interval (low, high) around ``centre``, its half-widths combined in
+    quadrature with the t half-width of ``seed_values`` (per-seed results; none: unchanged)."""
+    if len(seed_values) < 2:
+        return low, high
+    seed_low, seed_high = t_interval(seed_values)
+    seed_half = (seed_high - seed_low) / 2
+    return (
+        centre - ((centre - low) ** 2 + seed_half**2) ** 0.5,
+        centre + ((high - centre) ** 2 + seed_half**2) ** 0.5,
+    )
+
+
 def verdict(low: float, high: float) -> str:
     if low > 0:
         return "better"
@@ -55,29 +71,65 @@ def correctness(predictions: list[torch.Tensor], labels: torch.Tensor) -> torch.
 
 def accuracy_interval(results: dict[int, object], labels: torch.Tensor, all_labels: bool, resamples: int, seed: int):
     """(low, high, how) for the mean accuracy of ``results`` {seed: ProtocolResult} of one cell."""
+    accuracies = [r.accuracy for r in results.values()]
     if all_labels or len(results) < 2:
         per_image = correctness([r.test_predictions for r in results.values()], labels)
-        return (*bootstrap_interval(per_image, resamples, seed), "bootstrap over test images")
-    return (*t_interval([r.accuracy for r in results.values()]), "t over seeds")
+        low, high = bootstrap_interval(per_image, resamples, seed)
+        if not all_labels:
+            return low, high, "bootstrap over test images (one labelled subset: its own luck not included)"
+        low, high = widened(low, high, per_image.mean().item(), accuracies if len(accuracies) > 1 else [])
+        return (
+            low,
+            high,
+            "bootstrap over test images" + (", widened by the seeds' spread" if len(accuracies) > 1 else ""),
+        )
+    return (*t_interval(accuracies), "t over seeds")
 
 
 def paired_difference(a: dict, b: dict, labels: torch.Tensor, all_labels: bool, resamples: int, seed: int) -> dict:
     """Accuracy of ``a`` minus ``b`` ({seed: ProtocolResult} each) with its 95% interval:
-    over the shared seeds with few labels, over test images with all labels (or one shared seed)."""
+    over the shared seeds with few labels, over test images with all labels (widened by the
+    seeds' spread where either side ran several). With few labels and fewer than two shared
+    seeds there is no verdict: the subsets' luck cannot be measured."""
     shared = sorted(set(a) & set(b))
-    if all_labels or len(shared) < 2:
-        a_seeds, b_seeds = (shared, shared) if shared and not all_labels else (sorted(a), sorted(b))
-        diff = correctness([a[s].test_predictions for s in a_seeds], labels) - correctness(
-            [b[s].test_predictions for s in b_seeds], labels
-        )
-        mean, (low, high) = diff.mean().item(), bootstrap_interval(diff, resamples, seed)
-        how, n = "paired bootstrap over test images", len(labels)
-    else:
+    if not all_labels:
         diffs = [a[s].accuracy - b[s].accuracy for s in shared]
-        mean, (low, high), how, n = (
-            statistics.fmean(diffs),
-            t_interval(diffs),
-            "paired t over shared subsets",
-            len(shared),
-        )
-    return {"difference": mean, "low": low, "high": high, "interval": how, "n": n, "verdict": verdict(low, high)}
+        if len(diffs) < 2:
+            mean = statistics.fmean(diffs) if diffs else float("nan")
+            return {
+                "difference": mean,
+                "low": None,
+                "high": None,
+                "interval": "none: fewer than 2 shared subsets",
+                "n": len(diffs),
+                "verdict": "too few seeds",
+            }
+        low, high = t_interval(diffs)
+        return {
+            "difference": statistics.fmean(diffs),
+            "low": low,
+            "high": high,
+            "interval": "paired t over shared subsets",
+            "n": len(diffs),
+            "verdict": verdict(low, high),
+        }
+    diff = correctness([r.test_predictions for r in a.values()], labels) - correctness(
+        [r.test_predictions for r in b.values()], labels
+    )
+    mean = diff.mean().item()
+    low, high = bootstrap_interval(diff, resamples, seed)
+    spread = (
+        [a[s].accuracy - b[s].accuracy for s in shared]
+        if len(shared) > 1
+        else ([r.accuracy for r in a.values()] if len(a) > 1 else [r.accuracy for r in b.values()])
+    )
+    low, high = widened(low, high, mean, spread)
+    how = "paired bootstrap over test images" + (", widened by the seeds' spread" if len(spread) > 1 else "")
+    return {
+        "difference": mean,
+        "low": low,
+        "high": high,
+        "interval": how,
+        "n": len(labels),
+        "verdict": verdict(low, high),
+    }

@@ -39,8 +39,9 @@ def task_label(run_dir: Path) -> str:
 def main(paths: list[str]) -> None:
     print("| run | task | features | kNN test % | linear test % | linear, 10 labels/class % |")
     print("|---|---|---|---:|---:|---:|")
-    for path in map(Path, paths):
+    for path in map(Path, paths):  # a run directory, or an evaluation of it (RUN/evals/NAME)
         report = json.loads((path / "report.json").read_text())
+        path = path if (path / "config.yaml").is_file() else path.parent.parent
         cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
         for source in report["sources"]:
             label = "baseline" if source in REFERENCE_SOURCES else task_label(path)

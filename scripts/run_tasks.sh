@@ -22,8 +22,8 @@ for config in "${configs[@]}"; do
   start=$(date +%s)
   TQDM_DISABLE=1 $py -m pretrain --config "$config" --resume
   mid=$(date +%s)
-  $py -m evaluate --run "$run_dir" "${baselines[@]}" "${eval_overrides[@]}" > /dev/null
+  $py -m evaluate --run "$run_dir" --out "$run_dir/evals/tasks" "${baselines[@]}" "${eval_overrides[@]}" > /dev/null
   echo "$config: pretrain $(( mid - start )) s, evaluate $(( $(date +%s) - mid )) s (wall)" | tee -a runs/timings.txt
-  runs+=("$run_dir")
+  runs+=("$run_dir/evals/tasks")
 done
 $py scripts/results_table.py "${runs[@]}"

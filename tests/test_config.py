@@ -92,3 +92,19 @@ def test_config_changes_lists_dotted_differences():
     assert any(c.startswith("tasks.0.decoder:") for c in changes)
     assert len(changes) == 2
     assert config_changes(a, a) == []
+
+
+def test_val_per_class_is_checked_when_the_config_loads():
+    with pytest.raises(ConfigError, match="eval.val_per_class: 'tiny'"):
+        load_config(None, ["eval.val_per_class=tiny"])
+
+
+def test_a_run_saved_with_retired_eval_keys_stays_evaluable(tmp_path, capsys):
+    """Runs pretrained before the step caps became epoch budgets hold eval.head.max_steps."""
+    from pretrain.core.config import load_run_config, save_config
+
+    save_config(load_config(None), tmp_path / "config.yaml", {})
+    text = (tmp_path / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(text.replace("  head:\n", "  head:\n    max_steps: 1500\n"))
+    cfg = load_run_config(tmp_path)
+    assert cfg.eval.head.min_steps == 1000 and "eval.head.max_steps" in capsys.readouterr().out

@@ -99,3 +99,25 @@ def test_flags_reach_the_summary():
     )
     (row,) = summarise([Record("encoder", "mlp_head", 1, 0, capped)], labels, 50, 0)
     assert row["flags"] == ["at_cap 1/1"]
+
+
+def test_one_labelled_subset_gives_no_verdict():
+    labels = torch.zeros(10, dtype=torch.long)
+    one = {0: result(labels.clone(), labels)}
+    diff = paired_difference(one, {0: result(1 - labels, labels)}, labels, all_labels=False, resamples=50, seed=0)
+    assert diff["verdict"] == "too few seeds" and diff["low"] is None and diff["difference"] == 1.0
+
+
+def test_all_label_interval_includes_the_spread_between_seeds():
+    """Three seeds of a random protocol that disagree by 10 points: the image bootstrap alone
+    would call a 4-point lead certain; widened by the seeds' spread it is within noise."""
+    labels = torch.zeros(10_000, dtype=torch.long)
+
+    def accurate(share: float) -> KnnResult:
+        return result((torch.arange(10_000) >= 10_000 * share).long(), labels)
+
+    noisy = {0: accurate(0.80), 1: accurate(0.90), 2: accurate(0.85)}
+    steady = {0: accurate(0.81)}
+    diff = paired_difference(noisy, steady, labels, all_labels=True, resamples=200, seed=0)
+    assert diff["difference"] == pytest.approx(0.04, abs=1e-6) and diff["verdict"] == "within noise"
+    assert "widened" in diff["interval"]

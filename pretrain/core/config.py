@@ -119,6 +119,9 @@ class FinetuneConfig:
     val_images: int = 2000  # cap on validation images scored at each check (0 = no cap)
 
 
+VAL_PER_CLASS_MODES = ("matched", "full")  # eval.val_per_class
+
+
 @dataclass
 class EvalConfig:
     labels_per_class: list[int] = field(default_factory=lambda: [1, 10, 100, 0])  # the scarce-label grid; 0 = all
@@ -141,6 +144,12 @@ class EvalConfig:
     tsne_points: int = 2000
     projector_points: int = 1000
     batch_size: int = 1024
+
+    def __post_init__(self):
+        if self.val_per_class not in VAL_PER_CLASS_MODES:
+            raise ConfigError(
+                f"eval.val_per_class: {self.val_per_class!r} is unknown; choose from {', '.join(VAL_PER_CLASS_MODES)}"
+            )
 
 
 @dataclass
@@ -200,6 +209,24 @@ def save_config(cfg: Config, path: Path, extra: dict | None = None) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+def current_eval_settings(saved: dict, schema: type | None = None, path: str = "eval") -> dict:
+    """A run's saved ``eval`` section without the keys this version no longer has (say, the
+    step caps that became epoch budgets), each dropped with a notice: evaluation settings are
+    the evaluator's, and a run pretrained by an older version must stay evaluable."""
+    schema = schema or EvalConfig
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    kept = {}
+    for key, value in saved.items():
+        factory = fields[key].default_factory if key in fields else None
+        if key not in fields:
+            print(f"note: {path}.{key} in the run's config.yaml is no longer a setting; evaluating without it")
+        elif isinstance(factory, type) and dataclasses.is_dataclass(factory) and isinstance(value, dict):
+            kept[key] = current_eval_settings(value, factory, f"{path}.{key}")  # a nested section (head, finetune)
+        else:
+            kept[key] = value
+    return kept
+
+
 def load_run_config(run_dir: str | Path, eval_overrides: list[str] = ()) -> Config:
     """The resolved config a pretraining run wrote into its directory, optionally with
     ``eval.*`` overrides (what pretraining did cannot be overridden after the fact)."""
@@ -208,6 +235,7 @@ def load_run_config(run_dir: str | Path, eval_overrides: list[str] = ()) -> Conf
         raise FileNotFoundError(f"{path} is missing: is {run_dir} a run directory made by `python -m pretrain`?")
     data = read_yaml(path.read_text()) or {}
     data.pop("provenance", None)
+    data["eval"] = current_eval_settings(data.get("eval") or {})
     for item in eval_overrides:
         if not item.startswith("eval."):
             raise ConfigError(f"override {item!r}: only eval.* settings can change after pretraining")

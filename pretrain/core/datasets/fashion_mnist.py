@@ -4,6 +4,7 @@ per-sample PIL decode): 60k training and 10k test images of 28x28 grey clothing.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,11 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as err:  # a truncated .gz fails inside gzip
+    except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz fails inside gzip
         raise DataError(f"{path} cannot be read ({err}); download it again") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+    if len(raw) < 4:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than an IDX header")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
     if len(raw) < 4 + 4 * ndim:
