@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bench.paper_fig2 import verdict
 from bench.scales import SCALES
-from evaluate.report import budget_name, mean_std, pct, signed
-from evaluate.uncertainty import t_interval
+from bench.verdicts import baseline_table, highest_line
+from evaluate.report import budget_name, mean_std, pct
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
     "leaderboard": (
@@ -84,40 +84,13 @@ def leaderboard_table(data: dict) -> str:
     return "\n".join(lines)
 
 
-def best_line(data: dict, protocol: str, budget: int) -> str:
-    """The best representation at one protocol and budget, and whether it beats the runner-up:
-    the paired difference over the shared labelled subsets with its 95% t interval."""
-    scored = sorted(
-        (
-            (r["mean"], row["representation"], r.get("by_seed", {}))
-            for row in data["rows"]
-            for r in row["summary"]
-            if r["protocol"] == protocol and r["labels_per_class"] == budget
-        ),
-        reverse=True,
-    )
-    if not scored:
-        return ""
-    (mean, who, seeds), line = scored[0], f"best {protocol} at {budget_name(budget)} labels/class: "
-    if len(scored) < 2:
-        return line + f"{who} ({pct(mean)})"
-    _, second, second_seeds = scored[1]
-    shared = sorted(set(seeds) & set(second_seeds))
-    if len(shared) < 2:
-        return line + f"{who} ({pct(mean)}), runner-up {second}: too few shared seeds to tell"
-    low, high = t_interval([seeds[s] - second_seeds[s] for s in shared])
-    said = "better than" if low > 0 else "within noise of"
-    gap = f"{signed(mean - scored[1][0])} [{signed(low)}, {signed(high)}]"
-    return line + f"{who} ({pct(mean)}), {said} {second} ({gap})"
-
-
 def leaderboard_section(data: dict, plots: str) -> list[str]:
     tuned = data["finetune_labels"]
     budget = 10 if 10 in data["frozen_labels"] else data["frozen_labels"][0]
-    bests = [
-        best_line(data, "linear", budget),
-        best_line(data, "knn", budget),
-        best_line(data, "finetune", tuned[len(tuned) // 2]),
+    highest = [
+        highest_line(data, "linear", budget),
+        highest_line(data, "knn", budget),
+        highest_line(data, "finetune", tuned[len(tuned) // 2]),
     ]
     return [
         f"Every task pretrains the same encoder (the paper's conv net, m = 20) for {data['epochs']} epochs; test "
@@ -131,7 +104,15 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
         "",
         f"![label efficiency]({plots}/leaderboard_label_efficiency.png)",
         "",
-        "Read off the table: " + "; ".join(b for b in bests if b) + ".",
+        "Highest means (not a verdict: the best of several means is biased upward): "
+        + "; ".join(h for h in highest if h)
+        + ".",
+        "",
+        f"Is each representation better than the baselines? At {budget} labels per class, in accuracy points, "
+        f"paired over the {data['seeds']} shared labelled subsets [95% t interval]; called better or worse only where "
+        "the interval excludes zero:",
+        "",
+        baseline_table(data, budget),
     ]
 
 
@@ -188,7 +169,8 @@ def bottleneck_section(data: dict, plots: str) -> list[str]:
         "",
         f"Lowest test reconstruction error: {lowest['decoder']} decoder, m = {lowest['code_dim']} "
         f"({lowest['test_error']:.4f}); "
-        f"best linear probe at {n} labels/class: {best['decoder']} decoder, m = {best['code_dim']} "
+        f"highest mean linear probe at {n} labels/class (a description, not a verdict: no interval): "
+        f"{best['decoder']} decoder, m = {best['code_dim']} "
         f"({pct(best['linear_scarce'])}).",
     ]
 
