@@ -37,6 +37,7 @@ def run_gpu(scale, root: Path) -> dict:
 
 def section_runners() -> dict:
     from bench.bottleneck import run_bottleneck
+    from bench.data_bench import run_data
     from bench.leaderboard import run_leaderboard
     from bench.paper_fig2 import run_paper_fig2
     from bench.speed import run_speed
@@ -47,6 +48,7 @@ def section_runners() -> dict:
         "bottleneck": run_bottleneck,
         "speed": run_speed,
         "gpu": run_gpu,
+        "data": run_data,
     }
 
 

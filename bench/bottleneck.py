@@ -37,7 +37,7 @@ def run_bottleneck(scale: Scale, root: Path) -> dict:
             seconds = pretrain(cfg)
             cfg = load_run_config(cfg.run_path, [f"eval.seeds={scale.seeds}"])
             splits = load_splits_checked(cfg)
-            encoder, tasks = load_task_heads(cfg.run_path, cfg, splits)
+            encoder, tasks = load_task_heads(cfg.run_path, cfg)
             test_error = tasks[0].anomaly_scores(encoder, splits.test.x, device)["reconstruction_error"].mean().item()
             source = encoder_source(cfg.run_path, device, cfg.eval.batch_size)
             f = source_features(cfg.run_path, source, splits)

@@ -52,7 +52,7 @@ def evaluate_representations(run_dir: Path, baselines: tuple[str, ...], scale: S
     scratch with the baselines."""
     cfg = load_run_config(run_dir, eval_overrides(scale))
     splits, device, seed = load_splits_checked(cfg), default_device(), cfg.train.seed
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    encoder, tasks = load_task_heads(run_dir, cfg)
     sources = feature_sources(run_dir, cfg, splits, list(baselines), device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
     variants = seeded_variants(run_dir, cfg, splits, device, list(features))

@@ -92,7 +92,7 @@ def measure_loop(cfg: Config, steps: int, repeats: int) -> dict:
         parts.logger = RunLogger(Path(tmp), True)
         bare = build_model(cfg, splits).to(device)
         bare_optimizers = build_optimizers(bare, cfg.optim)
-        images = parts.train_images
+        images = parts.feed.images  # the bench configs fit the device: a tensor there
         flops = training_flops_per_image(bare, images, batch)
         times: dict[str, list[float]] = {"toolkit": [], "bare": []}
         for repeat in range(repeats + 1):

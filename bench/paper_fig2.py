@@ -47,7 +47,7 @@ def paper_epochs(scale: Scale, size: int) -> float:
 def features_and_errors(run_dir: Path, cfg: Config, splits: Splits, device) -> tuple[dict[str, Features], dict]:
     """Train/val/test representations, the train/test per-pixel reconstruction error and, for the
     decoder, its loads alpha_d and alpha_e at this training-set size (paper eqs. 3-4)."""
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    encoder, tasks = load_task_heads(run_dir, cfg)
     task = tasks[0]
     decoder_alone = isinstance(task, DecoderOnly)  # this section is that task's paper: it may name it
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}

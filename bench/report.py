@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.paper_fig2 import verdict
 from bench.scales import SCALES
 from bench.verdicts import baseline_table, highest_line
-from evaluate.report import budget_name, mean_std, pct
+from evaluate.report import budget_name, differences_table, mean_std, pct, scarce_label_table
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
     "leaderboard": (
@@ -23,13 +23,16 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
     "paper": ("data", "paper_sizes", "paper_epochs", "paper_max_images", "paper_test_images", "paper_infer_steps"),
     "bottleneck": ("data", "widths", "width_train_subset", "width_epochs", "width_labels", "seeds"),
     "speed": ("data", "speed_steps", "speed_repeats", "probe_passes", "extract_images", "suite_overrides"),
-}
+    "data": ("data", "leaderboard_epochs", "frozen_labels", "seeds", "data_train_per_class", "data_photo_images",
+             "data_feed_steps"),
+}  # fmt: skip
 TITLES = {
     "leaderboard": "1. Transfer leaderboard",
     "paper": "2. The decoder-only paper's experiment (Fig. 2)",
     "bottleneck": "3. The seeds' claims: bottleneck width and decoder capacity",
     "speed": "4. Speed (CPU)",
     "gpu": "5. GPU",
+    "data": "6. Your own images: decoding, storage modes, transfer to unseen classes",
 }
 
 
@@ -230,12 +233,50 @@ def gpu_section(data: dict, plots: str) -> list[str]:
     )
 
 
+def data_section(data: dict, plots: str) -> list[str]:
+    decode = ["| files | images | resized to | toolkit decode into cache, img/s | torchvision ImageFolder + "
+              "DataLoader, img/s | second start from cache |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in data["decode"]:
+        decode.append(
+            f"| {r['folder']} | {r['images']} | {r['size']} px | {r['toolkit_images_per_s']:.0f} | "
+            f"{r['torchvision_images_per_s']:.0f} | {r['second_start_seconds']:.2f} s |"
+        )
+    feeds = ["| batches from | images/s |", "|---|---:|"]
+    feeds += [f"| {r['storage']} | {r['images_per_s']:.0f} |" for r in data["feeds"]]
+    t = data["transfer"]
+    return [
+        f"Decoding ({data['decode'][0]['workers']} worker processes each; `unseen_classes` = the PNG folder written "
+        f"below, `photos` = {data['photo_side']} px colour JPEGs): the toolkit's figure includes listing, decoding, "
+        "writing the cache and the pixel statistics; torchvision's only decoding and resizing into batches.",
+        "",
+        *decode,
+        "",
+        f"Pretraining throughput of the default config ({data['feed_steps']} steps after as many warm-up steps, "
+        f"{data['device']}), the same batches from each place; `stream` decodes the PNG files in DataLoader workers "
+        "(data.cache=false):",
+        "",
+        *feeds,
+        "",
+        f"Transfer to unseen classes: the autoencoder pretrained for {t['epochs']:g} epoch(s) on the images of "
+        "classes 0-4 only, evaluated through `eval.data.name=image_folder` on a PNG folder of classes "
+        f"{', '.join(t['classes'])} "
+        f"({t['train_size']} training, {t['test_size']} test images); test accuracy % (mean ± std over seeds):",
+        "",
+        scarce_label_table(t["summary"], ["encoder", "raw_pixels", "random_init"]),
+        "",
+        "Encoder minus reference, accuracy points [95% interval]; better or worse only where it excludes zero:",
+        "",
+        differences_table(t["differences"]),
+    ]
+
+
 WRITERS = {
     "leaderboard": leaderboard_section,
     "paper": paper_section,
     "bottleneck": bottleneck_section,
     "speed": speed_section,
     "gpu": gpu_section,
+    "data": data_section,
 }
 
 

@@ -38,6 +38,12 @@ class Scale:
     probe_passes: int = 10  # epochs of the SGD linear probes compared
     extract_images: int = 10000
     suite_overrides: tuple[str, ...] = ()  # eval.* overrides of the timed suite (default: the default eval config)
+    # 6. your own images: folders written from the dataset, decode / storage / unseen-class transfer
+    data_train_per_class: int = 0  # training images per unseen class written as PNG (0 = all)
+    data_photo_images: int = 10000  # colour JPEG "photos" decoded in the throughput test ...
+    data_photo_side: int = 256  # ... of this side ...
+    data_photo_size: int = 64  # ... resized to this
+    data_feed_steps: int = 200  # training steps timed per storage mode
 
 
 SCALES = {
@@ -52,6 +58,9 @@ SCALES = {
         width_epochs=3.0,
         speed_steps=100,
         probe_passes=3,
+        data_train_per_class=2000,
+        data_photo_images=2000,
+        data_feed_steps=100,
     ),
     "tiny": Scale(
         "tiny",
@@ -79,5 +88,10 @@ SCALES = {
             "eval.head.max_epochs=0",
             "eval.head.min_steps=20",
         ),
+        data_train_per_class=30,
+        data_photo_images=24,
+        data_photo_side=48,
+        data_photo_size=16,
+        data_feed_steps=3,
     ),
 }

@@ -131,7 +131,7 @@ def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
     cached features of the encoder and every baseline (features computed beforehand)."""
     cfg = load_run_config(run_dir, list(overrides))
     splits, device = load_splits_checked(cfg), default_device()
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    encoder, tasks = load_task_heads(run_dir, cfg)
     sources = feature_sources(run_dir, cfg, splits, list(BASELINES), device, encoder, tasks)
     for source in sources:
         source_features(run_dir, source, splits)  # fill the cache; not timed

@@ -149,13 +149,24 @@ def selection_notes(s: dict) -> list[str]:
     ]
 
 
+def dataset_line(report: dict) -> str:
+    """'Evaluated on X (root), pretrained on Y' where the two differ; else the dataset's name."""
+    evaluated = report["dataset"] + (f" ({report['dataset_root']})" if report.get("dataset_root") else "")
+    pretrained = report.get("pretrain_dataset", report["dataset"])
+    if pretrained == report["dataset"] and report.get("pretrain_root", "") in ("", report.get("dataset_root")):
+        return evaluated
+    where = f" ({report['pretrain_root']})" if report.get("pretrain_root") else ""
+    return f"Evaluated on {evaluated}, pretrained on {pretrained}{where}. Evaluation images"
+
+
 def render_markdown(report: dict) -> str:
     s = report["settings"]
     sources = list(report["sources"])
     parts = [
         f"# Transfer report: {report['run']}",
         "",
-        f"{report['dataset']}: {s['train_size']} training / {s['val_size']} validation / {s['test_size']} test images; "
+        f"{dataset_line(report)}: {s['train_size']} training / {s['val_size']} validation / "
+        f"{s['test_size']} test images; "
         f"encoder {report['encoder']} (m={report['code_dim']}, weights sha256 {report['encoder_weights_sha256']}, "
         f"{report['pretrain_steps']} pretraining steps). Features: "
         + "; ".join(f"`{k}` = {v}" for k, v in report["sources"].items())

@@ -10,6 +10,7 @@ what they are.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -34,9 +35,10 @@ from evaluate.suite import (
     summarise,
     validation_subset,
 )
-from pretrain.core.config import Config, config_hash, config_to_dict, load_run_config
-from pretrain.core.data import Splits, load_splits
-from pretrain.core.encoders import Encoder
+from pretrain.core.arrays import in_memory, is_tensor_array
+from pretrain.core.config import Config, DataConfig, config_hash, config_to_dict, load_run_config
+from pretrain.core.data import DataError, Splits, load_splits
+from pretrain.core.encoders import Encoder, EncoderSpec
 from pretrain.core.export import assert_pretraining_finished, export_info, load_encoder_spec, load_task_heads
 from pretrain.core.provenance import git_commit
 from pretrain.core.samples import Features
@@ -73,10 +75,55 @@ def check_integrity(splits: Splits) -> None:
         raise AssertionError(f"{len(overlap)} images are in both the training and validation splits")
 
 
-def load_splits_checked(cfg: Config) -> Splits:
-    splits = load_splits(cfg.data)
+def evaluation_data(cfg: Config, spec: EncoderSpec) -> DataConfig:
+    """The dataset evaluation reads: ``eval.data`` brought to the encoder's input size and
+    channels (its own normalisation stays the encoder's), else the pretraining dataset."""
+    wanted = cfg.eval.data
+    if wanted is None:
+        return cfg.data
+    for key, value in (("image_size", spec.image_size), ("channels", spec.in_chans)):
+        if getattr(wanted, key) not in (0, value):
+            print(f"note: eval.data.{key}={getattr(wanted, key)} replaced by the encoder's input, {value}")
+    return dataclasses.replace(wanted, image_size=spec.image_size, channels=spec.in_chans)
+
+
+def in_memory_splits(splits: Splits) -> Splits:
+    """Splits whose images are decoded from files on demand, decoded once here (evaluation
+    reads every image several times)."""
+    parts = {}
+    for name in ("train", "val", "test", "outliers"):
+        part = getattr(splits, name)
+        if part is not None and not is_tensor_array(part.x):
+            parts[name] = part.with_rows(in_memory(part.x))
+    return dataclasses.replace(splits, **parts)
+
+
+def load_splits_checked(cfg: Config, data: DataConfig | None = None, run_dir: Path | None = None) -> Splits:
+    """The labelled splits evaluation uses (``data`` or the run's own data), checked disjoint."""
+    data = data or cfg.data
+    splits = load_splits(data)
+    if not splits.labelled:
+        raise DataError(
+            f"{data.name} {splits.source} has no labels (no class subfolders), so nothing can be evaluated on it. "
+            f"Evaluate on labelled images: python -m evaluate --run {run_dir or 'RUN'} eval.data.name=image_folder "
+            "eval.data.root=DIR, where DIR holds one subfolder of images per class (or another dataset's eval.data.*)"
+        )
+    splits = in_memory_splits(splits)
     check_integrity(splits)
     return splits
+
+
+def check_label_budgets(splits: Splits, budgets: list[int]) -> None:
+    """Every class must have as many training images as the largest scarce-label budget."""
+    counts = torch.bincount(splits.train.y, minlength=splits.num_classes)
+    need = max(budgets, default=0)
+    short = [(splits.classes[c], int(n)) for c, n in enumerate(counts) if 0 < n < need]  # 0: a held-out class
+    if short and need:
+        listed = ", ".join(f"{name} has {n}" for name, n in short[:5])
+        raise DataError(
+            f"eval.labels_per_class asks for {need} labelled images per class, but in the training split of "
+            f"{splits.source or 'the data'} {listed}; lower eval.labels_per_class or add images"
+        )
 
 
 def all_label_metrics(parts: dict[str, Features], cfg: Config, num_classes: int) -> dict:
@@ -99,6 +146,7 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
     names = probe_layers(encoder)
     if per_class < 0 or not names:
         return []
+    per_class = min(per_class, int(torch.bincount(splits.train.y).min())) if per_class else 0  # small classes
     positions = labelled_subsets(splits.train.y, [per_class], 1, cfg.train.seed)[0][2]
     val = validation_subset(splits.val, per_class, cfg.eval.val_per_class, cfg.train.seed)
     parts = {"train": splits.train.take(positions), "val": val, "test": splits.test}
@@ -181,16 +229,18 @@ def evaluate_run(
     assert_pretraining_finished(run_dir)
     if baselines is not None:
         cfg.eval.baselines = baselines
-    splits = load_splits_checked(cfg)
+    spec = load_encoder_spec(run_dir)
+    data = evaluation_data(cfg, spec)
+    splits = load_splits_checked(cfg, data, run_dir)
+    check_label_budgets(splits, cfg.eval.labels_per_class)
     device, seed = default_device(), cfg.train.seed
-    encoder, tasks = load_task_heads(run_dir, cfg, splits)
+    encoder, tasks = load_task_heads(run_dir, cfg)
     sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
     variants = seeded_variants(run_dir, cfg, splits, device, list(features))
     print(f"features ready: {', '.join(features)}; running the scarce-label grid ...", flush=True)
     records = frozen_grid(features, cfg.eval, splits.num_classes, seed, variants)
     if cfg.eval.finetune.enabled:
-        spec = load_encoder_spec(run_dir)
         records += finetune_grid(encoder, lambda s: random_encoder(spec, s), splits, cfg.eval, device, seed)
     predictions = {r.key: r.result.test_predictions for r in records}
     out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, list(overrides), baselines)
@@ -199,7 +249,10 @@ def evaluate_run(
     report = {
         "run": cfg.name,
         "run_dir": str(run_dir.resolve()),
-        "dataset": cfg.data.name,
+        "dataset": data.name,
+        "dataset_root": splits.source,
+        "pretrain_dataset": cfg.data.name,
+        "pretrain_root": cfg.data.root,
         "encoder": cfg.encoder.name,
         "code_dim": cfg.encoder.code_dim,
         **export_info(run_dir),

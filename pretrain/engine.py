@@ -1,13 +1,15 @@
 """The one pretraining loop, driven by Accelerate, shared by every task.
 
-Data are in-memory uint8 tensors on the device; each process reads its own shard of a
-deterministic per-epoch order (pretrain.core.batches.ShardedBatches), and every step reseeds the
-RNG from (seed, step, rank), so a resumed run repeats an uninterrupted one exactly.
+Each process reads its own shard of a deterministic per-epoch order
+(pretrain.core.batches.ShardedBatches) from wherever the images are (pretrain.core.feeds:
+device, pinned host memory, a memory map, or files streamed by workers), and every step
+reseeds the RNG from (seed, step, rank), so a resumed run repeats an uninterrupted one exactly.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from pretrain.core.config import Config, ConfigError, config_changes, config_to_
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import build_encoder, count_parameters
 from pretrain.core.export import export_encoder
+from pretrain.core.feeds import Feed, choose_storage
 from pretrain.core.images import to_unit_float
 from pretrain.core.provenance import provenance
 from pretrain.core.tasks import TaskContext, build_task
@@ -47,10 +50,10 @@ def build_model(cfg: Config, splits: Splits) -> PretrainModel:
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
     shape = splits.train.image_shape
     encoder = build_encoder(cfg.encoder.name, cfg.encoder.code_dim, shape, splits.mean, splits.std)
-    ctx = TaskContext(image_shape=shape, num_samples=len(splits.train))
+    ctx = TaskContext(image_shape=shape, num_samples=len(splits.pretrain_images))
     model = PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])
     for task in model.tasks:
-        task.prepare(splits.train.x)  # data-dependent initialisation; a resume overwrites it
+        task.prepare(splits.pretrain_images)  # data-dependent initialisation; a resume overwrites it
     return model
 
 
@@ -90,7 +93,7 @@ class LoopParts:
     optimizers: list  # the main optimizer first, then any a task brings for its own parameters
     schedulers: list  # one LambdaLR per optimizer, all on the same schedule
     batches: ShardedBatches
-    train_images: torch.Tensor  # (N, C, H, W) uint8 on the device
+    feed: Feed  # the pretraining images (N, C, H, W) uint8, served a batch at a time to the device
     logger: RunLogger
     monitor: TransferMonitor | None
     run_dir: Path
@@ -125,11 +128,11 @@ def run_monitor(parts: LoopParts, step: int) -> float | None:
     return accuracy
 
 
-def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter):
+def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter, batch: tuple):
     acc = parts.accelerator
     torch.manual_seed(step_seed(cfg.train.seed, step, acc.process_index))
-    positions = parts.batches.positions(step).to(acc.device)
-    images = to_unit_float(parts.train_images[positions])
+    positions, pixels = batch
+    images = to_unit_float(pixels)
     with acc.autocast():
         loss, logs, shown = parts.model(images, positions)
     acc.backward(loss)
@@ -158,8 +161,8 @@ def train_loop(parts: LoopParts, cfg: Config, start: int) -> int:
     end = parts.total_steps if not tc.halt_after_steps else min(parts.total_steps, start + tc.halt_after_steps)
     bar = tqdm(total=parts.total_steps, initial=start, disable=not parts.accelerator.is_main_process, desc="pretrain")
     shown_on_bar: dict[str, str] = {}
-    for step in range(start, end):
-        shown, positions = train_step(parts, cfg, step, meter)
+    for step, batch in zip(range(start, end), parts.feed.batches(parts.batches, start, end), strict=True):
+        shown, positions = train_step(parts, cfg, step, meter, batch)
         if step == start:
             record_shards(parts, positions, step)
         done = step + 1
@@ -199,12 +202,17 @@ def restore(parts: LoopParts) -> int:
     return int(state["step"])
 
 
-def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int, world: int) -> str:
+def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int, world: int, storage: str) -> str:
+    extra = f" + {len(splits.unlabelled)} unlabelled" if splits.unlabelled is not None else ""
+    test = len(splits.test) if splits.test is not None else 0
+    c, h, w = splits.train.image_shape
     lines = [
         f"run: {cfg.run_path}   tasks: {', '.join(model.task_keys)}   encoder: {cfg.encoder.name} "
         f"(m={cfg.encoder.code_dim})",
-        f"data: {cfg.data.name} train {len(splits.train)} / val {len(splits.val)} / test {len(splits.test)}"
-        f"   steps: {total_steps} x {cfg.train.batch_size} images x {world} process(es)",
+        f"data: {' '.join(filter(None, (cfg.data.name, splits.source)))} {c}x{h}x{w}: "
+        f"train {len(splits.train)}{extra} / val {len(splits.val)}"
+        f" / test {test}   batches from: {storage}   steps: {total_steps} x {cfg.train.batch_size} images x "
+        f"{world} process(es)",
         f"parameters: encoder {count_parameters(model.encoder):,}   task heads {count_parameters(model.tasks):,}",
     ]
     for task in model.tasks:
@@ -216,13 +224,15 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
     """Model, optimizers, schedulers and batches of a run, prepared by Accelerate (the logger is
     attached by the caller). -> (parts, the summary printed before training)."""
     model = build_model(cfg, splits)
+    images = splits.pretrain_images
     batches = ShardedBatches(
-        len(splits.train), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
+        len(images), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
     )
+    storage = choose_storage(images, cfg.data.storage, cfg.data.device_memory_gb)
     total_steps = max(1, round(cfg.train.epochs * batches.steps_per_epoch))
     optimizers = build_optimizers(model, cfg.optim)
     schedulers = [build_scheduler(opt, total_steps, cfg.optim) for opt in optimizers]
-    summary = describe(cfg, model, splits, total_steps, accelerator.num_processes)
+    summary = describe(cfg, model, splits, total_steps, accelerator.num_processes, storage)
     prepared_model, *optimizers = accelerator.prepare(model, *optimizers)
     main = accelerator.is_main_process
     parts = LoopParts(
@@ -231,13 +241,23 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
         optimizers=optimizers,
         schedulers=schedulers,
         batches=batches,
-        train_images=splits.train.x.to(accelerator.device),
+        feed=Feed(images, storage, accelerator.device, cfg.data.workers or min(4, os.cpu_count() or 1)),
         logger=None,
-        monitor=TransferMonitor(splits, cfg.monitor, cfg.train.seed) if main and cfg.monitor.every else None,
+        monitor=monitor(splits, cfg) if main else None,
         run_dir=run_dir,
         total_steps=total_steps,
     )
     return parts, summary
+
+
+def monitor(splits: Splits, cfg: Config) -> TransferMonitor | None:
+    """The validation kNN monitor, where there are labels to score it with."""
+    if not cfg.monitor.every:
+        return None
+    if not splits.labelled:
+        print("note: the pretraining images are unlabelled; the kNN transfer monitor is off", flush=True)
+        return None
+    return TransferMonitor(splits, cfg.monitor, cfg.train.seed)
 
 
 def make_accelerator(cfg: Config) -> Accelerator:
@@ -249,7 +269,9 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
     accelerator = make_accelerator(cfg)
     run_dir = prepare_run_dir(cfg, resume, accelerator)
-    parts, summary = build_loop(cfg, accelerator, run_dir, load_splits(cfg.data))
+    with accelerator.main_process_first():  # the main process decodes any cache; the others then read it
+        splits = load_splits(cfg.data)
+    parts, summary = build_loop(cfg, accelerator, run_dir, splits)
     main = accelerator.is_main_process
     if main:
         print(summary, flush=True)
@@ -276,7 +298,12 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
         parts.logger.close()
     if done == parts.total_steps and main:
         unwrapped = accelerator.unwrap_model(parts.model)
-        info = {"steps": done, "train_seconds_last_invocation": round(time.perf_counter() - started, 1)}
+        info = {
+            "steps": done,
+            "train_seconds_last_invocation": round(time.perf_counter() - started, 1),
+            "pretrain_images": len(parts.feed.images),
+            "dataset": cfg.data.name,
+        }
         export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {**info, **provenance()})
         write_progress(run_dir, done, parts.total_steps, exported=True)
         print(f"exported encoder to {run_dir}/encoder.safetensors", flush=True)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from pretrain.core.arrays import in_memory, is_tensor_array
 from pretrain.core.config import ConfigError
 from pretrain.core.encoders import count_parameters, encode_images
 from pretrain.core.images import to_unit_float
@@ -132,6 +133,7 @@ class DecoderOnly(SSLTask):
         paper notes). Starting from PCA projections scaled to unit variance, as GLO does
         (Bojanowski et al. 2018), fixes the scale and starts from the best linear code."""
         kind, m = self.cfg.code_init, self.codes.shape[1]
+        images = images if is_tensor_array(images) else in_memory(images)  # a memory map or files: read them
         with torch.no_grad():
             if kind == "zeros":
                 self.codes.zero_()

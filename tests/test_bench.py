@@ -144,3 +144,15 @@ def test_loads_match_the_paper_equations():
     # N = 1000 images of n = 784 pixels, m = 20, decoder 50k, encoder 100k parameters
     assert decoder_load(1000, 784, 20, 50_000) == pytest.approx(784_000 / 70_000)
     assert encoder_load(1000, 20, 100_000) == pytest.approx(0.2)
+
+
+def test_data_section_measures_every_storage_mode_and_unseen_classes(tiny_bench):
+    data = tiny_bench[1]["data"]["data"]
+    assert [r["storage"] for r in data["feeds"]] == ["device", "host", "memmap", "stream"]
+    assert all(r["images_per_s"] > 0 for r in data["feeds"])
+    assert {r["folder"] for r in data["decode"]} == {"train", "photos"}
+    transfer = data["transfer"]
+    assert transfer["classes"] == ["class5", "class6", "class7", "class8", "class9"]  # only the unseen ones
+    sources = {r["source"] for r in transfer["summary"]}
+    assert sources == {"encoder", "raw_pixels", "random_init"}
+    assert "Transfer to unseen classes" in (tiny_bench[0] / "BENCHMARKS.md").read_text()

@@ -125,7 +125,8 @@ def test_a_registered_dataset_flows_through_load_splits(counting_dataset):
         assert torch.equal(part.x[:, 0, 0, 0].long(), part.index) and 3 not in part.y.tolist()
     assert set(splits.outliers.y.tolist()) == {3}
     pixels = splits.train.x.float() / 255
-    assert splits.mean == pytest.approx(pixels.mean().item()) and splits.std == pytest.approx(pixels.std().item())
+    assert splits.mean == pytest.approx((pixels.mean().item(),))  # one value per channel
+    assert splits.std == pytest.approx((pixels.std(unbiased=False).item(),))
 
 
 def test_a_validation_split_that_does_not_fit_is_a_clear_error(counting_dataset):

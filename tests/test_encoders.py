@@ -8,7 +8,15 @@ from pretrain.core.export import export_encoder, load_encoder
 
 @pytest.mark.parametrize(
     "name, shape",
-    [("paper_conv", (1, 28, 28)), ("mlp", (1, 28, 28)), ("resnet18", (1, 28, 28)), ("paper_conv", (3, 32, 32))],
+    [
+        ("paper_conv", (1, 28, 28)),
+        ("mlp", (1, 28, 28)),
+        ("resnet18", (1, 28, 28)),
+        ("paper_conv", (3, 32, 32)),
+        ("paper_conv", (3, 96, 96)),
+        ("vit_tiny_patch16_224", (1, 28, 28)),  # timm is told the size: no AssertionError at 28 px
+        ("vit_tiny_patch16_224", (3, 64, 64)),
+    ],
 )
 def test_encoder_maps_images_to_codes(name, shape):
     encoder = build_encoder(name, code_dim=12, image_shape=shape, mean=0.3, std=0.3)
@@ -36,3 +44,18 @@ def test_export_roundtrip_reproduces_codes(tmp_path):
 def test_load_encoder_missing_weights_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="finished"):
         load_encoder(tmp_path)
+
+
+@pytest.mark.parametrize(("name", "side"), [("paper_conv", 2), ("vit_tiny_patch16_224", 8)])
+def test_a_size_a_model_cannot_take_is_a_config_error(name, side):
+    with pytest.raises(ConfigError, match=rf"encoder.name={name} cannot take 3x{side}x{side} images"):
+        build_encoder(name, 8, (3, side, side), 0.5, 0.2)
+
+
+def test_per_channel_statistics_normalise_each_channel():
+    encoder = build_encoder("linear", 2, (3, 4, 4), mean=[0.1, 0.5, 0.9], std=[0.1, 0.2, 0.3])
+    images = torch.tensor([0.1, 0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    seen = {}
+    encoder.backbone.register_forward_hook(lambda m, inputs, out: seen.update(x=inputs[0]))
+    encoder(images)
+    assert torch.allclose(seen["x"], torch.zeros(1, 3, 4, 4), atol=1e-6)  # each channel at its own mean

@@ -29,12 +29,23 @@ from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config A
     read_yaml,
 )
 
+RESIZE_MODES = ("crop", "squash")  # data.resize
+BAD_FILE_POLICIES = ("skip", "error")  # data.on_bad_file
+STORAGE_MODES = ("auto", "device", "host", "memmap", "stream")  # data.storage
+
 
 @dataclass
 class DataConfig:
-    name: str = "fashion_mnist"  # a registered dataset (pretrain.core.datasets): fashion_mnist | synthetic
-    root: str = ""  # where its files are; "" searches the usual places
-    val_size: int = 5000  # carved from the training images, deterministic in split_seed
+    # a registered dataset (pretrain.core.datasets): fashion_mnist | mnist_idx | cifar10 | cifar100 | stl10 |
+    # svhn | image_folder | synthetic
+    name: str = "fashion_mnist"
+    root: str = ""  # where its files are; "" searches the usual places (standard formats only)
+    download: bool = False  # standard formats: fetch into data.root (torchvision) when the files are missing
+    image_size: int = 0  # >0: every image becomes S x S at decode time; 0 keeps the dataset's own size
+    resize: str = "crop"  # crop: shorter side to S, centre crop | squash: straight to S x S
+    channels: int = 0  # 1 | 3 converts; 0 keeps the dataset's own (grey stays grey, colour stays RGB)
+    val_size: int = 0  # carved from the training images (seeded); 0 = 10% of them, at most 5000
+    test_size: int = 0  # image folders without a test/ folder: carved test images; 0 = 10%, at most 10000
     split_seed: int = 0
     train_subset: int = 0  # >0: pretrain on only this many training-split images (smoke runs)
     test_subset: int = 0  # >0: evaluate on only this many test images (smoke runs)
@@ -42,6 +53,26 @@ class DataConfig:
     # classes left out of pretraining, validation and every labelled subset; their test images
     # are kept apart (Splits.outliers) to measure outlier detection
     holdout_classes: list[int] = field(default_factory=list)
+    unlabelled: bool = True  # stl10: pretrain on its 100,000 unlabelled images as well as the training split
+    cache: bool = True  # image folders: decode once into data.cache_dir; false streams files through workers
+    cache_dir: str = ""  # "" -> data/cache/ in the repository
+    on_bad_file: str = "skip"  # skip (listed in the cache folder) | error (stop at the first)
+    workers: int = 0  # decode processes (cache build, streaming); 0 = one per CPU core
+    storage: str = "auto"  # where pretraining reads batches: auto | device | host | memmap | stream
+    device_memory_gb: float = 4.0  # auto: training images stay on the device up to this size
+
+    def __post_init__(self):
+        for key, value, allowed in (
+            ("resize", self.resize, RESIZE_MODES),
+            ("on_bad_file", self.on_bad_file, BAD_FILE_POLICIES),
+            ("storage", self.storage, STORAGE_MODES),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"data.{key}: {value!r} is unknown; choose from {', '.join(allowed)}")
+        if self.channels not in (0, 1, 3):
+            raise ConfigError(f"data.channels: {self.channels} is not 0 (the dataset's own), 1 or 3")
+        if self.image_size < 0:
+            raise ConfigError(f"data.image_size: {self.image_size} is negative (0 keeps the native size)")
 
 
 @dataclass
@@ -144,6 +175,9 @@ class EvalConfig:
     tsne_points: int = 2000
     projector_points: int = 1000
     batch_size: int = 1024
+    # another dataset to evaluate on (every data.* key, as eval.data.*); None: the pretraining dataset.
+    # Its images are brought to the encoder's input size and channels.
+    data: DataConfig | None = None
 
     def __post_init__(self):
         if self.val_per_class not in VAL_PER_CLASS_MODES:

@@ -5,7 +5,9 @@ Every encoder is an ``Encoder``: it normalises its input with the dataset's mean
 feature vector, and projects it to the code size m, the bottleneck all tasks share.
 
 Backbones come from a small local registry (``@register_backbone``) or, for any other
-name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C)``.
+name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C[, img_size=S])``; the
+image size goes to models that take one (ViTs, MLP-Mixers). Every encoder is tried on one
+blank image when built, so a size it cannot take is a ConfigError naming both.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ class EncoderSpec:
     code_dim: int
     in_chans: int
     image_size: int
-    mean: float
-    std: float
+    mean: float | list[float]  # per channel (older runs saved one value for all)
+    std: float | list[float]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +78,11 @@ def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:
     if not timm.is_model(spec.name):
         known = ", ".join(sorted(BACKBONES))
         raise ConfigError(f"encoder.name: {spec.name!r} is neither a local encoder ({known}) nor a timm model")
-    model = timm.create_model(spec.name, pretrained=False, num_classes=0, in_chans=spec.in_chans)
+    kwargs = {"pretrained": False, "num_classes": 0, "in_chans": spec.in_chans}
+    try:  # models with a fixed input grid (ViT, Mixer, Swin) must be told the size
+        model = timm.create_model(spec.name, img_size=spec.image_size, **kwargs)
+    except TypeError:  # CNNs take any size and no img_size argument
+        model = timm.create_model(spec.name, **kwargs)
     return model, model.num_features
 
 
@@ -89,8 +95,10 @@ class Encoder(nn.Module):
         build = BACKBONES.get(spec.name, timm_backbone)
         self.backbone, self.feature_dim = build(spec)
         self.proj = nn.Linear(self.feature_dim, spec.code_dim)
-        self.register_buffer("mean", torch.tensor(spec.mean), persistent=False)
-        self.register_buffer("std", torch.tensor(spec.std), persistent=False)
+        # (C, 1, 1) per-channel statistics broadcast over (B, C, H, W); a scalar for older runs
+        shape = (-1, 1, 1) if isinstance(spec.mean, list) else ()
+        self.register_buffer("mean", torch.tensor(spec.mean).view(shape), persistent=False)
+        self.register_buffer("std", torch.tensor(spec.std).view(shape), persistent=False)
 
     @property
     def code_dim(self) -> int:
@@ -100,13 +108,34 @@ class Encoder(nn.Module):
         return self.proj(self.backbone((images - self.mean) / self.std))
 
 
-def build_encoder(name: str, code_dim: int, image_shape: tuple[int, int, int], mean: float, std: float) -> Encoder:
+def build_encoder(name: str, code_dim: int, image_shape: tuple[int, int, int], mean, std) -> Encoder:
+    """An encoder for images of ``image_shape`` (C, H, W) with per-channel ``mean``/``std``
+    (sequences of C floats, or one float)."""
     c, h, w = image_shape
     if h != w:
-        raise ConfigError(f"encoders take square images; got {h}x{w}")
+        raise ConfigError(f"encoders take square images; got {h}x{w} (set data.image_size)")
     if code_dim < 1:
         raise ConfigError(f"encoder.code_dim must be >= 1, got {code_dim}")
-    return Encoder(EncoderSpec(name, code_dim, c, h, float(mean), float(std)))
+    as_spec = lambda v: [float(x) for x in v] if isinstance(v, (list, tuple)) else float(v)  # noqa: E731
+    encoder = Encoder(EncoderSpec(name, code_dim, c, h, as_spec(mean), as_spec(std)))
+    check_input_size(encoder)
+    return encoder
+
+
+def check_input_size(encoder: Encoder) -> None:
+    """Run one blank image through ``encoder``; a shape it cannot take is a ConfigError."""
+    s = encoder.spec
+    was_training = encoder.training
+    try:
+        with torch.no_grad():
+            encoder.eval()(torch.zeros(1, s.in_chans, s.image_size, s.image_size))
+    except (RuntimeError, AssertionError, ValueError) as err:
+        raise ConfigError(
+            f"encoder.name={s.name} cannot take {s.in_chans}x{s.image_size}x{s.image_size} images "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no message'}); "
+            f"choose another encoder or data.image_size"
+        ) from None
+    encoder.train(was_training)
 
 
 def count_parameters(module: nn.Module) -> int:

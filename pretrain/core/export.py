@@ -13,7 +13,6 @@ from torch import nn
 
 from pretrain.core.checkpoint import atomic_write, file_digest, read_progress
 from pretrain.core.config import Config
-from pretrain.core.data import Splits
 from pretrain.core.encoders import Encoder, EncoderSpec
 from pretrain.core.tasks import TaskContext, build_task
 from pretrain.core.typed_yaml import read_yaml
@@ -40,13 +39,25 @@ def load_encoder_spec(run_dir: Path) -> EncoderSpec:
     return EncoderSpec(**{k: data[k] for k in EncoderSpec.__dataclass_fields__})
 
 
-def load_task_heads(run_dir: str | Path, cfg: Config, splits: Splits) -> tuple[Encoder, nn.ModuleList]:
-    """The run's encoder and its task modules (decoders, heads, code tables) with trained weights."""
+def load_task_heads(run_dir: str | Path, cfg: Config) -> tuple[Encoder, nn.ModuleList]:
+    """The run's encoder and its task modules (decoders, heads, code tables) with trained
+    weights, built for the pretraining images' shape and count, whatever is evaluated now."""
     encoder = load_encoder(run_dir)
-    ctx = TaskContext(image_shape=splits.train.image_shape, num_samples=len(splits.train))
+    s = encoder.spec
+    ctx = TaskContext(image_shape=(s.in_chans, s.image_size, s.image_size), num_samples=pretrain_images(run_dir))
     tasks = nn.ModuleList(build_task(t, encoder, ctx) for t in cfg.tasks)
     tasks.load_state_dict(load_file(Path(run_dir) / TASK_WEIGHTS))
     return encoder, tasks.eval()
+
+
+def pretrain_images(run_dir: str | Path) -> int:
+    """How many images pretraining read (the rows of a decoder-only code table). Runs exported
+    before this was recorded take it from the code table in task.safetensors."""
+    info = json.loads((Path(run_dir) / ENCODER_SPEC).read_text())
+    if "pretrain_images" in info:
+        return int(info["pretrain_images"])
+    rows = [t.shape[0] for name, t in load_file(Path(run_dir) / TASK_WEIGHTS).items() if name.endswith("codes")]
+    return rows[0] if rows else 1
 
 
 def load_encoder(run_dir: str | Path) -> Encoder:

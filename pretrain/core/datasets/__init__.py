@@ -2,4 +2,12 @@
 (``pretrain.core.data.DATASETS`` does so on its first lookup). A new dataset is a module
 here with one ``@register_dataset("name")`` function, listed below."""
 
-from pretrain.core.datasets import fashion_mnist, synthetic  # noqa: F401
+from pretrain.core.datasets import (  # noqa: F401
+    cifar,
+    fashion_mnist,
+    image_folder,
+    mnist_idx,
+    stl10,
+    svhn,
+    synthetic,
+)

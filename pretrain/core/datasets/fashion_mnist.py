@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
+from pretrain.core.datasets.download import download
 from pretrain.core.samples import ImageSet
 
 REPO_DATA = Path(__file__).resolve().parents[3] / "data"
@@ -81,10 +83,21 @@ def image_set(images: np.ndarray, labels: np.ndarray) -> ImageSet:
     return ImageSet(images, torch.from_numpy(labels.astype(np.int64)), torch.arange(len(labels)))
 
 
+def idx_dataset(files: dict[str, Path], classes: tuple[str, ...] = ()) -> Dataset:
+    """A Dataset from an IDX quadruple {train_images, train_labels, test_images, test_labels};
+    classes default to the label values as names."""
+    arrays = {key: read_idx(path) for key, path in files.items()}
+    train, test = (image_set(arrays[f"{part}_images"][:, None], arrays[f"{part}_labels"]) for part in ("train", "test"))
+    if not classes:
+        classes = tuple(str(c) for c in range(int(max(train.y.max(), test.y.max())) + 1))
+    return Dataset(train, test, classes, source=str(files["train_images"].parent))
+
+
 @register_dataset("fashion_mnist")
 def fashion_mnist(cfg: DataConfig) -> Dataset:
     """Train 60k, test 10k: (N, 1, 28, 28) uint8, from ``data.root`` or the usual places."""
+    if cfg.download:
+        download("fashion_mnist", cfg.root)
+        cfg = replace(cfg, root=str(Path(cfg.root) / "FashionMNIST" / "raw"))
     folder = find_fashion_mnist(cfg.root)
-    arrays = {key: read_idx(_idx_file(folder, stem)) for key, stem in FILES.items()}
-    train, test = (image_set(arrays[f"{part}_images"][:, None], arrays[f"{part}_labels"]) for part in ("train", "test"))
-    return Dataset(train, test, CLASSES)
+    return idx_dataset({key: _idx_file(folder, stem) for key, stem in FILES.items()}, CLASSES)
