@@ -16,7 +16,7 @@ import torch
 
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
-from pretrain.core.datasets.download import download
+from pretrain.core.datasets.download import dataset_root
 from pretrain.core.samples import ImageSet
 
 LAYOUTS = {  # name -> (subfolder, training batches, test batch, meta file, label key, names key)
@@ -60,11 +60,7 @@ def find_folder(root: Path, subfolder: str, first: str) -> Path:
 
 def cifar(cfg: DataConfig, name: str) -> Dataset:
     subfolder, train_names, test_name, meta_name, label_key, names_key = LAYOUTS[name]
-    if not cfg.root:
-        raise DataError(f"data.name={name} needs data.root, the folder of its python batches")
-    root = Path(cfg.root).expanduser()
-    if cfg.download:
-        download(name, str(root))
+    root = dataset_root(cfg, name, "its python batches")
     folder = find_folder(root, subfolder, train_names[0])
     classes = tuple(n.decode() for n in unpickle(folder / meta_name)[names_key])
     train = read_batches(folder, train_names, label_key)

@@ -33,3 +33,14 @@ def download(name: str, root: str) -> None:
         FETCHERS[name](root)
     except (OSError, RuntimeError) as err:  # no network, a bad checksum
         raise DataError(f"downloading {name} into {root} failed: {err}") from None
+
+
+def dataset_root(cfg, name: str, holds: str) -> Path:
+    """``data.root`` of a standard dataset read from local files (downloaded there first with
+    ``data.download=true``); ``holds`` says what the folder must contain, for the error."""
+    if not cfg.root:
+        raise DataError(f"data.name={name} needs data.root, the folder holding {holds}")
+    root = Path(cfg.root).expanduser()
+    if cfg.download:
+        download(name, str(root))
+    return root

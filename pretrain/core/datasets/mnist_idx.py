@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
-from pretrain.core.datasets.download import download
+from pretrain.core.datasets.download import dataset_root
 from pretrain.core.datasets.fashion_mnist import idx_dataset
 
 PATTERN = re.compile(r"^(?P<prefix>.*?)(?P<part>train|t10k|test)-(?P<kind>images-idx3|labels-idx1)-ubyte(\.gz)?$")
@@ -48,12 +48,8 @@ def find_quadruple(root: Path) -> tuple[str, dict[str, Path]]:
 @register_dataset("mnist_idx")
 def mnist_idx(cfg: DataConfig) -> Dataset:
     """(N, 1, 28, 28) uint8 train and test images from the IDX files in ``data.root``."""
-    if not cfg.root:
-        raise DataError("data.name=mnist_idx needs data.root, the folder holding the IDX files")
-    root = Path(cfg.root).expanduser()
-    if cfg.download:
-        download("mnist_idx", str(root))
-        root = root / "MNIST" / "raw"
+    root = dataset_root(cfg, "mnist_idx", "the IDX files")
+    root = root / "MNIST" / "raw" if cfg.download else root  # where torchvision puts them
     prefix, files = find_quadruple(root)
     dataset = idx_dataset(files)
     if prefix.startswith("emnist"):

@@ -19,7 +19,7 @@ import torch
 from pretrain.core.arrays import conform
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
-from pretrain.core.datasets.download import download
+from pretrain.core.datasets.download import dataset_root
 from pretrain.core.image_cache import cache_root, cached_array, file_fingerprint
 from pretrain.core.samples import ImageSet
 
@@ -63,11 +63,7 @@ def unlabelled(folder: Path, cfg: DataConfig) -> ImageSet:
 @register_dataset("stl10")
 def stl10(cfg: DataConfig) -> Dataset:
     """Train 5k and test 8k labelled (N, 3, 96, 96) uint8, plus 100k unlabelled for pretraining."""
-    if not cfg.root:
-        raise DataError("data.name=stl10 needs data.root, the folder holding the STL-10 binary files")
-    root = Path(cfg.root).expanduser()
-    if cfg.download:
-        download("stl10", str(root))
+    root = dataset_root(cfg, "stl10", "the STL-10 binary files")
     folder = root if (root / "train_X.bin").is_file() else root / "stl10_binary"
     names = folder / "class_names.txt"
     classes = tuple(names.read_text().split()) if names.is_file() else tuple(f"class{c}" for c in range(10))

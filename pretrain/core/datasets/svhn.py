@@ -14,7 +14,7 @@ from scipy.io import loadmat
 
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
-from pretrain.core.datasets.download import download
+from pretrain.core.datasets.download import dataset_root
 from pretrain.core.samples import ImageSet
 
 
@@ -37,10 +37,6 @@ def read_mat(path: Path) -> ImageSet:
 @register_dataset("svhn")
 def svhn(cfg: DataConfig) -> Dataset:
     """Train 73,257, test 26,032: (N, 3, 32, 32) uint8, digits 0-9."""
-    if not cfg.root:
-        raise DataError("data.name=svhn needs data.root, the folder holding train_32x32.mat and test_32x32.mat")
-    root = Path(cfg.root).expanduser()
-    if cfg.download:
-        download("svhn", str(root))
+    root = dataset_root(cfg, "svhn", "train_32x32.mat and test_32x32.mat")
     train, test = read_mat(root / "train_32x32.mat"), read_mat(root / "test_32x32.mat")
     return Dataset(train, test, tuple(str(d) for d in range(10)), source=str(root))
