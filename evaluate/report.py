@@ -150,11 +150,11 @@ def selection_notes(s: dict) -> list[str]:
 
 
 def dataset_line(report: dict) -> str:
-    """'Evaluated on X (root), pretrained on Y' where the two differ; else the dataset's name."""
+    """'Evaluated on X (root), pretrained on Y' for an evaluation on eval.data; else the dataset."""
     evaluated = report["dataset"] + (f" ({report['dataset_root']})" if report.get("dataset_root") else "")
-    pretrained = report.get("pretrain_dataset", report["dataset"])
-    if pretrained == report["dataset"] and report.get("pretrain_root", "") in ("", report.get("dataset_root")):
+    if not report.get("cross_dataset"):
         return evaluated
+    pretrained = report["pretrain_dataset"]
     where = f" ({report['pretrain_root']})" if report.get("pretrain_root") else ""
     return f"Evaluated on {evaluated}, pretrained on {pretrained}{where}. Evaluation images"
 

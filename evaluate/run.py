@@ -84,7 +84,8 @@ def evaluation_data(cfg: Config, spec: EncoderSpec) -> DataConfig:
     for key, value in (("image_size", spec.image_size), ("channels", spec.in_chans)):
         if getattr(wanted, key) not in (0, value):
             print(f"note: eval.data.{key}={getattr(wanted, key)} replaced by the encoder's input, {value}")
-    return dataclasses.replace(wanted, image_size=spec.image_size, channels=spec.in_chans)
+    # STL-10's unlabelled images serve pretraining only: not converted for an evaluation
+    return dataclasses.replace(wanted, image_size=spec.image_size, channels=spec.in_chans, unlabelled=False)
 
 
 def in_memory_splits(splits: Splits) -> Splits:
@@ -146,7 +147,8 @@ def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[d
     names = probe_layers(encoder)
     if per_class < 0 or not names:
         return []
-    per_class = min(per_class, int(torch.bincount(splits.train.y).min())) if per_class else 0  # small classes
+    smallest = int(torch.bincount(splits.train.y)[splits.train.y.unique()].min())  # classes present (not held out)
+    per_class = min(per_class, smallest) if per_class else 0
     positions = labelled_subsets(splits.train.y, [per_class], 1, cfg.train.seed)[0][2]
     val = validation_subset(splits.val, per_class, cfg.eval.val_per_class, cfg.train.seed)
     parts = {"train": splits.train.take(positions), "val": val, "test": splits.test}
@@ -193,7 +195,7 @@ def outlier_detection(run: Evaluation, sources: list[FeatureSource]) -> dict:
         for name, values in task.anomaly_scores(run.encoder.to(device), images, device).items():
             scores[f"{name}[{key}]"] = values
     return {
-        "holdout_classes": run.cfg.data.holdout_classes,
+        "holdout_classes": (run.cfg.eval.data or run.cfg.data).holdout_classes,
         "positives": int(positive.sum()),
         "negatives": int((~positive).sum()),
         "auroc": {name: auroc(s, positive) for name, s in scores.items()},
@@ -253,6 +255,7 @@ def evaluate_run(
         "dataset_root": splits.source,
         "pretrain_dataset": cfg.data.name,
         "pretrain_root": cfg.data.root,
+        "cross_dataset": cfg.eval.data is not None,
         "encoder": cfg.encoder.name,
         "code_dim": cfg.encoder.code_dim,
         **export_info(run_dir),

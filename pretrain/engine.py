@@ -269,7 +269,7 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
     accelerator = make_accelerator(cfg)
     run_dir = prepare_run_dir(cfg, resume, accelerator)
-    with accelerator.main_process_first():  # the main process decodes any cache; the others then read it
+    with accelerator.local_main_process_first():  # one process per machine decodes its cache; the others read it
         splits = load_splits(cfg.data)
     parts, summary = build_loop(cfg, accelerator, run_dir, splits)
     main = accelerator.is_main_process

@@ -19,7 +19,8 @@ from pretrain.core.search import knn_predict
 class TransferMonitor:
     def __init__(self, splits: Splits, cfg: MonitorConfig, seed: int):
         self.cfg = cfg
-        per_class = min(cfg.labels_per_class, int(torch.bincount(splits.train.y).min()))
+        present = splits.train.y.unique()  # held-out classes have no training images
+        per_class = min(cfg.labels_per_class, int(torch.bincount(splits.train.y)[present].min()))
         self.bank: ImageSet = splits.train.take(balanced_subset(splits.train.y, per_class, seed))
         self.queries: ImageSet = splits.val.subsample(cfg.val_images, seed)
         self.num_classes = splits.num_classes

@@ -89,7 +89,7 @@ def test_prefetch_hands_errors_to_the_consumer():
 
     got = []
     with pytest.raises(OSError, match="disk gone"):
-        for item in prefetched(broken()):
+        for item in prefetched(broken(), torch.device("cpu")):
             got.append(item)
     assert got == [1]
 

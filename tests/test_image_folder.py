@@ -184,3 +184,23 @@ def test_bad_data_settings_are_config_errors():
         DataConfig(channels=2)
     with pytest.raises(ConfigError, match="data.storage"):
         DataConfig(storage="cloud")
+
+
+def test_a_cache_built_skipping_bad_files_still_refuses_them_under_error(messy_folder, tmp_path):
+    load_splits(folder_cfg(messy_folder, tmp_path / "cache", image_size=16))  # skip: builds the entry
+    with pytest.raises(DataError, match=r"on_bad_file=error; found in the cache"):
+        load_splits(folder_cfg(messy_folder, tmp_path / "cache", image_size=16, on_bad_file="error"))
+
+
+def test_split_folders_must_agree_on_labels(tmp_path):
+    write_labelled_folder(tmp_path / "d" / "train", classes=2, per_class=6)
+    write_unlabelled_folder(tmp_path / "d" / "test", n=4)  # loose files: unlabelled beside a labelled train/
+    with pytest.raises(DataError, match=r"test has classes \[\], train/ has \['class0', 'class1'\]"):
+        load_splits(folder_cfg(tmp_path / "d", tmp_path / "cache"))
+
+
+def test_subsets_of_streamed_images_stay_unread(tmp_path):
+    root = write_labelled_folder(tmp_path / "data", classes=2, per_class=10)
+    cfg = folder_cfg(root, tmp_path / "cache", image_size=8, val_size=4, test_size=4, cache=False, train_subset=6)
+    splits = load_splits(cfg)
+    assert len(splits.train) == 6 and not isinstance(splits.train.x, torch.Tensor)  # still files, decoded when read

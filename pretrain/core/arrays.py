@@ -10,13 +10,17 @@ several arrays end to end (``ConcatImages``). Everything that reads images goes 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROWS_PER_CHUNK = 2048  # images per chunk in chunked passes (stats, conversion)
+ROWS_PER_CHUNK = 2048  # images per chunk in chunked conversions
+CHUNK_BYTES = 16 * 2**20  # pixels per chunk in statistics passes (memory stays small at any image size)
+STATS_SAMPLE_ABOVE = 100_000  # larger training sets: statistics from this many evenly spaced images
+DECODE_THREADS = 8  # PIL releases the GIL while decoding: threads read many files at once
 
 
 def open_memmap(path: Path, shape: tuple[int, ...]) -> torch.Tensor:
@@ -41,17 +45,29 @@ class FileImages:
         return len(self.paths)
 
     def row(self, position: int) -> torch.Tensor:
+        """One image (C, H, W)."""
         return torch.from_numpy(np.ascontiguousarray(self.decode(self.paths[position])))
 
+    def subset(self, positions) -> FileImages:
+        """The files at ``positions``, still undecoded."""
+        return FileImages([self.paths[int(p)] for p in as_index(positions)], self.decode, self.shape[1:])
+
     def __getitem__(self, positions) -> torch.Tensor:
+        """Rows (K, C, H, W) decoded by a few threads."""
         if isinstance(positions, slice):
             positions = range(*positions.indices(len(self)))
-        rows = [self.row(int(p)) for p in as_index(positions)]
+        positions = [int(p) for p in as_index(positions)]
+        if len(positions) < 16:
+            rows = [self.row(p) for p in positions]
+        else:
+            with ThreadPoolExecutor(DECODE_THREADS) as pool:
+                rows = list(pool.map(self.row, positions))
         return torch.stack(rows) if rows else torch.empty((0, *self.shape[1:]), dtype=torch.uint8)
 
 
 class ConcatImages:
-    """Arrays of the same image shape end to end (e.g. a labelled split and an unlabelled set)."""
+    """Arrays of the same image shape end to end (e.g. a labelled split and an unlabelled set).
+    ``array[positions]`` -> (K, C, H, W), an int position too."""
 
     def __init__(self, parts: Sequence):
         self.parts = list(parts)
@@ -91,24 +107,25 @@ def nbytes(images) -> int:
     return int(np.prod(tuple(images.shape)))
 
 
-def channel_stats(images, max_images: int = 0) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 images (N, C, H, W) in [0, 1] units, accumulated in
-    float64 over chunks so no copy of the whole array is made. ``max_images`` > 0 uses that
-    many evenly spaced images (for data decoded on the fly, where a full pass is a full decode)."""
-    n = len(images)
-    rows = torch.linspace(0, n - 1, max_images).long() if 0 < max_images < n else None
-    total = torch.zeros(images.shape[1], dtype=torch.float64)
-    squares, count = total.clone(), 0
-    for start in range(0, n if rows is None else len(rows), ROWS_PER_CHUNK):
-        stop = start + ROWS_PER_CHUNK
-        chunk = images[start:stop] if rows is None else images[rows[start:stop]]
-        pixels = chunk.to(torch.float64).div_(255).transpose(0, 1).reshape(chunk.shape[1], -1)
+def channel_stats(images) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images (N, C, H, W) in [0, 1] units, from exact
+    integer sums over small chunks (no copy of the array). Above STATS_SAMPLE_ABOVE images,
+    from that many evenly spaced ones. The rule depends on N only, so every storage mode of
+    the same data gets the same statistics."""
+    n, c = len(images), images.shape[1]
+    rows = torch.linspace(0, n - 1, STATS_SAMPLE_ABOVE).long() if n > STATS_SAMPLE_ABOVE else torch.arange(n)
+    step = max(1, CHUNK_BYTES // max(1, nbytes(images) // max(1, n)))
+    total, squares, count = torch.zeros(c, dtype=torch.int64), torch.zeros(c, dtype=torch.int64), 0
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        block = images[chunk[0] : chunk[-1] + 1] if n <= STATS_SAMPLE_ABOVE else images[chunk]
+        pixels = block.to(torch.int64).transpose(0, 1).reshape(c, -1)
         total += pixels.sum(1)
         squares += pixels.square().sum(1)
         count += pixels.shape[1]
-    mean = total / count
-    std = (squares / count - mean.square()).clamp_min(0).sqrt()
-    return tuple(mean.tolist()), tuple(std.tolist())
+    mean = total.double() / count
+    std = (squares.double() / count - mean.square()).clamp_min(0).sqrt()
+    return tuple((mean / 255).tolist()), tuple((std / 255).tolist())
 
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:

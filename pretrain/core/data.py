@@ -125,7 +125,7 @@ def load_splits(cfg: DataConfig) -> Splits:
         train, val, test, outliers = hold_out(train, val, test, cfg.holdout_classes, cfg.name, len(classes))
     if cfg.train_subset:
         train = train.take(pretraining_subset(train.y, cfg.train_subset, cfg.split_seed))
-    mean, std = channel_stats(train.x, max_images=0 if is_tensor_array(train.x) else 10_000)
+    mean, std = channel_stats(train.x)
     return Splits(train, val, test, mean, std, classes, outliers, dataset.unlabelled, dataset.source)
 
 

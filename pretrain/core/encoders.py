@@ -98,7 +98,9 @@ class Encoder(nn.Module):
         # (C, 1, 1) per-channel statistics broadcast over (B, C, H, W); a scalar for older runs
         shape = (-1, 1, 1) if isinstance(spec.mean, list) else ()
         self.register_buffer("mean", torch.tensor(spec.mean).view(shape), persistent=False)
-        self.register_buffer("std", torch.tensor(spec.std).view(shape), persistent=False)
+        self.register_buffer(
+            "std", torch.tensor(spec.std).view(shape).clamp_min(1e-6), persistent=False
+        )  # a flat channel
 
     @property
     def code_dim(self) -> int:

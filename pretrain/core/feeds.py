@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader
 
 from pretrain.core.arrays import FileImages, in_memory, is_tensor_array, nbytes
 from pretrain.core.batches import ShardedBatches
-from pretrain.core.typed_yaml import ConfigError
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # positions (B,) on the device, uint8 images (B, C, H, W) on the device
 
@@ -38,8 +37,9 @@ def available_ram() -> int:
 
 
 def choose_storage(images, setting: str, device_budget_gb: float) -> str:
-    """auto: device if the array fits data.device_memory_gb, else host if it fits half the free
-    RAM, else memmap; files without a cache always stream."""
+    """auto: device if the array fits data.device_memory_gb, else host if every process on
+    this machine can hold a copy in half the free RAM, else memmap; files without a cache
+    always stream."""
     if isinstance(images, FileImages) and setting in ("auto", "memmap"):
         return "stream"
     if setting != "auto":
@@ -47,16 +47,19 @@ def choose_storage(images, setting: str, device_budget_gb: float) -> str:
     size = nbytes(images)
     if size <= device_budget_gb * 1e9:
         return "device"
-    return "host" if size <= available_ram() // 2 else "memmap"
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # set by torchrun / accelerate launch
+    return "host" if size * local_processes <= available_ram() // 2 else "memmap"
 
 
-def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+def prefetched(items: Iterator, device: torch.device, depth: int = 2) -> Iterator:
     """``items`` produced by a background thread ``depth`` ahead of the consumer (the next
     batch is read while the current one trains). Errors surface in the consumer."""
     slots: queue.Queue = queue.Queue(depth)
     done, stop = object(), threading.Event()
 
     def produce():
+        if device.type == "cuda":  # a new thread starts on GPU 0; pinning must use this process's GPU
+            torch.cuda.set_device(device)
         try:
             for item in items:
                 while not stop.is_set():
@@ -87,8 +90,6 @@ class Feed:
 
     def __init__(self, images, storage: str, device: torch.device, workers: int = 2):
         self.storage, self.device, self.workers = storage, torch.device(device), workers
-        if storage == "stream" and not isinstance(images, FileImages) and not is_tensor_array(images):
-            raise ConfigError("data.storage=stream needs images read from files or in memory")
         if storage == "device":  # on a CPU the device is RAM: a copy there, not a memory map
             keep = is_tensor_array(images) and self.device.type != "cpu"
             images = (images if keep else in_memory(images)).to(self.device)
@@ -104,7 +105,7 @@ class Feed:
                 yield positions, self.images[positions]
             return
         host = self.streamed(order, start, end) if self.storage == "stream" else self.gathered(order, start, end)
-        for positions, images in prefetched(host):
+        for positions, images in prefetched(host, self.device):
             yield positions.to(self.device), images.to(self.device, non_blocking=True)
 
     def gathered(self, order: ShardedBatches, start: int, end: int) -> Iterator[Batch]:
@@ -118,20 +119,33 @@ class Feed:
             yield positions, rows
 
     def streamed(self, order: ShardedBatches, start: int, end: int) -> Iterator[Batch]:
-        steps = [order.positions(step).tolist() for step in range(start, end)]
         loader = DataLoader(
             RowDataset(self.images),
-            batch_sampler=steps,
+            batch_sampler=StepBatches(order, start, end),
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,
         )
-        for step_positions, rows in zip(steps, loader, strict=True):
-            yield torch.tensor(step_positions), rows
+        for step, rows in zip(range(start, end), loader, strict=True):
+            yield order.positions(step), rows
+
+
+class StepBatches:
+    """The positions of steps start..end-1, one list per step, made as the loader asks (a
+    long run's whole order is never held as Python lists)."""
+
+    def __init__(self, order: ShardedBatches, start: int, end: int):
+        self.order, self.start, self.end = order, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (self.order.positions(step).tolist() for step in range(self.start, self.end))
 
 
 class RowDataset(torch.utils.data.Dataset):
-    """Rows of an image array for a DataLoader (each worker decodes its own files)."""
+    """Rows (C, H, W) of an image array for a DataLoader (each worker decodes its own files)."""
 
     def __init__(self, images):
         self.images = images
@@ -140,4 +154,6 @@ class RowDataset(torch.utils.data.Dataset):
         return len(self.images)
 
     def __getitem__(self, position: int) -> torch.Tensor:
-        return self.images.row(position) if isinstance(self.images, FileImages) else self.images[position]
+        if isinstance(self.images, FileImages):
+            return self.images.row(position)
+        return self.images[torch.tensor([position])][0]

@@ -88,8 +88,11 @@ def decoded_chunks(paths: list[Path], settings: DecodeSettings, workers: int):
     if workers <= 1 or len(chunks) <= 2:
         yield from (_decode_chunk(chunk, settings) for chunk in chunks)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         yield from pool.map(_decode_chunk, chunks, [settings] * len(chunks))
+    finally:  # stopped early (a bad file with on_bad_file=error, Ctrl-C): drop the queued chunks
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def decode_split(
@@ -145,14 +148,13 @@ def build_entry(
 def publish(tmp: Path, entry: Path) -> None:
     """Rename a finished temporary folder to ``entry``. Another process (a node sharing the
     cache) may have finished the same entry first: its copy is identical, so keep that one."""
-    if (entry / "meta.json").is_file():
-        return
-    shutil.rmtree(entry, ignore_errors=True)  # an incomplete folder left by hand
     try:
         os.replace(tmp, entry)
-    except OSError:
-        if not (entry / "meta.json").is_file():
-            raise
+    except OSError:  # the name is taken: a complete entry (keep it), or a broken one (replace it)
+        if (entry / "meta.json").is_file():
+            return
+        shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
 
 
 def read_entry(entry: Path) -> tuple[dict[str, CachedSplit], int]:

@@ -25,8 +25,10 @@ class Samples:
         return len(self.y)
 
     def take(self, positions: torch.Tensor) -> Samples:
-        """The rows at ``positions`` (rows of this set, not original indices)."""
-        return Samples(self.x[positions], self.y[positions], self.index[positions])
+        """The rows at ``positions`` (rows of this set, not original indices). Images read
+        from files on demand stay unread (their ``subset``); everything else is indexed."""
+        x = self.x.subset(positions) if hasattr(self.x, "subset") else self.x[positions]
+        return Samples(x, self.y[positions], self.index[positions])
 
     def with_rows(self, x: torch.Tensor) -> Samples:
         """New rows (e.g. the features of these images) with these labels and positions."""

@@ -83,9 +83,12 @@ def scan_split(folder: Path) -> tuple[SplitFiles, tuple[str, ...]]:
 def stratified_order(labels: list[int], seed: int) -> list[int]:
     """Positions shuffled so that every prefix holds the classes in their overall proportions."""
     rng = random.Random(seed)
+    by_class: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_class.setdefault(y, []).append(i)
     keys = []
-    for label in sorted(set(labels)):
-        members = [i for i, y in enumerate(labels) if y == label]
+    for label in sorted(by_class):
+        members = by_class[label]
         rng.shuffle(members)
         keys += [((rank + rng.random()) / len(members), i) for rank, i in enumerate(members)]
     return [i for _, i in sorted(keys)]
@@ -113,7 +116,7 @@ def list_splits(root: Path, cfg: DataConfig) -> tuple[dict[str, SplitFiles], tup
     scanned = {name: scan_split(folder) for name, folder in (given or {"train": root}).items()}
     classes = scanned["train"][1]
     for name, (_, found) in scanned.items():
-        if found and found != classes:
+        if found != classes:  # labelled train needs labelled val/test with the same classes, and vice versa
             raise DataError(f"{root / name} has classes {list(found)}, train/ has {list(classes)}: they must match")
     splits = {name: files for name, (files, _) in scanned.items()}
     if not splits["train"].paths:
@@ -174,6 +177,9 @@ def cached_sets(root: Path, splits: dict[str, SplitFiles], settings, shape, cfg:
         except BadFileError as err:
             raise DataError(str(err)) from None
     cached, bad = read_entry(entry)
+    if bad and cfg.on_bad_file == "error":  # an entry built with on_bad_file=skip
+        first = next(iter(cached.values())).bad[0]
+        raise DataError(f"{first[0]}: {first[1]} (data.on_bad_file=error; found in the cache, {entry})")
     if bad:
         print(f"skipped {bad} unreadable files of {root}; the list with reasons: {entry / 'bad_files.txt'}")
     out, offset = {}, 0
