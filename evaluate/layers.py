@@ -15,6 +15,8 @@ def probe_layers(encoder: nn.Module) -> list[str]:
     """Module names worth probing: the ReLUs of a Sequential backbone, or the stages timm
     lists in ``feature_info``; the code itself is probed elsewhere."""
     backbone = encoder.backbone
+    if hasattr(backbone, "probe_names"):  # a backbone that names its stages (resnet_small)
+        return [f"backbone.{name}" for name in backbone.probe_names]
     if isinstance(backbone, nn.Sequential):
         return [f"backbone.{name}" for name, child in backbone.named_children() if isinstance(child, nn.ReLU)]
     info = getattr(backbone, "feature_info", None)

@@ -49,7 +49,9 @@ def build_model(cfg: Config, splits: Splits) -> PretrainModel:
     """Encoder + tasks with the seed's initial weights and the tasks' data-dependent state."""
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
     shape = splits.train.image_shape
-    encoder = build_encoder(cfg.encoder.name, cfg.encoder.code_dim, shape, splits.mean, splits.std)
+    e = cfg.encoder
+    options = {"width": e.width, "blocks": list(e.blocks), "small_stem": e.small_stem}
+    encoder = build_encoder(e.name, e.code_dim, shape, splits.mean, splits.std, **options)
     ctx = TaskContext(image_shape=shape, num_samples=len(splits.pretrain_images))
     model = PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])
     for task in model.tasks:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pretrain.core.augment import augment
 from pretrain.core.tasks import Batch, SSLTask, task_keys
 
 
 class PretrainModel(nn.Module):
-    """Sum of weighted task losses over one shared encoder.
+    """Sum of weighted task losses over one shared encoder; each task sees its own
+    augmented view (pretrain.core.augment) where its config asks for one.
 
     forward(images (B, C, H, W) in [0, 1], index (B,)) returns
     (loss scalar, logs {"task/metric": scalar}, images (input, output) pair or None).
@@ -28,7 +30,8 @@ class PretrainModel(nn.Module):
         logs: dict[str, torch.Tensor] = {}
         shown = None
         for key, task in zip(self.task_keys, self.tasks):
-            out = task(self.encoder, batch)
+            view = batch if task.draws_own_views else Batch(augment(images, task.cfg.augment), index)
+            out = task(self.encoder, view)
             total = total + task.cfg.weight * out.loss.float()
             logs[f"{key}/loss"] = out.loss.detach().float()
             logs.update({f"{key}/{name}": value for name, value in out.logs.items() if name != "loss"})

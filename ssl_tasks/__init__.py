@@ -3,4 +3,11 @@
 registers every built-in task; a new task is a module here, listed below, whose class carries
 ``@register_task("name")`` and imports nothing but the core."""
 
-from ssl_tasks import autoencoder, decoder_only, denoising, relative_position  # noqa: F401
+from ssl_tasks import (  # noqa: F401
+    autoencoder,
+    contrastive,
+    decoder_only,
+    denoising,
+    masked_reconstruction,
+    relative_position,
+)

@@ -6,7 +6,10 @@ network learn the identity and reconstruct perfectly while learning nothing.
 
 Variants, all settings of this one task: decoder capacity (mirror | linear | tied),
 sparse codes (L1 or KL toward a target rate), contractive penalty (exact Jacobian norm or
-its random-projection estimate). The denoising task subclasses this one.
+its random-projection estimate), and the variational autoencoder (Kingma & Welling 2014)
+with a weight beta on its KL term (beta-VAE, Higgins et al. 2017), which the sources call
+the most consequential variant (shared/sources/article-autoencoder-variants.txt). The
+denoising task subclasses this one.
 """
 
 from __future__ import annotations
@@ -34,6 +37,19 @@ class AutoencoderConfig(TaskConfig):
     contractive_weight: float = 0.0  # > 0 adds lambda * ||d code / d input||_F^2
     contractive_method: str = "projection"  # exact (m backward passes) | projection (unbiased estimate)
     contractive_projections: int = 1
+    variational: bool = False  # a VAE: the code is the posterior mean; a sample of it is decoded
+    beta: float = 1.0  # weight of the KL term (beta-VAE); per pixel, as the reconstruction loss is
+
+
+def gaussian_kl(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_variance)) || N(0, I)) per sample (B,), summed over the m code
+    dimensions (Kingma & Welling 2014, appendix B)."""
+    return 0.5 * (mean.square() + log_variance.exp() - 1 - log_variance).sum(1)
+
+
+def sample_posterior(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """The reparameterised sample mean + exp(log_variance / 2) * eps, eps ~ N(0, I)."""
+    return mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
 
 
 def identity_trap_warning(code_dim: int, image_shape: tuple[int, int, int]) -> list[str]:
@@ -59,6 +75,8 @@ class Autoencoder(SSLTask):
             raise ConfigError(f"contractive_method: {cfg.contractive_method!r} is unknown (exact | projection)")
         self.image_shape = ctx.image_shape
         self.decoder = build_decoder(cfg.decoder, encoder, ctx.image_shape)
+        # the posterior's log-variance, read from the same pooled features as the mean (the code)
+        self.log_variance = nn.Linear(encoder.feature_dim, encoder.code_dim) if cfg.variational else None
 
     def corrupt_input(self, images: torch.Tensor) -> torch.Tensor:
         """What the encoder sees; the plain autoencoder sees the clean image."""
@@ -67,6 +85,15 @@ class Autoencoder(SSLTask):
     def forward_encoder(self, encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> codes (B, m)."""
         return encoder(images)
+
+    def forward_posterior(self, encoder: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """-> (posterior mean (B, m) = the encoder's code, {"kl": beta-weighted KL per pixel,
+        "log_variance": (B, m)}). The mean is the encoder's own projection of its pooled
+        features, so the evaluated code is the posterior mean."""
+        features = encoder.forward_pooled(images)
+        mean, log_variance = encoder.proj(features), self.log_variance(features).clamp(-20, 20)
+        kl = gaussian_kl(mean.float(), log_variance.float()).mean() / images[0].numel()
+        return mean, {"kl": self.cfg.beta * kl, "log_variance": log_variance}
 
     def forward_decoder(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B, m) -> pixel logits (B, C, H, W). The decoder sees nothing but the code."""
@@ -94,10 +121,14 @@ class Autoencoder(SSLTask):
         inputs = self.corrupt_input(batch.images)
         if self.cfg.contractive_weight > 0:
             inputs = inputs.detach().requires_grad_(True)  # the penalty differentiates codes by inputs
-        codes = self.forward_encoder(encoder, inputs)
-        logits = self.forward_decoder(codes)
+        if self.cfg.variational:
+            codes, penalties = self.forward_posterior(encoder, inputs)
+            logits = self.forward_decoder(sample_posterior(codes, penalties.pop("log_variance")))
+        else:
+            codes, penalties = self.forward_encoder(encoder, inputs), {}
+            logits = self.forward_decoder(codes)
         recon = self.forward_loss(logits, batch.images)
-        penalties = self.forward_penalties(codes, inputs)
+        penalties.update(self.forward_penalties(codes, inputs))
         loss = recon + sum(penalties.values())
         logs = {"recon_loss": recon.detach(), **{k: v.detach() for k, v in penalties.items()}}
         return TaskOutput(loss, logs, images=(inputs.detach(), decoded_image(logits, self.cfg.loss)))

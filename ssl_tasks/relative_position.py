@@ -5,8 +5,10 @@ shared/sources/qa-simple-vs-mirrored-decoder.txt).
 A 3x3 grid of crops is laid on the image; the centre crop and one of its 8 neighbours are
 embedded by the shared encoder (a siamese pair) and a small head on the two codes predicts
 which neighbour it was. A gap between cells and random jitter of each crop keep the task
-from being solved by edge continuity. Crops are upsampled to the full image size, so the
-encoder keeps one input size and is evaluated on whole images afterwards.
+from being solved by edge continuity. An encoder that pools globally (resnet_small, timm
+CNNs) sees the crops at their own size; one that needs a fixed size (paper_conv, mlp, a
+ViT) sees them upsampled to the full image size. Crop, gap and jitter default from the
+image side (28 px: 7, 2, 1; 32 px: 8, 2, 1; 96 px: 25, 7, 3).
 """
 
 from __future__ import annotations
@@ -27,10 +29,19 @@ NEIGHBOUR_OFFSETS = torch.tensor([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (
 
 @dataclass
 class RelativePositionConfig(TaskConfig):
-    crop_size: int = 7  # side of each crop; 3 crops + 2 gaps must fit in the image
-    gap: int = 2  # pixels between neighbouring cells
-    jitter: int = 1  # each crop moves independently by up to this many pixels
+    crop_size: int = 0  # side of each crop (0: from the image side); 3 crops + 2 gaps must fit
+    gap: int = -1  # pixels between neighbouring cells (-1: from the image side)
+    jitter: int = -1  # each crop moves independently by up to this many pixels (-1: from the image side)
     head_hidden: int = 256
+
+
+def grid_defaults(size: int, crop: int, gap: int, jitter: int) -> tuple[int, int, int]:
+    """(crop, gap, jitter) with unset values derived from the image side ``size``: a gap of
+    about a fourteenth of the side, jitter of a twenty-eighth, crops filling the rest."""
+    gap = max(1, round(size / 14)) if gap < 0 else gap
+    jitter = max(1, size // 28) if jitter < 0 else jitter
+    crop = crop or max(1, (size - 2 * gap - 2 * jitter) // 3)
+    return crop, gap, jitter
 
 
 def crop_boxes(batch: int, image_size: int, crop: int, gap: int, jitter: int, device=None):
@@ -69,20 +80,24 @@ class RelativePosition(SSLTask):
         if h != w:
             raise ConfigError("relative_position needs square images")
         self.image_size = h
-        crop_boxes(1, h, cfg.crop_size, cfg.gap, cfg.jitter)  # fail at build time on a bad grid
+        self.crop, self.gap, self.jitter = grid_defaults(h, cfg.crop_size, cfg.gap, cfg.jitter)
+        crop_boxes(1, h, self.crop, self.gap, self.jitter)  # fail at build time on a bad grid
+        self.native_crops = bool(getattr(encoder, "takes_any_size", False))
         m = encoder.code_dim
         self.head = nn.Sequential(
             nn.Linear(2 * m, cfg.head_hidden), nn.ReLU(inplace=True), nn.Linear(cfg.head_hidden, 8)
         )
 
     def forward_encoder(self, encoder: nn.Module, crops: torch.Tensor) -> torch.Tensor:
-        """Crops (B, C, c, c) -> codes (B, m), through the encoder at its native input size."""
+        """Crops (B, C, c, c) -> codes (B, m): at their own size through an encoder that pools
+        globally, else upsampled to the image size the encoder was built for."""
+        if self.native_crops:
+            return encoder(crops)
         size = (self.image_size, self.image_size)
         return encoder(F.interpolate(crops, size=size, mode="bilinear", align_corners=False))
 
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:
-        cfg = self.cfg
-        centre, neighbour, labels = sample_pairs(batch.images, cfg.crop_size, cfg.gap, cfg.jitter)
+        centre, neighbour, labels = sample_pairs(batch.images, self.crop, self.gap, self.jitter)
         codes = self.forward_encoder(encoder, torch.cat([centre, neighbour]))  # one pass, shared weights
         logits = self.head(torch.cat(codes.chunk(2), dim=1))
         loss = F.cross_entropy(logits.float(), labels)

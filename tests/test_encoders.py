@@ -59,3 +59,23 @@ def test_per_channel_statistics_normalise_each_channel():
     encoder.backbone.register_forward_hook(lambda m, inputs, out: seen.update(x=inputs[0]))
     encoder(images)
     assert torch.allclose(seen["x"], torch.zeros(1, 3, 4, 4), atol=1e-6)  # each channel at its own mean
+
+
+def test_resnet_small_takes_any_size_and_exposes_pooled_features():
+    encoder = build_encoder("resnet_small", 10, (3, 32, 32), [0.5] * 3, [0.2] * 3, width=8, blocks=[1, 2])
+    assert encoder.takes_any_size and encoder.feature_dim == 16
+    for side in (7, 32, 96):
+        x = torch.rand(2, 3, side, side)
+        assert encoder.forward_pooled(x).shape == (2, 16) and encoder(x).shape == (2, 10)
+
+
+def test_small_stem_keeps_the_resolution_of_a_timm_resnet():
+    plain = build_encoder("resnet18", 8, (1, 28, 28), 0.3, 0.3)
+    small = build_encoder("resnet18", 8, (1, 28, 28), 0.3, 0.3, small_stem=True)
+    sizes = {}
+    for name, encoder in (("plain", plain), ("small", small)):
+        encoder.backbone.layer1.register_forward_hook(lambda m, i, out, n=name: sizes.update({n: out.shape[-1]}))
+        encoder.eval()(torch.rand(1, 1, 28, 28))
+    assert sizes == {"plain": 7, "small": 28}
+    with pytest.raises(ConfigError, match="small_stem applies to timm ResNets"):
+        build_encoder("vit_tiny_patch16_224", 8, (1, 32, 32), 0.3, 0.3, small_stem=True)

@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from pretrain.core.config import ConfigError
+from pretrain.core.config import ConfigError, config_from_dict
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.encoders import build_encoder
 from pretrain.core.images import to_unit_float
-from pretrain.core.tasks import TaskContext, build_task
+from pretrain.core.tasks import Batch, TaskContext, build_task
 from pretrain.model import PretrainModel
-from ssl_tasks.relative_position import NEIGHBOUR_OFFSETS, RelativePositionConfig, sample_pairs
+from ssl_tasks.relative_position import NEIGHBOUR_OFFSETS, RelativePositionConfig, grid_defaults, sample_pairs
 
 
 def coordinate_images(batch: int, size: int) -> torch.Tensor:
@@ -61,3 +61,27 @@ def test_pretext_accuracy_well_above_chance_after_short_training():
             [model(images, torch.arange(256))[1]["relative_position/pretext_accuracy"] for _ in range(4)]
         ).mean()
     assert accuracy > 0.3  # chance is 1/8
+
+
+def test_a_globally_pooling_encoder_sees_crops_at_their_own_size():
+    cfg = config_from_dict({"tasks": [{"name": "relative_position"}]}).tasks[0]
+    seen = []
+    for name, options in (("resnet_small", {"width": 8, "blocks": [1, 1]}), ("paper_conv", {})):
+        encoder = build_encoder(name, 8, (3, 32, 32), 0.3, 0.3, **options)
+        handle = encoder.backbone.register_forward_pre_hook(lambda m, inputs: seen.append(inputs[0].shape[-1]))
+        task = build_task(cfg, encoder, TaskContext((3, 32, 32), 10))
+        task(encoder, Batch(torch.rand(4, 3, 32, 32), torch.arange(4)))
+        handle.remove()
+    assert seen == [8, 32]  # native 8 px crops (32 px default grid), upsampled for paper_conv
+
+
+@pytest.mark.parametrize(("size", "expected"), [(28, (7, 2, 1)), (32, (8, 2, 1)), (96, (25, 7, 3))])
+def test_grid_defaults_follow_the_image_size(size, expected):
+    crop, gap, jitter = grid_defaults(size, 0, -1, -1)
+    assert (crop, gap, jitter) == expected and 3 * crop + 2 * gap + 2 * jitter <= size
+    centre, neighbour, labels = sample_pairs(coordinate_images(64, size), crop, gap, jitter)
+    assert centre.shape[-1] == crop
+    delta = neighbour[:, :, 0, 0] - centre[:, :, 0, 0]  # (row, col) corner offsets from the coordinates
+    expected = NEIGHBOUR_OFFSETS[labels].float()
+    moved = expected != 0
+    assert torch.equal(torch.sign(delta)[moved], expected[moved])  # every label is the true direction

@@ -79,6 +79,9 @@ class DataConfig:
 class EncoderConfig:
     name: str = "paper_conv"  # a local encoder (pretrain.core.encoders) or any timm model name
     code_dim: int = 20  # m, the bottleneck every task and protocol sees
+    width: int = 64  # resnet_small: channels of its first stage (doubling per stage)
+    blocks: list[int] = field(default_factory=lambda: [1, 1, 1])  # resnet_small: basic blocks per stage
+    small_stem: bool = False  # timm ResNets: 3x3 stride-1 stem without max-pool, for small images
 
 
 @dataclass

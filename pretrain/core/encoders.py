@@ -13,7 +13,7 @@ blank image when built, so a size it cannot take is a ConfigError naming both.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import timm
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 
 from pretrain.core.images import to_unit_float
 from pretrain.core.registry import Registry
+from pretrain.core.small_resnet import small_resnet
 from pretrain.core.typed_yaml import ConfigError
 
 
@@ -34,6 +35,9 @@ class EncoderSpec:
     image_size: int
     mean: float | list[float]  # per channel (older runs saved one value for all)
     std: float | list[float]
+    width: int = 64  # resnet_small: channels of the first stage
+    blocks: list[int] = field(default_factory=lambda: [1, 1, 1])  # resnet_small: basic blocks per stage
+    small_stem: bool = False  # timm ResNets: 3x3 stride-1 stem, no max-pool (small images)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,6 +64,16 @@ def paper_conv(spec: EncoderSpec) -> tuple[nn.Module, int]:
     return body, 128 * side * side
 
 
+@register_backbone("resnet_small")
+def resnet_small(spec: EncoderSpec) -> tuple[nn.Module, int]:
+    """A ResNet for small images (pretrain.core.small_resnet): ``encoder.width`` and
+    ``encoder.blocks`` per stage, global average pooling; takes any input size."""
+    try:
+        return small_resnet(spec.in_chans, spec.width, list(spec.blocks))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 @register_backbone("mlp")
 def mlp(spec: EncoderSpec) -> tuple[nn.Module, int]:
     """A one-hidden-layer MLP (512 units): a quick, small baseline architecture."""
@@ -83,7 +97,20 @@ def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:
         model = timm.create_model(spec.name, img_size=spec.image_size, **kwargs)
     except TypeError:  # CNNs take any size and no img_size argument
         model = timm.create_model(spec.name, **kwargs)
+    if spec.small_stem:
+        use_small_stem(model, spec)
+    model.any_size = not hasattr(model, "patch_embed")  # a CNN pools globally; a ViT has a fixed grid
     return model, model.num_features
+
+
+def use_small_stem(model: nn.Module, spec: EncoderSpec) -> None:
+    """A timm ResNet with the CIFAR stem: its 7x7 stride-2 conv becomes 3x3 stride 1 and the
+    max-pool goes, so a 28 px image keeps 28 px into the first stage instead of 7."""
+    conv = getattr(model, "conv1", None)
+    if not isinstance(conv, nn.Conv2d) or not hasattr(model, "maxpool"):
+        raise ConfigError(f"encoder.small_stem applies to timm ResNets (conv1 + maxpool); {spec.name} has no such stem")
+    model.conv1 = nn.Conv2d(spec.in_chans, conv.out_channels, 3, 1, 1, bias=False)
+    model.maxpool = nn.Identity()
 
 
 class Encoder(nn.Module):
@@ -106,20 +133,30 @@ class Encoder(nn.Module):
     def code_dim(self) -> int:
         return self.spec.code_dim
 
+    @property
+    def takes_any_size(self) -> bool:
+        """True when the backbone pools globally, so crops can go in at their own size."""
+        return bool(getattr(self.backbone, "any_size", False))
+
+    def forward_pooled(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, C, H, W) in [0, 1] -> backbone features h (B, feature_dim), before the projection."""
+        return self.backbone((images - self.mean) / self.std)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.backbone((images - self.mean) / self.std))
+        """images (B, C, H, W) in [0, 1] -> codes z (B, m)."""
+        return self.proj(self.forward_pooled(images))
 
 
-def build_encoder(name: str, code_dim: int, image_shape: tuple[int, int, int], mean, std) -> Encoder:
+def build_encoder(name: str, code_dim: int, image_shape: tuple[int, int, int], mean, std, **options) -> Encoder:
     """An encoder for images of ``image_shape`` (C, H, W) with per-channel ``mean``/``std``
-    (sequences of C floats, or one float)."""
+    (sequences of C floats, or one float); ``options``: width, blocks, small_stem (EncoderSpec)."""
     c, h, w = image_shape
     if h != w:
         raise ConfigError(f"encoders take square images; got {h}x{w} (set data.image_size)")
     if code_dim < 1:
         raise ConfigError(f"encoder.code_dim must be >= 1, got {code_dim}")
     as_spec = lambda v: [float(x) for x in v] if isinstance(v, (list, tuple)) else float(v)  # noqa: E731
-    encoder = Encoder(EncoderSpec(name, code_dim, c, h, as_spec(mean), as_spec(std)))
+    encoder = Encoder(EncoderSpec(name, code_dim, c, h, as_spec(mean), as_spec(std), **options))
     check_input_size(encoder)
     return encoder
 

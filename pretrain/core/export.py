@@ -36,7 +36,7 @@ def export_encoder(run_dir: Path, encoder: Encoder, tasks: nn.Module, info: dict
 
 def load_encoder_spec(run_dir: Path) -> EncoderSpec:
     data = json.loads((Path(run_dir) / ENCODER_SPEC).read_text())
-    return EncoderSpec(**{k: data[k] for k in EncoderSpec.__dataclass_fields__})
+    return EncoderSpec(**{k: data[k] for k in EncoderSpec.__dataclass_fields__ if k in data})  # older: defaults
 
 
 def load_task_heads(run_dir: str | Path, cfg: Config) -> tuple[Encoder, nn.ModuleList]:

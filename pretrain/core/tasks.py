@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from pretrain.core.augment import AugmentConfig
 from pretrain.core.registry import Registry
 from pretrain.core.samples import ImageSet
 from pretrain.core.typed_yaml import ConfigError, parse_dataclass
@@ -40,6 +41,7 @@ class TaskConfig:
 
     name: str = ""
     weight: float = 1.0  # this task's share of the summed loss
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # views this task trains on (none by default)
 
 
 @dataclass
@@ -89,6 +91,9 @@ class SSLTask(nn.Module):
     """One pretext task. Subclasses set ``Config`` and implement ``forward``."""
 
     Config: type[TaskConfig] = TaskConfig
+    # False: the loop hands forward() one augmented view per its ``augment`` settings (the
+    # clean image without any); True: forward() gets clean images and draws its own views
+    draws_own_views: bool = False
 
     def __init__(self, cfg: TaskConfig, encoder: nn.Module, ctx: TaskContext):
         super().__init__()
