@@ -41,14 +41,53 @@ def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size
     return lambda split, images: encode_images(encoder, images.x, batch_size, device, progress=bar)
 
 
+class PooledFeatures(nn.Module):
+    """The encoder's globally pooled backbone features h (B, feature_dim), before its projection
+    to the code z: the representation SimCLR evaluates (Chen et al. 2020, sec. 2.1)."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder.forward_pooled(images)
+
+
+REPRESENTATIONS = {  # eval.representation -> (the module giving it, its description)
+    "code": (lambda encoder: encoder, "the pretrained encoder's code z (m = {m})"),
+    "pooled": (PooledFeatures, "the pretrained encoder's pooled features h ({d}-d, before the projection to the code)"),
+}
+
+
 def encoder_source(
-    run_dir: Path, device: torch.device, batch_size: int, encoder: nn.Module | None = None
+    run_dir: Path,
+    device: torch.device,
+    batch_size: int,
+    encoder: nn.Module | None = None,
+    representation: str = "code",
+    name: str = "encoder",
 ) -> FeatureSource:
-    """The run's exported encoder (``encoder`` if it is already loaded), keyed on its weight file."""
+    """The run's exported encoder (``encoder`` if it is already loaded) as ``representation``
+    (code | pooled), keyed on its weight file."""
     encoder = load_encoder(run_dir) if encoder is None else encoder
-    identity = extraction_identity("encoder", [encoder], device, file_digest(run_dir / ENCODER_WEIGHTS))
-    extract = encoder_extractor(encoder, device, batch_size)
-    return FeatureSource("encoder", identity, extract, "the pretrained encoder's code")
+    wrap, description = REPRESENTATIONS[representation]
+    module = wrap(encoder)
+    weights = file_digest(run_dir / ENCODER_WEIGHTS)
+    identity = extraction_identity("encoder", [module], device, weights, f"representation={representation}")
+    extract = encoder_extractor(module, device, batch_size)
+    return FeatureSource(name, identity, extract, description.format(m=encoder.code_dim, d=encoder.feature_dim))
+
+
+def encoder_sources(run_dir: Path, cfg: Config, device: torch.device, encoder: nn.Module) -> list[FeatureSource]:
+    """``encoder`` = the headline representation (eval.representation); the other one beside it
+    as ``encoder_code`` / ``encoder_pooled`` where the two differ in kind: the code is always
+    there, pooled features where the backbone pools globally or were asked for."""
+    headline = cfg.eval.representation
+    other = "code" if headline == "pooled" else "pooled"
+    sources = [encoder_source(run_dir, device, cfg.eval.batch_size, encoder, headline)]
+    if other == "code" or getattr(encoder, "takes_any_size", False):
+        sources.append(encoder_source(run_dir, device, cfg.eval.batch_size, encoder, other, f"encoder_{other}"))
+    return sources
 
 
 def task_sources(
@@ -57,7 +96,7 @@ def task_sources(
     """What the run's tasks offer besides the encoder's code, keyed on the encoder and task
     weights, and on the task's and encoder's code, device and precision too; a name already
     taken (by the encoder, a baseline or another task) gets the task's key appended."""
-    run_dir, sources, taken = Path(run_dir), [], {"encoder", *REFERENCE_SOURCES}
+    run_dir, sources, taken = Path(run_dir), [], {"encoder", "encoder_code", "encoder_pooled", *REFERENCE_SOURCES}
     weights = [file_digest(run_dir / ENCODER_WEIGHTS), file_digest(run_dir / TASK_WEIGHTS)]
     encoder = encoder.to(device)
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
@@ -138,7 +177,7 @@ def feature_sources(
 ) -> list[FeatureSource]:
     """The run's encoder first, then what its tasks (loaded with ``encoder``) offer, then the baselines."""
     return [
-        encoder_source(run_dir, device, cfg.eval.batch_size, encoder),
+        *encoder_sources(run_dir, cfg, device, encoder),
         *task_sources(run_dir, cfg, encoder, tasks, device),
         *baseline_sources(baselines, run_dir, cfg, splits, device),
     ]

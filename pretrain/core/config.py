@@ -154,6 +154,7 @@ class FinetuneConfig:
 
 
 VAL_PER_CLASS_MODES = ("matched", "full")  # eval.val_per_class
+REPRESENTATIONS = ("code", "pooled")  # eval.representation
 
 
 @dataclass
@@ -161,6 +162,9 @@ class EvalConfig:
     labels_per_class: list[int] = field(default_factory=lambda: [1, 10, 100, 0])  # the scarce-label grid; 0 = all
     seeds: int = 3  # labelled subsets (and head/fine-tuning/random-init seeds) per budget; "all" reruns what is random
     val_per_class: str = "matched"  # matched: max(5, labels per class) validation images per class | full
+    # the headline vector: code (z, the m-number bottleneck) | pooled (h, the pooled backbone features
+    # before the projection, SimCLR's convention); the other is reported beside it where it exists
+    representation: str = "code"
     knn_k: int = 20
     knn_temperature: float = 0.07
     knn_ks: list[int] = field(default_factory=lambda: [1, 5, 20, 50])  # kNN accuracy with all labels
@@ -183,6 +187,10 @@ class EvalConfig:
     data: DataConfig | None = None
 
     def __post_init__(self):
+        if self.representation not in REPRESENTATIONS:
+            raise ConfigError(
+                f"eval.representation: {self.representation!r} is unknown; choose from {', '.join(REPRESENTATIONS)}"
+            )
         if self.val_per_class not in VAL_PER_CLASS_MODES:
             raise ConfigError(
                 f"eval.val_per_class: {self.val_per_class!r} is unknown; choose from {', '.join(VAL_PER_CLASS_MODES)}"
