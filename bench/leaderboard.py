@@ -26,8 +26,23 @@ ENTRIES = (
     ("decoder_only", "decoder-only, distilled encoder", "configs/decoder_only_fmnist.yaml"),
     ("relpos", "relative position", "configs/relpos_fmnist.yaml"),
     ("ae_relpos", "AE + relative position (0.5)", "configs/ae_relpos_fmnist.yaml"),
+    ("vae", "VAE (beta = 1)", "configs/vae_fmnist.yaml"),
+    ("relpos_resnet", "relative position, small ResNet, native crops", "configs/relpos_resnet_fmnist.yaml"),
+    ("masked", "masked reconstruction, small ResNet", "configs/masked_fmnist.yaml"),
+    ("contrastive", "contrastive (SimCLR), small ResNet", "configs/contrastive_fmnist.yaml"),
 )
 BASELINES = ("raw_pixels", "pca", "random_init")
+
+
+def representation_label(label: str, source: str) -> str:
+    """The leaderboard row name of ``source`` from the run labelled ``label``."""
+    if source == "encoder":
+        return label
+    if source in ("encoder_code", "encoder_pooled"):  # the representation beside the headline
+        return f"{label} ({source.removeprefix('encoder_')})"
+    return LABELS[source]
+
+
 LABELS = {
     "decoder_only_codes": "decoder-only, inferred codes",
     "raw_pixels": "raw pixels",
@@ -81,7 +96,7 @@ def run_leaderboard(scale: Scale, root: Path) -> dict:
             learned = source not in REFERENCE_SOURCES
             rows.append(
                 {
-                    "representation": label if source == "encoder" else LABELS[source],
+                    "representation": representation_label(label, source),
                     "kind": "task" if learned else "baseline",
                     "run": name,
                     "source": source,

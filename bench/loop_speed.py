@@ -23,6 +23,7 @@ from torch import nn
 from bench.leaderboard import ENTRIES
 from bench.runs import bench_config
 from bench.scales import SCALES, Scale
+from pretrain.core.augment import augment
 from pretrain.core.config import Config
 from pretrain.core.data import load_splits
 from pretrain.core.images import to_unit_float
@@ -64,6 +65,21 @@ def training_flops_per_image(model: nn.Module, images: torch.Tensor, batch_size:
         model(to_unit_float(images[index]), index)[0].backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / batch_size
+
+
+def augmentation_seconds(model: nn.Module, images: torch.Tensor, batch_size: int, steps: int) -> float:
+    """Seconds the tasks' augmentation takes over ``steps`` batches (both views where a task
+    draws two): its share of a step, since the loop and the bare loop both run it in forward."""
+    x = to_unit_float(images[:batch_size])
+    views = [(t.cfg.augment, 2 if t.draws_own_views else 1) for t in model.tasks if t.cfg.augment.enabled]
+    sync(x.device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        for settings, count in views:
+            for _ in range(count):
+                augment(x, settings)
+    sync(x.device)
+    return time.perf_counter() - started
 
 
 def peak_memory_mib(device: torch.device) -> float:
@@ -108,7 +124,10 @@ def measure_loop(cfg: Config, steps: int, repeats: int) -> dict:
                     times[name].append(time.perf_counter() - started)
         parts.logger.close()
     rates = {name: statistics.median(steps * batch / t for t in ts) for name, ts in times.items()}
+    step_seconds = batch / rates["toolkit"]
+    augment_share = augmentation_seconds(bare, images, batch, steps) / steps / step_seconds
     return {
+        "augment_share": augment_share,
         "toolkit_images_per_s": rates["toolkit"],
         "bare_images_per_s": rates["bare"],
         "ratio": rates["toolkit"] / rates["bare"],

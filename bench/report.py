@@ -180,13 +180,15 @@ def bottleneck_section(data: dict, plots: str) -> list[str]:
 
 def speed_section(data: dict, plots: str) -> list[str]:
     lines = [
-        "| task | bare img/s | toolkit img/s | ratio (target ≥ 0.97) | GFLOP/img (train) | peak memory |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| task | bare img/s | toolkit img/s | ratio (target ≥ 0.97) | GFLOP/img (train) | peak memory | "
+        "augmentation share of a step |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in data["loop"]:
+        share = f"{100 * r['augment_share']:.1f}%" if "augment_share" in r else "not measured"
         lines.append(
             f"| {r['task']} | {r['bare_images_per_s']:.0f} | {r['toolkit_images_per_s']:.0f} | {r['ratio']:.3f} | "
-            f"{r['train_gflops_per_image']:.4f} | {r['peak_memory_mib']:.0f} MiB |"
+            f"{r['train_gflops_per_image']:.4f} | {r['peak_memory_mib']:.0f} MiB | {share} |"
         )
     first, k, e, p = data["loop"][0], data["knn_search"], data["eval_suite"], data["probe"]
     met = sum(r["ratio"] >= 0.97 for r in data["loop"])

@@ -133,21 +133,32 @@ def random_encoder(spec: EncoderSpec, seed: int) -> Encoder:
     return Encoder(spec).eval()
 
 
-def random_init_source(spec: EncoderSpec, seed: int, device: torch.device, batch_size: int) -> FeatureSource:
-    """Features of a never-trained encoder, keyed on a hash of its weights (not only the seed:
-    the same seed gives other weights when the initialisation code changes) and on its code."""
+def random_init_source(
+    spec: EncoderSpec, seed: int, device: torch.device, batch_size: int, representation: str = "code"
+) -> FeatureSource:
+    """Features of a never-trained encoder, read as the headline ``representation`` (code |
+    pooled) so it is compared like with like, keyed on a hash of its weights (not only the
+    seed: the same seed gives other weights when the initialisation code changes) and on its code."""
     encoder = random_encoder(spec, seed)
+    module = REPRESENTATIONS[representation][0](encoder)
     weights = hashlib.sha256(b"".join(tensor_digest(t).encode() for t in encoder.state_dict().values())).hexdigest()
-    identity = extraction_identity("random_init", [encoder], device, str(sorted(spec.to_dict().items())), weights[:16])
-    extract = encoder_extractor(encoder, device, batch_size)
-    return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (one draw per seed)")
+    settings = str(sorted(spec.to_dict().items()))
+    identity = extraction_identity(
+        "random_init", [module], device, settings, weights[:16], f"representation={representation}"
+    )
+    extract = encoder_extractor(module, device, batch_size)
+    read = "" if representation == "code" else f", its {representation} features"
+    return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (one draw per seed){read}")
 
 
 def random_init_variants(run_dir: Path, cfg: Config, device: torch.device) -> list[FeatureSource]:
     """One random-init source per evaluation seed (seed ``train.seed + s``), so the baseline's
     spread over seeds includes the luck of its initialisation."""
     spec = load_encoder_spec(run_dir)
-    return [random_init_source(spec, cfg.train.seed + s, device, cfg.eval.batch_size) for s in range(cfg.eval.seeds)]
+    e = cfg.eval
+    return [
+        random_init_source(spec, cfg.train.seed + s, device, e.batch_size, e.representation) for s in range(e.seeds)
+    ]
 
 
 def baseline_sources(
@@ -156,7 +167,7 @@ def baseline_sources(
     builders = {  # one per name in BASELINES
         "raw_pixels": raw_pixels_source,
         "random_init": lambda: random_init_source(
-            load_encoder_spec(run_dir), cfg.train.seed, device, cfg.eval.batch_size
+            load_encoder_spec(run_dir), cfg.train.seed, device, cfg.eval.batch_size, cfg.eval.representation
         ),
         "pca": lambda: pca_source(splits.train.x, cfg.encoder.code_dim),
     }
