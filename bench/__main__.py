@@ -41,6 +41,7 @@ def section_runners() -> dict:
     from bench.leaderboard import run_leaderboard
     from bench.paper_fig2 import run_paper_fig2
     from bench.speed import run_speed
+    from bench.sweep import run_sweep
 
     return {
         "leaderboard": run_leaderboard,
@@ -49,6 +50,7 @@ def section_runners() -> dict:
         "speed": run_speed,
         "gpu": run_gpu,
         "data": run_data,
+        "sweep": run_sweep,
     }
 
 

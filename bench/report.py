@@ -23,6 +23,7 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
     "paper": ("data", "paper_sizes", "paper_epochs", "paper_max_images", "paper_test_images", "paper_infer_steps"),
     "bottleneck": ("data", "widths", "width_train_subset", "width_epochs", "width_labels", "seeds"),
     "speed": ("data", "speed_steps", "speed_repeats", "probe_passes", "extract_images", "suite_overrides"),
+    "sweep": ("data", "sweep_tasks", "sweep_settings", "sweep_budget_seconds", "sweep_overrides", "width_labels"),
     "data": ("data", "leaderboard_epochs", "frozen_labels", "seeds", "data_train_per_class", "data_photo_images",
              "data_feed_steps"),
 }  # fmt: skip
@@ -33,6 +34,7 @@ TITLES = {
     "speed": "4. Speed (CPU)",
     "gpu": "5. GPU",
     "data": "6. Your own images: decoding, storage modes, transfer to unseen classes",
+    "sweep": "7. Budgets tuned on validation",
 }
 
 
@@ -272,6 +274,29 @@ def data_section(data: dict, plots: str) -> list[str]:
     ]
 
 
+def sweep_section(data: dict, plots: str) -> list[str]:
+    n = data["labels_per_class"]
+    lines = [
+        f"| config | setting | pretraining | val kNN all | val linear all | val kNN {n}/class | val linear {n}/class |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["rows"]:
+        chosen = data["chosen"].get(r["config"]) == r["setting"]
+        over = "" if r["within_budget"] else " (over budget)"
+        lines.append(
+            f"| {r['config']} | {'**' if chosen else ''}{r['setting']}{'**' if chosen else ''} | "
+            f"{minutes(r['pretrain_seconds'])}{over} | {pct(r['val_knn_all'])} | {pct(r['val_linear_all'])} | "
+            f"{pct(r['val_knn_scarce'])} | {pct(r['val_linear_scarce'])} |"
+        )
+    return [
+        f"Each setting pretrained once; scored on half of the validation split (the other half chooses the linear "
+        f"probe's L2), never on test. Bold: the setting chosen for each config, the highest validation kNN "
+        f"accuracy with all labels among those within {minutes(data['budget_seconds'])} of pretraining.",
+        "",
+        *lines,
+    ]
+
+
 WRITERS = {
     "leaderboard": leaderboard_section,
     "paper": paper_section,
@@ -279,6 +304,7 @@ WRITERS = {
     "speed": speed_section,
     "gpu": gpu_section,
     "data": data_section,
+    "sweep": sweep_section,
 }
 
 

@@ -44,6 +44,11 @@ class Scale:
     data_photo_side: int = 256  # ... of this side ...
     data_photo_size: int = 64  # ... resized to this
     data_feed_steps: int = 200  # training steps timed per storage mode
+    # 7. budgets tuned on validation (bench/sweep.py)
+    sweep_tasks: int = 0  # the first N task grids (0 = all)
+    sweep_settings: int = 0  # the first N settings of each grid (0 = all)
+    sweep_budget_seconds: float = 1200.0  # pretraining time a setting may take on the machine (20 CPU-minutes)
+    sweep_overrides: tuple[str, ...] = ()  # applied to every sweep run (tiny: short runs)
 
 
 SCALES = {
@@ -93,5 +98,8 @@ SCALES = {
         data_photo_side=48,
         data_photo_size=16,
         data_feed_steps=3,
+        sweep_tasks=2,
+        sweep_settings=2,
+        sweep_overrides=("train.epochs=1", "encoder.width=8"),
     ),
 }

@@ -156,3 +156,14 @@ def test_data_section_measures_every_storage_mode_and_unseen_classes(tiny_bench)
     sources = {r["source"] for r in transfer["summary"]}
     assert sources == {"encoder", "raw_pixels", "random_init"}
     assert "Transfer to unseen classes" in (tiny_bench[0] / "BENCHMARKS.md").read_text()
+
+
+def test_sweep_scores_on_validation_and_chooses_within_budget(tiny_bench):
+    data = tiny_bench[1]["sweep"]["data"]
+    assert len(data["rows"]) == 4  # tiny: two settings of two task grids
+    for row in data["rows"]:
+        assert 0 <= row["val_knn_all"] <= 1 and row["pretrain_seconds"] > 0
+    for config, setting in data["chosen"].items():
+        candidates = [r for r in data["rows"] if r["config"] == config and r["within_budget"]]
+        assert setting == max(candidates, key=lambda r: r["val_knn_all"])["setting"]
+    assert "## 7. Budgets tuned on validation" in (tiny_bench[0] / "BENCHMARKS.md").read_text()

@@ -1,0 +1,95 @@
+"""Section 7, budgets tuned on validation: for each task, a small grid of settings (encoder,
+learning rate, epochs, augmentation strength, crop size, code size), each pretrained within
+the CPU budget, scored by kNN and linear-probe accuracy on the validation split, never the
+test split. The chosen setting of each task is the one with the highest validation kNN
+accuracy (all training labels) among those that finished within the budget.
+
+The validation split is halved: one half chooses the probe's L2 strength, the other scores,
+so no number that selects is also the number reported for that selection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench.probes import knn_and_linear
+from bench.runs import bench_config, pretrain
+from bench.scales import Scale
+from evaluate.baselines import encoder_source
+from evaluate.features import source_features
+from evaluate.run import default_device, load_splits_checked
+from pretrain.core.config import load_run_config
+
+# config -> settings tried (dotted overrides); every grid starts from the shipped config
+GRIDS: dict[str, list[list[str]]] = {
+    "configs/relpos_resnet_fmnist.yaml": [
+        [],
+        ["optim.lr=3e-3"],
+        ["train.epochs=6"],
+        ["tasks.0.crop_size=8", "tasks.0.gap=1"],
+    ],
+    "configs/contrastive_fmnist.yaml": [
+        [],
+        ["tasks.0.temperature=0.2"],
+        ["tasks.0.augment.crop_scale=[0.5,1.0]"],
+    ],
+    "configs/masked_fmnist.yaml": [[], ["tasks.0.mask_ratio=0.75"], ["tasks.0.decoder=linear"]],
+    "configs/vae_fmnist.yaml": [[], ["tasks.0.beta=0.25"], ["encoder.code_dim=64"]],
+    "configs/ae_fmnist.yaml": [[], ["encoder.code_dim=64"], ["tasks.0.augment.translate=2"]],
+}
+
+
+def halves(val):
+    """Two disjoint halves of the validation split (every other image, after a seeded shuffle)."""
+    order = torch.randperm(len(val), generator=torch.Generator().manual_seed(0))
+    return val.take(order[0::2].sort().values), val.take(order[1::2].sort().values)
+
+
+def score_on_validation(run_dir: Path, budget: int, seeds: int) -> dict:
+    """Validation kNN and linear accuracy of the run's headline representation at ``budget``
+    labels per class and with all labels."""
+    cfg = load_run_config(run_dir, [f"eval.seeds={seeds}"])
+    splits = load_splits_checked(cfg)
+    device = default_device()
+    source = encoder_source(run_dir, device, cfg.eval.batch_size, representation=cfg.eval.representation)
+    features = source_features(run_dir, source, splits, ("train", "val"))
+    selecting, scoring = halves(features["val"])
+    return knn_and_linear(
+        features["train"], selecting, scoring, [budget, 0], cfg.eval, splits.num_classes, cfg.train.seed
+    )
+
+
+def run_sweep(scale: Scale, root: Path) -> dict:
+    rows = []
+    for base, grid in list(GRIDS.items())[: scale.sweep_tasks or None]:
+        for index, overrides in enumerate(grid[: scale.sweep_settings or None]):
+            name = f"{Path(base).stem}_{index}"
+            extra = [*overrides, *scale.sweep_overrides]
+            cfg = bench_config(base, name, scale, root / "sweep", extra)
+            seconds = pretrain(cfg)
+            scores = score_on_validation(cfg.run_path, scale.width_labels, scale.seeds)
+            rows.append(
+                {
+                    "config": base,
+                    "setting": " ".join(overrides) or "as shipped",
+                    "pretrain_seconds": seconds,
+                    "within_budget": seconds <= scale.sweep_budget_seconds,
+                    "val_knn_all": scores["knn"][0],
+                    "val_linear_all": scores["linear"][0],
+                    "val_knn_scarce": scores["knn"][scale.width_labels],
+                    "val_linear_scarce": scores["linear"][scale.width_labels],
+                }
+            )
+    chosen = {}
+    for row in rows:
+        best = chosen.get(row["config"])
+        if row["within_budget"] and (best is None or row["val_knn_all"] > best["val_knn_all"]):
+            chosen[row["config"]] = row
+    return {
+        "rows": rows,
+        "chosen": {config: row["setting"] for config, row in chosen.items()},
+        "budget_seconds": scale.sweep_budget_seconds,
+        "labels_per_class": scale.width_labels,
+    }
