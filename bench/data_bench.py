@@ -28,6 +28,7 @@ from torchvision.datasets import ImageFolder
 
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
+from evaluate.report import differences_table, scarce_label_table
 from evaluate.run import evaluate_run
 from pretrain.core.data import load_dataset, load_splits
 from pretrain.core.samples import ImageSet
@@ -170,3 +171,40 @@ def run_data(scale: Scale, root: Path) -> dict:
         "feed_steps": scale.data_feed_steps,
         "transfer": unseen_class_transfer(scale, root, folder),
     }
+
+
+def data_section(data: dict, plots: str) -> list[str]:
+    decode = ["| files | images | resized to | toolkit decode into cache, img/s | torchvision ImageFolder + "
+              "DataLoader, img/s | second start from cache |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in data["decode"]:
+        decode.append(
+            f"| {r['folder']} | {r['images']} | {r['size']} px | {r['toolkit_images_per_s']:.0f} | "
+            f"{r['torchvision_images_per_s']:.0f} | {r['second_start_seconds']:.2f} s |"
+        )
+    feeds = ["| batches from | images/s |", "|---|---:|"]
+    feeds += [f"| {r['storage']} | {r['images_per_s']:.0f} |" for r in data["feeds"]]
+    t = data["transfer"]
+    return [
+        f"Decoding ({data['decode'][0]['workers']} worker processes each; `unseen_classes` = the PNG folder written "
+        f"below, `photos` = {data['photo_side']} px colour JPEGs): the toolkit's figure includes listing, decoding, "
+        "writing the cache and the pixel statistics; torchvision's only decoding and resizing into batches.",
+        "",
+        *decode,
+        "",
+        f"Pretraining throughput of the default config ({data['feed_steps']} steps after as many warm-up steps, "
+        f"{data['device']}), the same batches from each place; `stream` decodes the PNG files in DataLoader workers "
+        "(data.cache=false):",
+        "",
+        *feeds,
+        "",
+        f"Transfer to unseen classes: the autoencoder pretrained for {t['epochs']:g} epoch(s) on the images of "
+        "classes 0-4 only, evaluated through `eval.data.name=image_folder` on a PNG folder of classes "
+        f"{', '.join(t['classes'])} "
+        f"({t['train_size']} training, {t['test_size']} test images); test accuracy % (mean ± std over seeds):",
+        "",
+        scarce_label_table(t["summary"], ["encoder", "raw_pixels", "random_init"]),
+        "",
+        "Encoder minus reference, accuracy points [95% interval]; better or worse only where it excludes zero:",
+        "",
+        differences_table(t["differences"]),
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.data_bench import data_section
 from bench.paper_fig2 import verdict
 from bench.scales import SCALES
+from bench.sweep import sweep_section
 from bench.verdicts import baseline_table, highest_line
-from evaluate.report import budget_name, differences_table, mean_std, pct, scarce_label_table
+from evaluate.report import budget_name, mean_std, minutes, pct
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
     "leaderboard": (
@@ -40,10 +42,6 @@ TITLES = {
 
 def setting(value) -> str:
     return ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-
-
-def minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def provenance_lines(section: str, result: dict) -> list[str]:
@@ -235,66 +233,6 @@ def gpu_section(data: dict, plots: str) -> list[str]:
     return speed_section({**data, "plot": "gpu"}, plots) + (
         [f"- Model FLOP utilisation (bf16 peak): {', '.join(mfu)}."] if mfu else []
     )
-
-
-def data_section(data: dict, plots: str) -> list[str]:
-    decode = ["| files | images | resized to | toolkit decode into cache, img/s | torchvision ImageFolder + "
-              "DataLoader, img/s | second start from cache |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for r in data["decode"]:
-        decode.append(
-            f"| {r['folder']} | {r['images']} | {r['size']} px | {r['toolkit_images_per_s']:.0f} | "
-            f"{r['torchvision_images_per_s']:.0f} | {r['second_start_seconds']:.2f} s |"
-        )
-    feeds = ["| batches from | images/s |", "|---|---:|"]
-    feeds += [f"| {r['storage']} | {r['images_per_s']:.0f} |" for r in data["feeds"]]
-    t = data["transfer"]
-    return [
-        f"Decoding ({data['decode'][0]['workers']} worker processes each; `unseen_classes` = the PNG folder written "
-        f"below, `photos` = {data['photo_side']} px colour JPEGs): the toolkit's figure includes listing, decoding, "
-        "writing the cache and the pixel statistics; torchvision's only decoding and resizing into batches.",
-        "",
-        *decode,
-        "",
-        f"Pretraining throughput of the default config ({data['feed_steps']} steps after as many warm-up steps, "
-        f"{data['device']}), the same batches from each place; `stream` decodes the PNG files in DataLoader workers "
-        "(data.cache=false):",
-        "",
-        *feeds,
-        "",
-        f"Transfer to unseen classes: the autoencoder pretrained for {t['epochs']:g} epoch(s) on the images of "
-        "classes 0-4 only, evaluated through `eval.data.name=image_folder` on a PNG folder of classes "
-        f"{', '.join(t['classes'])} "
-        f"({t['train_size']} training, {t['test_size']} test images); test accuracy % (mean ± std over seeds):",
-        "",
-        scarce_label_table(t["summary"], ["encoder", "raw_pixels", "random_init"]),
-        "",
-        "Encoder minus reference, accuracy points [95% interval]; better or worse only where it excludes zero:",
-        "",
-        differences_table(t["differences"]),
-    ]
-
-
-def sweep_section(data: dict, plots: str) -> list[str]:
-    n = data["labels_per_class"]
-    lines = [
-        f"| config | setting | pretraining | val kNN all | val linear all | val kNN {n}/class | val linear {n}/class |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in data["rows"]:
-        chosen = data["chosen"].get(r["config"]) == r["setting"]
-        over = "" if r["within_budget"] else " (over budget)"
-        lines.append(
-            f"| {r['config']} | {'**' if chosen else ''}{r['setting']}{'**' if chosen else ''} | "
-            f"{minutes(r['pretrain_seconds'])}{over} | {pct(r['val_knn_all'])} | {pct(r['val_linear_all'])} | "
-            f"{pct(r['val_knn_scarce'])} | {pct(r['val_linear_scarce'])} |"
-        )
-    return [
-        f"Each setting pretrained once; scored on half of the validation split (the other half chooses the linear "
-        f"probe's L2), never on test. Bold: the setting chosen for each config, the highest validation kNN "
-        f"accuracy with all labels among those within {minutes(data['budget_seconds'])} of pretraining.",
-        "",
-        *lines,
-    ]
 
 
 WRITERS = {

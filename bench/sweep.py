@@ -19,6 +19,7 @@ from bench.runs import bench_config, pretrain
 from bench.scales import Scale
 from evaluate.baselines import encoder_source
 from evaluate.features import source_features
+from evaluate.report import minutes, pct
 from evaluate.run import default_device, load_splits_checked
 from pretrain.core.config import load_run_config
 
@@ -93,3 +94,26 @@ def run_sweep(scale: Scale, root: Path) -> dict:
         "budget_seconds": scale.sweep_budget_seconds,
         "labels_per_class": scale.width_labels,
     }
+
+
+def sweep_section(data: dict, plots: str) -> list[str]:
+    n = data["labels_per_class"]
+    lines = [
+        f"| config | setting | pretraining | val kNN all | val linear all | val kNN {n}/class | val linear {n}/class |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["rows"]:
+        chosen = data["chosen"].get(r["config"]) == r["setting"]
+        over = "" if r["within_budget"] else " (over budget)"
+        lines.append(
+            f"| {r['config']} | {'**' if chosen else ''}{r['setting']}{'**' if chosen else ''} | "
+            f"{minutes(r['pretrain_seconds'])}{over} | {pct(r['val_knn_all'])} | {pct(r['val_linear_all'])} | "
+            f"{pct(r['val_knn_scarce'])} | {pct(r['val_linear_scarce'])} |"
+        )
+    return [
+        f"Each setting pretrained once; scored on half of the validation split (the other half chooses the linear "
+        f"probe's L2), never on test. Bold: the setting chosen for each config, the highest validation kNN "
+        f"accuracy with all labels among those within {minutes(data['budget_seconds'])} of pretraining.",
+        "",
+        *lines,
+    ]

@@ -13,6 +13,10 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
 
 
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def budget_name(per_class: int) -> str:
     return "all" if per_class == 0 else str(per_class)
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from pretrain.core.batches import ShardedBatches
 from pretrain.core.checkpoint import checkpoint_path, load_checkpoint, read_progress, save_checkpoint, write_progress
-from pretrain.core.config import Config, ConfigError, config_changes, config_to_dict, read_yaml, save_config
+from pretrain.core.config import Config, ConfigError, config_to_dict
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import build_encoder, count_parameters
 from pretrain.core.export import export_encoder
@@ -31,8 +31,9 @@ from pretrain.core.provenance import provenance
 from pretrain.core.tasks import TaskContext, build_task
 from pretrain.meter import LossMeter, NonFiniteLossError
 from pretrain.model import PretrainModel
-from pretrain.monitor import TransferMonitor
+from pretrain.monitor import TransferMonitor, build_monitor
 from pretrain.optim import build_optimizers, build_scheduler
+from pretrain.run_dir import prepare_run_dir
 from pretrain.tb import RunLogger
 
 
@@ -57,29 +58,6 @@ def build_model(cfg: Config, splits: Splits) -> PretrainModel:
     for task in model.tasks:
         task.prepare(splits.pretrain_images)  # data-dependent initialisation; a resume overwrites it
     return model
-
-
-def prepare_run_dir(cfg: Config, resume: bool, accelerator: Accelerator) -> Path:
-    run_dir = cfg.run_path
-    has_checkpoint = checkpoint_path(run_dir).is_file()
-    if has_checkpoint and not resume:
-        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another name")
-    if has_checkpoint and accelerator.is_main_process:
-        warn_config_changes(run_dir, cfg)
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml", provenance())
-    accelerator.wait_for_everyone()
-    return run_dir
-
-
-def warn_config_changes(run_dir: Path, cfg: Config) -> None:
-    """A resumed run should mostly continue the same config; say what differs."""
-    saved = read_yaml((run_dir / "config.yaml").read_text()) or {}
-    saved.pop("provenance", None)
-    changes = config_changes(saved, config_to_dict(cfg), ignore=("train.halt_after_steps",))
-    if changes:
-        print("WARNING: resuming with a config that differs from the run's:\n  " + "\n  ".join(changes), flush=True)
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -245,21 +223,11 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
         batches=batches,
         feed=Feed(images, storage, accelerator.device, cfg.data.workers or min(4, os.cpu_count() or 1)),
         logger=None,
-        monitor=monitor(splits, cfg) if main else None,
+        monitor=build_monitor(splits, cfg.monitor, cfg.train.seed) if main else None,
         run_dir=run_dir,
         total_steps=total_steps,
     )
     return parts, summary
-
-
-def monitor(splits: Splits, cfg: Config) -> TransferMonitor | None:
-    """The validation kNN monitor, where there are labels to score it with."""
-    if not cfg.monitor.every:
-        return None
-    if not splits.labelled:
-        print("note: the pretraining images are unlabelled; the kNN transfer monitor is off", flush=True)
-        return None
-    return TransferMonitor(splits, cfg.monitor, cfg.train.seed)
 
 
 def make_accelerator(cfg: Config) -> Accelerator:

@@ -32,3 +32,13 @@ class TransferMonitor:
         k = min(self.cfg.k, len(bank))
         predictions = knn_predict(bank, self.bank.y, queries, k, self.cfg.temperature, self.num_classes)
         return (predictions == self.queries.y.cpu()).float().mean().item()
+
+
+def build_monitor(splits: Splits, cfg: MonitorConfig, seed: int) -> TransferMonitor | None:
+    """The validation kNN monitor, where it is on (monitor.every) and there are labels to score it with."""
+    if not cfg.every:
+        return None
+    if not splits.labelled:
+        print("note: the pretraining images are unlabelled; the kNN transfer monitor is off", flush=True)
+        return None
+    return TransferMonitor(splits, cfg, seed)
