@@ -57,22 +57,27 @@ def prefetched(items: Iterator, device: torch.device, depth: int = 2) -> Iterato
     slots: queue.Queue = queue.Queue(depth)
     done, stop = object(), threading.Event()
 
+    def put(item) -> bool:
+        """Hand ``item`` over unless the consumer has stopped (then never block on a full queue)."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         if device.type == "cuda":  # a new thread starts on GPU 0; pinning must use this process's GPU
             torch.cuda.set_device(device)
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
         except BaseException as err:  # noqa: BLE001  (handed to the consumer)
-            slots.put(err)
-        slots.put(done)
+            put(err)
+            return
+        put(done)
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,6 @@ class SplitFiles:
 class CachedSplit:
     images: object  # uint8 (N, C, S, S) tensor over the cache file
     labels: np.ndarray  # (N,) int64
-    bad: list[tuple[str, str]]  # (path, reason) of the files left out
 
 
 def cache_root(setting: str) -> Path:
@@ -128,10 +128,7 @@ def build_entry(
     entry: Path, splits: dict[str, SplitFiles], settings: DecodeSettings, image_shape, workers: int, strict: bool
 ) -> None:
     """Decode every split into a temporary folder, then rename it to ``entry``."""
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with written_entry(entry) as tmp:
         meta, bad = {"settings": settings.key(), "image_shape": list(image_shape), "splits": {}}, []
         for name, files in splits.items():
             rows, split_bad = decode_split(name, files, settings, image_shape, tmp, workers, strict)
@@ -140,6 +137,17 @@ def build_entry(
         meta["bad_files"] = len(bad)
         (tmp / "bad_files.txt").write_text("".join(f"{path}\t{reason}\n" for path, reason in bad))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+@contextmanager
+def written_entry(entry: Path):
+    """A fresh temporary folder beside ``entry``, renamed to it when the block completes and
+    removed if it does not: no reader ever sees a half-written entry."""
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
         publish(tmp, entry)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -157,8 +165,8 @@ def publish(tmp: Path, entry: Path) -> None:
         os.replace(tmp, entry)
 
 
-def read_entry(entry: Path) -> tuple[dict[str, CachedSplit], int]:
-    """The cached splits of a complete entry, and its count of bad files."""
+def read_entry(entry: Path) -> tuple[dict[str, CachedSplit], list[tuple[str, str]]]:
+    """The cached splits of a complete entry, and its bad files as (path, reason)."""
     meta = json.loads((entry / "meta.json").read_text())
     shape = tuple(meta["image_shape"])
     bad_lines = (entry / "bad_files.txt").read_text().splitlines()
@@ -167,25 +175,19 @@ def read_entry(entry: Path) -> tuple[dict[str, CachedSplit], int]:
     for name, rows in meta["splits"].items():
         labels = np.load(entry / f"{name}.labels.npy")
         images = open_memmap(entry / f"{name}.u8", (rows, *shape)) if rows else None
-        out[name] = CachedSplit(images, labels, bad)
-    return out, meta["bad_files"]
+        out[name] = CachedSplit(images, labels)
+    return out, bad
 
 
 def cached_array(entry: Path, n: int, shape: tuple[int, ...], read_rows, chunk: int = 2048) -> object:
     """A uint8 (n, *shape) tensor over entry/images.u8, written once from ``read_rows(start,
     stop) -> uint8 tensor (stop - start, *shape)`` (for arrays too large to convert in memory)."""
     if not (entry / "meta.json").is_file():
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        with written_entry(entry) as tmp:
             array = np.memmap(tmp / "images.u8", dtype=np.uint8, mode="w+", shape=(n, *shape))
             for start in tqdm(range(0, n, chunk), unit="chunk", desc=f"converting into {entry.name}"):
                 array[start : start + chunk] = read_rows(start, min(n, start + chunk)).numpy()
             array.flush()
             del array
             (tmp / "meta.json").write_text(json.dumps({"rows": n, "image_shape": list(shape)}))
-            publish(tmp, entry)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return open_memmap(entry / "images.u8", (n, *shape))

@@ -178,10 +178,10 @@ def cached_sets(root: Path, splits: dict[str, SplitFiles], settings, shape, cfg:
             raise DataError(str(err)) from None
     cached, bad = read_entry(entry)
     if bad and cfg.on_bad_file == "error":  # an entry built with on_bad_file=skip
-        first = next(iter(cached.values())).bad[0]
-        raise DataError(f"{first[0]}: {first[1]} (data.on_bad_file=error; found in the cache, {entry})")
+        path, reason = bad[0]
+        raise DataError(f"{path}: {reason} (data.on_bad_file=error; found in the cache, {entry})")
     if bad:
-        print(f"skipped {bad} unreadable files of {root}; the list with reasons: {entry / 'bad_files.txt'}")
+        print(f"skipped {len(bad)} unreadable files of {root}; the list with reasons: {entry / 'bad_files.txt'}")
     out, offset = {}, 0
     for name, split in cached.items():
         if split.images is None:
