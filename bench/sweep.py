@@ -27,18 +27,14 @@ from pretrain.core.config import load_run_config
 GRIDS: dict[str, list[list[str]]] = {
     "configs/relpos_resnet_fmnist.yaml": [
         [],
-        ["optim.lr=3e-3"],
+        ["encoder.width=32"],
         ["train.epochs=6"],
         ["tasks.0.crop_size=8", "tasks.0.gap=1"],
     ],
-    "configs/contrastive_fmnist.yaml": [
-        [],
-        ["tasks.0.temperature=0.2"],
-        ["tasks.0.augment.crop_scale=[0.5,1.0]"],
-    ],
-    "configs/masked_fmnist.yaml": [[], ["tasks.0.mask_ratio=0.75"], ["tasks.0.decoder=linear"]],
-    "configs/vae_fmnist.yaml": [[], ["tasks.0.beta=0.25"], ["encoder.code_dim=64"]],
-    "configs/ae_fmnist.yaml": [[], ["encoder.code_dim=64"], ["tasks.0.augment.translate=2"]],
+    "configs/contrastive_fmnist.yaml": [[], ["tasks.0.augment.crop_scale=[0.5,1.0]"]],
+    "configs/masked_fmnist.yaml": [[], ["tasks.0.mask_ratio=0.75"]],
+    "configs/vae_fmnist.yaml": [[], ["tasks.0.beta=0.25"]],
+    "configs/ae_fmnist.yaml": [[], ["encoder.code_dim=64"]],
 }
 
 
