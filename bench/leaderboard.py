@@ -1,22 +1,33 @@
-"""Section 1: every pretext task on the same encoder and epoch budget, evaluated with the
-suite's protocols on cached features (linear, MLP head, kNN at 1/10/100/all labels per
-class, k-means clustering) and fine-tuned at 1/10/100 labels per class, beside the
-baselines (raw pixels, PCA, random-init encoder, supervised from scratch)."""
+"""Section 1: every pretext task with the same epoch budget, pretrained with several seeds,
+evaluated with the suite's protocols on cached features (linear, MLP head, kNN at 1/10/100/all
+labels per class, k-means clustering) and fine-tuned, beside the baselines: raw pixels and
+PCA once, a random-init encoder and supervised-from-scratch once per encoder architecture.
+
+Pairing: every run draws its labelled subsets from one shared sequence (pretraining seed p
+takes subsets p*S ... p*S+S-1, S = scale.seeds); the baselines are evaluated on all of them,
+so each task's difference to a baseline is taken on the same labelled images."""
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+
+import torch
 
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
-from evaluate.baselines import REFERENCE_SOURCES, feature_sources, random_encoder
+from bench.verdicts import PER_ARCHITECTURE
+from evaluate.baselines import baseline_sources, feature_sources, random_encoder
 from evaluate.features import source_features
 from evaluate.run import all_label_metrics, default_device, load_splits_checked, seeded_variants
 from evaluate.suite import finetune_grid, frozen_grid, summarise
-from pretrain.core.config import load_run_config
-from pretrain.core.export import load_encoder_spec, load_task_heads
+from pretrain.core.checkpoint import file_digest
+from pretrain.core.config import Config, load_run_config
+from pretrain.core.export import ENCODER_WEIGHTS, load_encoder_spec, load_task_heads
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
@@ -52,67 +63,195 @@ LABELS = {
 }
 
 
-def eval_overrides(scale: Scale) -> list[str]:
+LABEL_SEED = 0  # base seed of the labelled draws: every run and baseline shares them (pairing)
+OTHER_READINGS = ("encoder_code", "encoder_pooled")  # evaluate.baselines.encoder_sources
+EVAL_CACHE = "bench_eval.pt"  # a finished evaluation, so a restarted bench skips it
+
+
+def eval_overrides(scale: Scale, seeds: int) -> list[str]:
     return [
         f"eval.labels_per_class=[{','.join(map(str, scale.frozen_labels))}]",
-        f"eval.seeds={scale.seeds}",
+        f"eval.seeds={seeds}",
         f"eval.finetune.max_epochs={scale.finetune_max_epochs}",
         f"eval.finetune.min_steps={scale.finetune_min_steps}",
     ]
 
 
-def evaluate_representations(run_dir: Path, baselines: tuple[str, ...], scale: Scale) -> tuple[dict[str, dict], int]:
-    """({source: {"summary": [...], "all_labels": {...}}}, training images per class) for the run's
-    encoder (+ decoder-only codes) and ``baselines``; fine-tuning for the encoder, and from
-    scratch with the baselines."""
-    cfg = load_run_config(run_dir, eval_overrides(scale))
-    splits, device, seed = load_splits_checked(cfg), default_device(), cfg.train.seed
-    encoder, tasks = load_task_heads(run_dir, cfg)
-    sources = feature_sources(run_dir, cfg, splits, list(baselines), device, encoder, tasks)
-    features = {s.name: source_features(run_dir, s, splits) for s in sources}
-    variants = seeded_variants(run_dir, cfg, splits, device, list(features))
-    records = frozen_grid(features, cfg.eval, splits.num_classes, seed, variants)
+def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
+    """One run of ``base`` per pretraining seed (the first keeps the plain name)."""
+    return [
+        bench_config(
+            base,
+            name if p == 0 else f"{name}_seed{p}",
+            scale,
+            root / "leaderboard",
+            [f"train.epochs={scale.leaderboard_epochs}", f"train.seed={p}"],
+        )
+        for p in range(scale.pretrain_seeds)
+    ]
+
+
+def cached(path: Path, key: list, compute: Callable[[], dict]) -> dict:
+    """``compute()`` with the ``seconds`` it took, saved at ``path`` under ``key``; a later call
+    with the same key loads it (a crashed bench resumes; ``make bench`` starts from an empty
+    directory, so it never serves stale figures)."""
+    if path.is_file():
+        saved = torch.load(path, weights_only=False)
+        if saved["key"] == key:
+            return saved["value"]
+    started = time.perf_counter()
+    value = {**compute(), "seconds": round(time.perf_counter() - started, 1)}
+    torch.save({"key": key, "value": value}, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    return value
+
+
+def architecture(run_dir: Path, representation: str) -> str:
+    """The name random-init and scratch baselines are shared under: same encoder, same reading."""
     spec = load_encoder_spec(run_dir)
-    scratch = (lambda s: random_encoder(spec, s)) if baselines else None
-    finetune_cfg = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
-    records += finetune_grid(encoder, scratch, splits, finetune_cfg, device, seed)
-    summary = summarise(records, splits.test.y, cfg.eval.bootstrap, seed)
-    out = {}
-    for source in dict.fromkeys(r["source"] for r in summary):
-        metrics = all_label_metrics(features[source], cfg, splits.num_classes) if source in features else {}
-        out[source] = {"summary": [r for r in summary if r["source"] == source], "all_labels": metrics}
-    return out, len(splits.train) // splits.num_classes
+    shape = f" w{spec.width} {spec.blocks}" if spec.name == "resnet_small" else ""
+    stem = ", small stem" if spec.small_stem else ""
+    return f"{spec.name}{shape}{stem}, m = {spec.code_dim}" + (", pooled" if representation == "pooled" else "")
+
+
+def evaluation_key(run: Config, scale: Scale, seeds: int, *extra) -> list:
+    """What an evaluation's figures depend on besides the code: settings, labelled draws, weights."""
+    weights = file_digest(run.run_path / ENCODER_WEIGHTS)
+    return [*eval_overrides(scale, seeds), list(scale.finetune_labels), LABEL_SEED, weights, *extra]
+
+
+def task_records(run_dir: Path, scale: Scale, first_seed: int) -> dict:
+    """The run's own representations (encoder, what its tasks offer, and for the first run the
+    reading beside the headline) on the labelled subsets ``first_seed`` ... ``first_seed + seeds - 1``,
+    fine-tuning included;
+    {"records": [...], "metrics": {source: all-label metrics}}."""
+    cfg = load_run_config(run_dir, eval_overrides(scale, scale.seeds))
+    splits, device = load_splits_checked(cfg), default_device()
+    encoder, tasks = load_task_heads(run_dir, cfg)
+    sources = feature_sources(run_dir, cfg, splits, [], device, encoder, tasks)
+    if first_seed:  # the reading beside the headline: first pretraining run only (CPU time)
+        sources = [s for s in sources if s.name not in OTHER_READINGS]
+    features = {s.name: source_features(run_dir, s, splits) for s in sources}
+    records = frozen_grid(features, cfg.eval, splits.num_classes, LABEL_SEED, first_seed=first_seed)
+    tuning = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
+    records += finetune_grid(encoder, None, splits, tuning, device, LABEL_SEED, first_seed)
+    metrics = {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()}
+    return {"records": records, "metrics": metrics}
+
+
+def baseline_records(run_dir: Path, names: list[str], scale: Scale) -> dict:
+    """``names`` (random init drawn anew per seed) and supervised-from-scratch with the run's
+    encoder architecture, over the labelled subsets of every pretraining seed."""
+    cfg = load_run_config(run_dir, eval_overrides(scale, scale.pretrain_seeds * scale.seeds))
+    splits, device = load_splits_checked(cfg), default_device()
+    features = {
+        s.name: source_features(run_dir, s, splits) for s in baseline_sources(names, run_dir, cfg, splits, device)
+    }
+    variants = seeded_variants(run_dir, cfg, splits, device, list(features))
+    records = frozen_grid(features, cfg.eval, splits.num_classes, LABEL_SEED, variants)
+    spec = load_encoder_spec(run_dir)
+    tuning = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
+    records += finetune_grid(None, lambda s: random_encoder(spec, s), splits, tuning, device, LABEL_SEED)
+    metrics = {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()}
+    return {"records": records, "metrics": metrics}
+
+
+def mean_metrics(runs: list[dict]) -> dict:
+    """Numbers averaged over runs (pretraining seeds), leaf by leaf; anything else from the first."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: mean_metrics([r[k] for r in runs if k in r]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return statistics.fmean(runs)
+    return first
+
+
+def summary_rows(records: list, metrics: list[dict], test_labels: torch.Tensor, run: Config, **fields) -> list[dict]:
+    """One leaderboard row per source in ``records``: its summary and its all-label metrics
+    averaged over ``metrics`` (one dict per pretraining run)."""
+    summary = summarise(records, test_labels, run.eval.bootstrap, LABEL_SEED)
+    return [
+        {
+            **fields,
+            "source": source,
+            "summary": [r for r in summary if r["source"] == source],
+            "all_labels": mean_metrics([m[source] for m in metrics if source in m]) if source != "scratch" else {},
+        }
+        for source in dict.fromkeys(r["source"] for r in summary)
+    ]
+
+
+def baseline_rows(run: Config, names: list[str], scale: Scale, test_labels: torch.Tensor, arch: str) -> list[dict]:
+    """Rows of the baselines ``names`` and supervised-from-scratch, evaluated beside ``run``."""
+    key = evaluation_key(run, scale, scale.pretrain_seeds * scale.seeds, *names)
+    done = cached(run.run_path / "bench_baselines.pt", key, partial(baseline_records, run.run_path, names, scale))
+    rows = summary_rows(done["records"], [done["metrics"]], test_labels, run, run=run.name, architecture=arch)
+    for row in rows:
+        where = f" ({arch})" if row["source"] in PER_ARCHITECTURE else ""
+        row.update(
+            representation=LABELS[row["source"]] + where,
+            kind="baseline",
+            pretrain_seconds=None,
+            eval_seconds=done["seconds"],
+        )
+    return rows
+
+
+def entry_rows(
+    name: str, label: str, base: str, scale: Scale, root: Path, test_labels: torch.Tensor, architectures: set
+) -> list[dict]:
+    """Rows of one task (every pretraining seed pooled), followed by the baselines of its
+    architecture when it is the first task with that architecture (raw pixels and PCA: the first task)."""
+    runs = [(cfg, pretrain(cfg)) for cfg in seed_runs(name, base, scale, root)]
+    evaluated = [
+        cached(
+            cfg.run_path / EVAL_CACHE,
+            evaluation_key(cfg, scale, scale.seeds, p),
+            partial(task_records, cfg.run_path, scale, p * scale.seeds),
+        )
+        for p, (cfg, _) in enumerate(runs)
+    ]
+    first = runs[0][0]
+    arch = architecture(first.run_path, first.eval.representation)
+    rows = summary_rows(
+        [r for e in evaluated for r in e["records"]],
+        [e["metrics"] for e in evaluated],
+        test_labels,
+        first,
+        run=name,
+        architecture=arch,
+        kind="task",
+        pretrain_seconds=statistics.fmean(seconds for _, seconds in runs),
+        eval_seconds=sum(e["seconds"] for e in evaluated),
+        run_seconds=[seconds for _, seconds in runs],
+    )
+    for row in rows:
+        row["representation"] = representation_label(label, row["source"])
+        if row["source"] != "encoder":  # another reading: no random-init baseline read that way
+            row["architecture"] = f"{arch} ({row['source']})"
+    if arch not in architectures:
+        rows += baseline_rows(first, ["random_init"] if architectures else list(BASELINES), scale, test_labels, arch)
+        architectures.add(arch)
+    return rows
 
 
 def run_leaderboard(scale: Scale, root: Path) -> dict:
-    rows = []
-    for index, (name, label, base) in enumerate(ENTRIES):
-        cfg = bench_config(base, name, scale, root / "leaderboard", [f"train.epochs={scale.leaderboard_epochs}"])
-        seconds = pretrain(cfg)
-        started = time.perf_counter()
-        results, full_per_class = evaluate_representations(cfg.run_path, BASELINES if index == 0 else (), scale)
-        eval_seconds = round(time.perf_counter() - started, 1)
-        for source, result in results.items():
-            learned = source not in REFERENCE_SOURCES
-            rows.append(
-                {
-                    "representation": representation_label(label, source),
-                    "kind": "task" if learned else "baseline",
-                    "run": name,
-                    "source": source,
-                    "pretrain_seconds": seconds if learned else None,
-                    "eval_seconds": eval_seconds,
-                    **result,
-                }
-            )
+    rows, architectures = [], set()
+    splits = load_splits_checked(bench_config(ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard"))
+    for name, label, base in ENTRIES:
+        rows += entry_rows(name, label, base, scale, root, splits.test.y, architectures)
     rows.sort(key=lambda r: r["kind"] == "baseline")  # tasks first, then the baselines
+    first_rows = {(r["run"], r["kind"]): r for r in rows}.values()  # one row per evaluation: its time once
+    compute = sum(sum(r.get("run_seconds", [])) + r["eval_seconds"] for r in first_rows)
     return {
         "rows": rows,
         "epochs": scale.leaderboard_epochs,
         "seeds": scale.seeds,
+        "pretrain_seeds": scale.pretrain_seeds,
         "frozen_labels": list(scale.frozen_labels),
         "finetune_labels": list(scale.finetune_labels),
         "finetune_max_epochs": scale.finetune_max_epochs,
         "finetune_min_steps": scale.finetune_min_steps,
-        "full_per_class": full_per_class,
+        "full_per_class": len(splits.train) // splits.num_classes,
+        "compute_seconds": compute,  # pretraining + evaluation, summed over runs (resumes included)
     }

@@ -9,7 +9,8 @@ from bench.data_bench import data_section
 from bench.paper_fig2 import verdict
 from bench.scales import SCALES
 from bench.sweep import sweep_section
-from bench.verdicts import baseline_table, highest_line
+from bench.targets import targets_section
+from bench.verdicts import baseline_table, highest_line, protocol_budget
 from evaluate.report import budget_name, mean_std, minutes, pct
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
@@ -19,6 +20,7 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
         "frozen_labels",
         "finetune_labels",
         "seeds",
+        "pretrain_seeds",
         "finetune_max_epochs",
         "finetune_min_steps",
     ),
@@ -90,18 +92,30 @@ def leaderboard_table(data: dict) -> str:
 def leaderboard_section(data: dict, plots: str) -> list[str]:
     tuned = data["finetune_labels"]
     budget = 10 if 10 in data["frozen_labels"] else data["frozen_labels"][0]
+    runs, subsets = data.get("pretrain_seeds", 1), data["seeds"]
     highest = [
         highest_line(data, "linear", budget),
         highest_line(data, "knn", budget),
         highest_line(data, "finetune", tuned[len(tuned) // 2]),
     ]
     return [
-        f"Every task pretrains the same encoder (the paper's conv net, m = 20) for {data['epochs']} epochs; test "
-        f'accuracy % as mean ± std over {data["seeds"]} labelled subsets per budget ("all": over seeds where '
-        "something is random), frozen protocols on cached features with validation images as scarce as the labels, "
-        f"fine-tuning for at most {data['finetune_max_epochs']:g} epochs (at least {data['finetune_min_steps']} "
-        "steps) with the step chosen on validation; ⚑ marks a cell with a choice at its budget's cap or grid's edge; "
-        "NMI and cluster accuracy from k-means fitted on the training features, scored on the test features.",
+        f"Every task pretrains its config's encoder (the paper's conv net with m = 20 unless the name says small "
+        f"ResNet) for {data['epochs']:g} epochs, {runs} times (pretraining seeds); test accuracy % as mean ± std over "
+        f"{runs} × {subsets} labelled subsets per budget, each pretraining run with its own {subsets} ('all': over "
+        "runs and seeds where something is random); the headline representation of each task is its config's "
+        "`eval.representation` (the other reading, the row marked code or pooled, from the first pretraining run "
+        "only); random-init and supervised-from-scratch baselines use the architecture named in brackets. Frozen "
+        "protocols run on cached "
+        "features with validation images as scarce as the labels; fine-tuning runs for at most "
+        f"{data['finetune_max_epochs']:g} epochs (at least {data['finetune_min_steps']} steps) with the step chosen "
+        "on validation; ⚑ marks a cell with a choice at its budget's cap or grid's edge; NMI and cluster accuracy "
+        "from k-means fitted on the training features, scored on the test features (mean over pretraining runs)."
+        + (
+            f" Pretraining and evaluation took {minutes(data['compute_seconds'])} summed over runs (what a resumed "
+            "bench reused is counted at the time it first took)."
+            if "compute_seconds" in data
+            else ""
+        ),
         "",
         leaderboard_table(data),
         "",
@@ -111,11 +125,18 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
         + "; ".join(h for h in highest if h)
         + ".",
         "",
-        f"Is each representation better than the baselines? At {budget} labels per class, in accuracy points, "
-        f"paired over the {data['seeds']} shared labelled subsets [95% t interval]; called better or worse only where "
-        "the interval excludes zero:",
+        *targets_section(data),
+        "",
+        f"Is each representation better than the baselines? In accuracy points, paired over the {runs * subsets} "
+        "shared labelled subsets (with all labels: over the pretraining runs, against a reference measured once) "
+        "[95% t interval]; called better or worse only where the interval excludes zero. "
+        f"At {budget} labels per class (fine-tuning: {protocol_budget(data, 'finetune', budget)}):",
         "",
         baseline_table(data, budget),
+        "",
+        "With all labels:",
+        "",
+        baseline_table(data, 0),
     ]
 
 

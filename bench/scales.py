@@ -18,7 +18,8 @@ class Scale:
     leaderboard_epochs: float = 3.0
     frozen_labels: tuple[int, ...] = (1, 10, 100, 0)  # 0 = all labels
     finetune_labels: tuple[int, ...] = (1, 10, 100)
-    seeds: int = 3
+    seeds: int = 3  # labelled subsets per budget and pretraining run
+    pretrain_seeds: int = 3  # pretraining runs per task (their subsets pooled: seeds x pretrain_seeds per cell)
     finetune_max_epochs: float = 4.0  # fine-tuning budget: epochs over the labelled set ...
     finetune_min_steps: int = 500  # ... but at least this many steps
     # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
@@ -57,6 +58,9 @@ SCALES = {
         "small",
         leaderboard_epochs=2.0,
         seeds=2,
+        pretrain_seeds=2,
+        finetune_labels=(100,),
+        finetune_min_steps=250,
         paper_max_images=120_000,
         paper_infer_steps=100,
         width_train_subset=20000,
@@ -74,6 +78,7 @@ SCALES = {
         frozen_labels=(2, 0),
         finetune_labels=(2,),
         seeds=2,
+        pretrain_seeds=2,
         finetune_max_epochs=0.0,
         finetune_min_steps=10,
         paper_sizes=(40, 120),

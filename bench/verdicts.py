@@ -9,44 +9,104 @@ import statistics
 from evaluate.report import budget_name, pct, signed
 from evaluate.uncertainty import t_interval, verdict
 
-# (protocol of the representation, reference row's source, protocol of the reference, column title)
+# (protocol, reference row's source, column title): the task and the reference under the same protocol
 BASELINE_COLUMNS = (
-    ("linear", "raw_pixels", "linear", "linear − raw pixels"),
-    ("linear", "pca", "linear", "linear − PCA"),
-    ("knn", "raw_pixels", "knn", "kNN − raw pixels"),
-    ("knn", "pca", "knn", "kNN − PCA"),
-    ("finetune", "scratch", "finetune", "fine-tuned − scratch"),
+    ("linear", "raw_pixels", "linear − raw pixels"),
+    ("linear", "pca", "linear − PCA"),
+    ("linear", "random_init", "linear − random init"),
+    ("knn", "raw_pixels", "kNN − raw pixels"),
+    ("knn", "pca", "kNN − PCA"),
+    ("knn", "random_init", "kNN − random init"),
+    ("finetune", "scratch", "fine-tuned − scratch"),
 )
+PER_ARCHITECTURE = ("random_init", "scratch")  # compared with the row of the task's own architecture
+
+
+def seeds_per_run(data: dict) -> int:
+    """Labelled subsets per pretraining run (1 for results written before pretraining seeds)."""
+    return data["seeds"] if data.get("pretrain_seeds", 1) > 1 else 1
 
 
 def cell(row: dict, protocol: str, budget: int) -> dict | None:
     return next((r for r in row["summary"] if r["protocol"] == protocol and r["labels_per_class"] == budget), None)
 
 
-def paired_cell(a: dict | None, b: dict | None) -> str:
+def paired_differences(a: dict, b: dict) -> dict[int, float]:
+    """{seed: a − b} over shared seeds; a reference measured once (deterministic with all
+    labels) is subtracted from every seed of ``a``."""
+    mine, theirs = a.get("by_seed", {}), b.get("by_seed", {})
+    if len(theirs) == 1 and len(mine) > 1:
+        (only,) = theirs.values()
+        return {int(s): accuracy - only for s, accuracy in mine.items()}
+    return {int(s): mine[s] - theirs[s] for s in sorted(set(mine) & set(theirs))}
+
+
+def per_run(differences: dict[int, float], seeds_per_run: int) -> list[float]:
+    """The differences averaged within each pretraining run (seeds r*S ... r*S+S-1 belong to
+    run r): subsets of one run share its encoder, so the runs, not the subsets, are the
+    independent draws an interval may count."""
+    runs: dict[int, list[float]] = {}
+    for seed, value in differences.items():
+        runs.setdefault(seed // seeds_per_run, []).append(value)
+    return [statistics.fmean(values) for values in runs.values()]
+
+
+def paired_difference(a: dict | None, b: dict | None, seeds_per_run: int = 1) -> tuple[float, float, float] | None:
+    """(mean, low, high) of a − b with a 95% t interval over independent draws (pretraining
+    runs where a run spans ``seeds_per_run`` subsets); None where fewer than two."""
+    if a is None or b is None:
+        return None
+    diffs = per_run(paired_differences(a, b), seeds_per_run)
+    if len(diffs) < 2:
+        return None
+    return (statistics.fmean(diffs), *t_interval(diffs))
+
+
+def paired_cell(a: dict | None, b: dict | None, seeds_per_run: int = 1) -> str:
     """ "+2.1 [-0.4, +4.6] within noise" from two summary rows' per-seed accuracies."""
     if a is None or b is None:
         return "—"
-    shared = sorted(set(a.get("by_seed", {})) & set(b.get("by_seed", {})))
-    diffs = [a["by_seed"][s] - b["by_seed"][s] for s in shared]
-    if len(diffs) < 2:
+    found = paired_difference(a, b, seeds_per_run)
+    if found is None:
         return "too few seeds"
-    low, high = t_interval(diffs)
+    mean, low, high = found
     said = {"better": "**better**", "worse": "**worse**", "within noise": "within noise"}[verdict(low, high)]
-    return f"{signed(statistics.fmean(diffs))} [{signed(low)}, {signed(high)}] {said}"
+    return f"{signed(mean)} [{signed(low)}, {signed(high)}] {said}"
+
+
+def reference_row(data: dict, source: str, architecture: str) -> dict | None:
+    """The baseline row ``source`` (of ``architecture`` for the per-architecture baselines)."""
+    for row in data["rows"]:
+        if row["kind"] == "baseline" and row["source"] == source:
+            if source not in PER_ARCHITECTURE or row.get("architecture") == architecture:
+                return row
+    return None
+
+
+def protocol_budget(data: dict, protocol: str, budget: int) -> int:
+    """``budget``, or for fine-tuning with scarce labels the nearest budget it ran at."""
+    if protocol != "finetune" or budget in data["finetune_labels"] or budget == 0:
+        return budget
+    return min(data["finetune_labels"], key=lambda b: abs(b - budget))
+
+
+def versus(data: dict, row: dict, protocol: str, reference: str, budget: int) -> tuple[dict | None, dict | None]:
+    """(the task's cell, the reference's cell) at ``budget`` under ``protocol``."""
+    ref = reference_row(data, reference, row.get("architecture"))
+    budget = protocol_budget(data, protocol, budget)
+    return cell(row, protocol, budget), cell(ref, protocol, budget) if ref else None
 
 
 def baseline_table(data: dict, budget: int) -> str:
-    """Rows: learned representations; columns: differences against each baseline at ``budget``."""
-    references = {row["source"]: row for row in data["rows"] if row["kind"] == "baseline"}
+    """Rows: learned representations; columns: differences against each baseline at ``budget``
+    (fine-tuning: at the nearest budget it ran at)."""
     lines = [
-        "| representation | " + " | ".join(title for *_, title in BASELINE_COLUMNS) + " |",
+        "| representation | " + " | ".join(title for _, _, title in BASELINE_COLUMNS) + " |",
         "|---|" + "---:|" * len(BASELINE_COLUMNS),
     ]
     for row in (r for r in data["rows"] if r["kind"] == "task"):
         cells = [
-            paired_cell(cell(row, mine, budget), cell(references[ref], theirs, budget) if ref in references else None)
-            for mine, ref, theirs, _ in BASELINE_COLUMNS
+            paired_cell(*versus(data, row, mine, ref, budget), seeds_per_run(data)) for mine, ref, _ in BASELINE_COLUMNS
         ]
         lines.append(f"| {row['representation']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

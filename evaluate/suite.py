@@ -30,12 +30,14 @@ from pretrain.core.samples import Features, Samples, balanced_subset
 MIN_VAL_PER_CLASS = 5
 
 
-def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_seed: int):
-    """[(labels_per_class, seed, positions)]: ``seeds`` draws per budget; for 0 (= all) every
-    seed gets every position (what differs between them is the protocols' own randomness)."""
+def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_seed: int, first_seed: int = 0):
+    """[(labels_per_class, seed, positions)]: ``seeds`` draws per budget (seeds ``first_seed`` ...
+    ``first_seed + seeds - 1``, so runs given disjoint ranges draw disjoint subsets and share
+    them with a reference evaluated over the whole range); for 0 (= all) every seed gets every
+    position (what differs between them is the protocols' own randomness)."""
     out = []
     for per_class in budgets:
-        for s in range(seeds):
+        for s in range(first_seed, first_seed + seeds):
             if per_class == 0:
                 out.append((0, s, torch.arange(len(labels))))
             else:
@@ -64,9 +66,9 @@ def assert_disjoint(labelled_index: torch.Tensor, val_index: torch.Tensor, train
         raise AssertionError("a labelled subset reaches outside the training split")
 
 
-def runs_here(protocol: Protocol, per_class: int, seed: int, seeded_source: bool) -> bool:
+def runs_here(protocol: Protocol, per_class: int, seed: int, first_seed: int, seeded_source: bool) -> bool:
     """With all labels, a deterministic protocol on a fixed source gives one answer: run it once."""
-    return per_class != 0 or seed == 0 or protocol.stochastic or seeded_source
+    return per_class != 0 or seed == first_seed or protocol.stochastic or seeded_source
 
 
 def frozen_grid(
@@ -75,12 +77,13 @@ def frozen_grid(
     num_classes: int,
     base_seed: int,
     variants: dict[str, list[dict[str, Features]]] | None = None,
+    first_seed: int = 0,
 ) -> list[Record]:
     """Every frozen protocol for every feature source at every label budget and seed.
     ``variants[source][seed]`` replaces ``features[source]`` for sources drawn anew per seed (random init)."""
     records, variants = [], variants or {}
     first = next(iter(features.values()))
-    subsets = labelled_subsets(first["train"].y, cfg.labels_per_class, cfg.seeds, base_seed)
+    subsets = labelled_subsets(first["train"].y, cfg.labels_per_class, cfg.seeds, base_seed, first_seed)
     for per_class, seed, positions in tqdm(subsets, desc="label budgets", leave=False):
         assert_disjoint(first["train"].index[positions], first["val"].index, first["train"].index)
         val_rows = validation_subset(
@@ -90,32 +93,34 @@ def frozen_grid(
             parts = variants[source][seed % len(variants[source])] if source in variants else parts
             train, val = parts["train"].take(positions), parts["val"].take(val_rows)
             for p in FROZEN_PROTOCOLS:
-                if runs_here(p, per_class, seed, source in variants):
+                if runs_here(p, per_class, seed, first_seed, source in variants):
                     result = p.run(train, val, parts["test"], cfg, num_classes, seed)
                     records.append(Record(source, p.name, per_class, seed, result))
     return records
 
 
 def finetune_grid(
-    encoder: torch.nn.Module,
+    encoder: torch.nn.Module | None,
     scratch: Callable[[int], torch.nn.Module] | None,
     splits: Splits,
     cfg: EvalConfig,
     device,
     base_seed: int,
+    first_seed: int = 0,
 ) -> list[Record]:
     """Fine-tuning of the pretrained encoder, and supervised-from-scratch from ``scratch(seed)``
     (a freshly initialised encoder per seed) with its encoder learning rate chosen on the
     validation images of each budget's first seed from ``finetune.scratch_lr_encoder``
-    (``scratch`` None: the pretrained encoder only)."""
+    (``scratch`` None: the pretrained encoder only; ``encoder`` None: from scratch only)."""
     ft, records, scratch_lr = cfg.finetune, [], {}
-    subsets = labelled_subsets(splits.train.y, cfg.labels_per_class, cfg.seeds, base_seed)
+    subsets = labelled_subsets(splits.train.y, cfg.labels_per_class, cfg.seeds, base_seed, first_seed)
     for per_class, seed, positions in tqdm(subsets, desc="fine-tuning", leave=False):
         labelled = splits.train.take(positions)
         val = validation_subset(splits.val, per_class, cfg.val_per_class, base_seed + seed)
         val = val.subsample(ft.val_images, base_seed)
         args = (labelled, val, splits.test, splits.num_classes, ft, seed, device)
-        records.append(Record("encoder", "finetune", per_class, seed, finetune(encoder, *args)))
+        if encoder is not None:
+            records.append(Record("encoder", "finetune", per_class, seed, finetune(encoder, *args)))
         if scratch is None:
             continue
         fresh = scratch(base_seed + seed)

@@ -139,7 +139,8 @@ def train_loop(parts: LoopParts, cfg: Config, start: int) -> int:
     """Run steps ``start`` .. total (or until train.halt_after_steps); return the last step done."""
     tc, meter, done = cfg.train, LossMeter(), start
     end = parts.total_steps if not tc.halt_after_steps else min(parts.total_steps, start + tc.halt_after_steps)
-    bar = tqdm(total=parts.total_steps, initial=start, disable=not parts.accelerator.is_main_process, desc="pretrain")
+    quiet = {} if parts.accelerator.is_main_process else {"disable": True}  # main: TQDM_DISABLE=1 still applies
+    bar = tqdm(total=parts.total_steps, initial=start, desc="pretrain", **quiet)
     shown_on_bar: dict[str, str] = {}
     for step, batch in zip(range(start, end), parts.feed.batches(parts.batches, start, end), strict=True):
         shown, positions = train_step(parts, cfg, step, meter, batch)
