@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from bench.runs import bench_config, pretrain
+from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
 from evaluate.report import differences_table, scarce_label_table
 from evaluate.run import evaluate_run
@@ -127,7 +127,7 @@ def feed_rate(folder: Path, storage: str, scale: Scale, root: Path) -> float:
 def unseen_class_transfer(scale: Scale, root: Path, folder: Path) -> dict:
     """Pretrain on classes 0-4 (holdout 5-9), evaluate on the PNG folder of classes 5-9."""
     held = f"data.holdout_classes=[{','.join(map(str, UNSEEN))}]"
-    cfg = bench_config(BASE, "seen_classes_only", scale, root, [held, f"train.epochs={scale.leaderboard_epochs}"])
+    cfg = bench_config(BASE, "seen_classes_only", scale, root, [held, *epochs_override(scale)])
     seconds = pretrain(cfg)
     labels = ",".join(map(str, scale.frozen_labels))
     overrides = ["eval.data.name=image_folder", f"eval.data.root={folder}", f"eval.data.cache_dir={root / 'cache'}",
@@ -137,7 +137,7 @@ def unseen_class_transfer(scale: Scale, root: Path, folder: Path) -> dict:
     keep = ("linear", "knn", "mlp_head")
     return {
         "pretrain_seconds": seconds,
-        "epochs": scale.leaderboard_epochs,
+        "epochs": cfg.train.epochs,
         "classes": report["settings"]["classes"],
         "train_size": report["settings"]["train_size"],
         "test_size": report["settings"]["test_size"],

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from bench.runs import bench_config, pretrain
+from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
 from bench.verdicts import PER_ARCHITECTURE
 from evaluate.baselines import baseline_sources, feature_sources, random_encoder
@@ -85,7 +85,7 @@ def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
             name if p == 0 else f"{name}_seed{p}",
             scale,
             root / "leaderboard",
-            [f"train.epochs={scale.leaderboard_epochs}", f"train.seed={p}"],
+            [*epochs_override(scale), f"train.seed={p}"],
         )
         for p in range(scale.pretrain_seeds)
     ]
@@ -222,6 +222,7 @@ def entry_rows(
         architecture=arch,
         kind="task",
         pretrain_seconds=statistics.fmean(seconds for _, seconds in runs),
+        epochs=first.train.epochs,
         eval_seconds=sum(e["seconds"] for e in evaluated),
         run_seconds=[seconds for _, seconds in runs],
     )

@@ -79,6 +79,7 @@ def leaderboard_table(data: dict) -> str:
         clustering = row["all_labels"].get("clustering")
         extra = [f"{clustering['nmi']:.3f}", pct(clustering["accuracy"])] if clustering else ["—", "—"]
         seconds = minutes(row["pretrain_seconds"]) if row["pretrain_seconds"] is not None else "—"
+        seconds += f", {row['epochs']:g} ep" if "epochs" in row else ""
         lines.append(
             f"| {row['representation']} | "
             + " | ".join(mean_std(cells.get(c)) for c in columns)
@@ -87,6 +88,10 @@ def leaderboard_table(data: dict) -> str:
             + f" | {seconds} |"
         )
     return "\n".join(lines)
+
+
+def epochs_text(epochs: float) -> str:
+    return f"{epochs:g} epochs" if epochs else "its config's epochs (tuned on validation for the new tasks, section 7)"
 
 
 def leaderboard_section(data: dict, plots: str) -> list[str]:
@@ -100,7 +105,8 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
     ]
     return [
         f"Every task pretrains its config's encoder (the paper's conv net with m = 20 unless the name says small "
-        f"ResNet) for {data['epochs']:g} epochs, {runs} times (pretraining seeds); test accuracy % as mean ± std over "
+        f"ResNet) for {epochs_text(data['epochs'])}, {runs} times (pretraining seeds; the pretrain column: mean "
+        "minutes per run, epochs); test accuracy % as mean ± std over "
         f"{runs} × {subsets} labelled subsets per budget, each pretraining run with its own {subsets} ('all': over "
         "runs and seeds where something is random); the headline representation of each task is its config's "
         "`eval.representation` (the other reading, the row marked code or pooled, from the first pretraining run "

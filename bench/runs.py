@@ -30,6 +30,12 @@ def bench_config(base: str, name: str, scale: Scale, root: Path, overrides: list
     return load_config(base, [*scale.data, f"name={name}", f"run_dir={root / name}", "monitor.every=0", *overrides])
 
 
+def epochs_override(scale: Scale) -> list[str]:
+    """Section 1's epoch budget: ``scale.leaderboard_epochs``, or each config's own (tuned on
+    validation, section 7) where that is 0."""
+    return [f"train.epochs={scale.leaderboard_epochs}"] if scale.leaderboard_epochs else []
+
+
 def pretrain(cfg: Config) -> float:
     """Pretrain ``cfg`` unless its run is finished; -> pretraining wall seconds (of the run that did it)."""
     record = cfg.run_path / PRETRAIN_TIME

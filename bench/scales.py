@@ -14,8 +14,8 @@ from dataclasses import dataclass
 class Scale:
     name: str
     data: tuple[str, ...] = ()  # dotted overrides applied to every pretraining run (the dataset)
-    # 1. leaderboard: every task with the same encoder and epochs
-    leaderboard_epochs: float = 3.0
+    # 1. leaderboard: every task at its config's budget, several pretraining seeds
+    leaderboard_epochs: float = 0.0  # 0 = each config's own epochs (tuned on validation, section 7)
     frozen_labels: tuple[int, ...] = (1, 10, 100, 0)  # 0 = all labels
     finetune_labels: tuple[int, ...] = (1, 10, 100)
     seeds: int = 3  # labelled subsets per budget and pretraining run
@@ -56,7 +56,6 @@ SCALES = {
     "full": Scale("full"),
     "small": Scale(
         "small",
-        leaderboard_epochs=2.0,
         seeds=2,
         pretrain_seeds=2,
         finetune_labels=(100,),

@@ -19,7 +19,7 @@ from torch import nn
 
 from bench.leaderboard import BASELINES, ENTRIES
 from bench.loop_speed import loop_speed_per_task
-from bench.runs import bench_config, pretrain
+from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
 from evaluate.baselines import encoder_source, feature_sources
 from evaluate.features import source_features
@@ -151,7 +151,7 @@ def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
 def run_speed(scale: Scale, root: Path) -> dict:
     device = default_device()
     cfg = bench_config(
-        ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard", [f"train.epochs={scale.leaderboard_epochs}"]
+        ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard", [*epochs_override(scale), "train.seed=0"]
     )
     pretrain(cfg)  # the leaderboard's AE run (already there when section 1 ran)
     cfg = load_run_config(cfg.run_path)
