@@ -103,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     runners = {} if args.report_only else section_runners()
     for section in [] if args.report_only else args.sections:
         print(f"== bench: {TITLES[section]} (scale {scale.name})", flush=True)
+        outputs = (str(results_path), str(args.out / "plots"), str(args.markdown))
+        source = provenance(scale, section, outputs)  # the code as it was when the section started
         started = time.perf_counter()
         data = runners[section](scale, args.runs / scale.name)
-        outputs = (str(results_path), str(args.out / "plots"), str(args.markdown))
         results[section] = {
-            "provenance": provenance(scale, section, outputs),
+            "provenance": source,
             "wall_seconds": time.perf_counter() - started,
             "data": data,
         }

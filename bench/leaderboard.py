@@ -32,12 +32,13 @@ from pretrain.core.export import ENCODER_WEIGHTS, load_encoder_spec, load_task_h
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
     ("ae_mirror", "AE, mirror decoder", "configs/ae_fmnist.yaml"),
+    ("ae_m64", "AE, mirror decoder, m = 64", "configs/ae_m64_fmnist.yaml"),
     ("ae_linear", "AE, linear decoder", "configs/ae_linear_fmnist.yaml"),
     ("denoising", "denoising AE (50% masking)", "configs/dae_fmnist.yaml"),
     ("decoder_only", "decoder-only, distilled encoder", "configs/decoder_only_fmnist.yaml"),
     ("relpos", "relative position", "configs/relpos_fmnist.yaml"),
     ("ae_relpos", "AE + relative position (0.5)", "configs/ae_relpos_fmnist.yaml"),
-    ("vae", "VAE (beta = 1)", "configs/vae_fmnist.yaml"),
+    ("vae", "β-VAE (β = 0.25)", "configs/vae_fmnist.yaml"),
     ("relpos_resnet", "relative position, small ResNet, native crops", "configs/relpos_resnet_fmnist.yaml"),
     ("masked", "masked reconstruction, small ResNet", "configs/masked_fmnist.yaml"),
     ("contrastive", "contrastive (SimCLR), small ResNet", "configs/contrastive_fmnist.yaml"),
@@ -166,10 +167,10 @@ def mean_metrics(runs: list[dict]) -> dict:
     return first
 
 
-def summary_rows(records: list, metrics: list[dict], test_labels: torch.Tensor, run: Config, **fields) -> list[dict]:
+def summary_rows(records: list, metrics: list[dict], test_labels: torch.Tensor, cfg: Config, **fields) -> list[dict]:
     """One leaderboard row per source in ``records``: its summary and its all-label metrics
     averaged over ``metrics`` (one dict per pretraining run)."""
-    summary = summarise(records, test_labels, run.eval.bootstrap, LABEL_SEED)
+    summary = summarise(records, test_labels, cfg.eval.bootstrap, LABEL_SEED)
     return [
         {
             **fields,
