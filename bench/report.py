@@ -105,8 +105,8 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
     ]
     return [
         f"Every task pretrains its config's encoder (the paper's conv net with m = 20 unless the name says small "
-        f"ResNet) for {epochs_text(data['epochs'])}, {runs} times (pretraining seeds; the pretrain column: mean "
-        "minutes per run, epochs); test accuracy % as mean ± std over "
+        f"ResNet) for {epochs_text(data['epochs'])}, in {runs} pretraining run(s) with their own seeds (the pretrain "
+        "column: mean minutes per run, epochs); test accuracy % as mean ± std over "
         f"{runs} × {subsets} labelled subsets per budget, each pretraining run with its own {subsets} ('all': over "
         "runs and seeds where something is random); the headline representation of each task is its config's "
         "`eval.representation` (the other reading, the row marked code or pooled, from the first pretraining run "
