@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from bench import plots
 from bench.report import TITLES, write_benchmarks
 from bench.runs import provenance
@@ -27,18 +25,12 @@ from bench.scales import SCALES
 from pretrain.core.checkpoint import atomic_write
 
 
-def run_gpu(scale, root: Path) -> dict:
-    if not torch.cuda.is_available():
-        return {"skipped": "no CUDA GPU on the machine that ran the benchmark"}
-    from bench.speed import run_speed
-
-    return run_speed(scale, root)
-
-
 def section_runners() -> dict:
     from bench.bottleneck import run_bottleneck
     from bench.data_bench import run_data
+    from bench.gpu_check import run_gpu_check
     from bench.leaderboard import run_leaderboard
+    from bench.make_run import run_make_run
     from bench.paper_fig2 import run_paper_fig2
     from bench.speed import run_speed
     from bench.sweep import run_sweep
@@ -48,9 +40,10 @@ def section_runners() -> dict:
         "paper": run_paper_fig2,
         "bottleneck": run_bottleneck,
         "speed": run_speed,
-        "gpu": run_gpu,
+        "gpu": run_gpu_check,  # {"skipped": ...} without CUDA
         "data": run_data,
         "sweep": run_sweep,
+        "make_run": run_make_run,
     }
 
 

@@ -1,16 +1,18 @@
-"""Speed of the training loop: the toolkit's loop (pretrain.engine.train_loop: reseeding, loss
-meter, logging, tqdm, its checkpoint at the end of each timed segment) against a bare PyTorch
-loop of the same model, batch and optimizers, timed in one process in alternating segments.
-Each task runs in a worker subprocess of its own, which also gives its peak memory:
+"""Speed of the training step per task: bare-loop variants (precision x memory format x
+torch.compile, bench.variants) and the toolkit's loop (pretrain.engine.train_loop: reseeding,
+loss meter, logging, tqdm, its checkpoint at the end of each timed segment) in the variant
+``auto`` resolves to, against its bare twin, all timed in turn in one process. Each task runs
+in a worker subprocess of its own, which also gives its peak memory and a fresh torch.compile
+cache (so the first step of a compiled variant shows a cold compile):
 
-    python -m bench.loop_speed --worker CONFIG --scale SCALE      (called by bench.speed)
+    python -m bench.loop_speed --worker CONFIG --scale SCALE [--all-variants]   (called by bench.speed)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,36 +25,17 @@ from torch import nn
 from bench.leaderboard import ENTRIES
 from bench.runs import bench_config
 from bench.scales import SCALES, Scale
+from bench.variants import Runner, Variant, bare_loop, sync, time_runners, variant_rows
 from pretrain.core.augment import augment
 from pretrain.core.config import Config
-from pretrain.core.data import load_splits
+from pretrain.core.data import Splits, load_splits
 from pretrain.core.images import to_unit_float
-from pretrain.engine import build_loop, build_model, make_accelerator, train_loop
+from pretrain.engine import build_loop, build_model, train_loop
+from pretrain.hardware import compile_model, make_accelerator
 from pretrain.optim import build_optimizers
 from pretrain.tb import RunLogger
 
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 tensor-core peaks
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def bare_loop(
-    model: nn.Module, optimizers: list, images: torch.Tensor, batch_size: int, steps: int, precision: str
-) -> None:
-    """The reference: sample a batch, forward, backward, step. Nothing else."""
-    device = images.device
-    for _ in range(steps):
-        index = torch.randint(len(images), (batch_size,), device=device)
-        x = to_unit_float(images[index])
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = model(x, index)[0]
-        loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
 
 
 def training_flops_per_image(model: nn.Module, images: torch.Tensor, batch_size: int) -> float:
@@ -95,83 +78,142 @@ def peak_memory_mib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def measure_loop(cfg: Config, steps: int, repeats: int) -> dict:
-    """Median images/s of the toolkit's loop and of the bare loop, alternating segments of
-    ``steps`` steps after one warm-up segment of each."""
-    accelerator = make_accelerator(cfg)
-    splits = load_splits(cfg.data)
+def variant_runner(variant: Variant, cfg: Config, splits: Splits, images: torch.Tensor, seconds: float) -> Runner:
+    """A bare loop over a fresh copy of the task's model (seeded: every variant starts alike)."""
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, splits).to(images.device)
+    if variant.memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    if variant.compile:
+        compile_model(model)
+    optimizers = build_optimizers(model, cfg.optim)
+    batch, precision, memory_format = cfg.train.batch_size, variant.precision, variant.memory_format
+
+    def run(steps: int) -> None:
+        bare_loop(model, optimizers, images, batch, steps, precision, memory_format)
+
+    return Runner(variant.name, run, seconds)
+
+
+def toolkit_runner(cfg: Config, parts, twin: str, seconds: float) -> Runner:
+    """The toolkit's loop, resumed segment after segment (a checkpoint at each segment's end)."""
+    done = [0]
+
+    def run(steps: int) -> None:
+        cfg.train.halt_after_steps = steps
+        done[0] = train_loop(parts, cfg, done[0])
+
+    return Runner("toolkit", run, seconds, pace_from=twin)
+
+
+def auto_variant(cfg: Config) -> Variant:
+    """What ``auto`` resolved to (after make_accelerator): what a user's run trains in."""
+    return Variant(cfg.train.precision, cfg.train.memory_format, cfg.train.compile)
+
+
+def measure_task(cfg: Config, scale: Scale, variants: tuple[str, ...], splits: Splits | None = None) -> dict:
+    """Every variant's bare loop and the toolkit's loop of ``cfg``'s task, timed in turn
+    (bench.variants) -> per-variant rows, the toolkit / bare-twin ratio, FLOPs, memory."""
+    accelerator = make_accelerator(cfg)  # resolves train.precision and train.memory_format in place
+    auto, splits = auto_variant(cfg), load_splits(cfg.data) if splits is None else splits
     device, batch = accelerator.device, cfg.train.batch_size
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    names = list(dict.fromkeys([*variants, auto.name]))  # auto's bare twin, even where not listed
     with tempfile.TemporaryDirectory() as tmp:
-        cfg.train.halt_after_steps, cfg.train.ckpt_every = steps, 10**9
+        cfg.train.ckpt_every = 10**9
         parts, _ = build_loop(cfg, accelerator, Path(tmp), splits)
-        parts.total_steps = steps * (repeats + 1)
-        parts.logger = RunLogger(Path(tmp), True)
-        bare = build_model(cfg, splits).to(device)
-        bare_optimizers = build_optimizers(bare, cfg.optim)
+        parts.total_steps, parts.logger = 10**9, RunLogger(Path(tmp), True)
         images = parts.feed.images  # the bench configs fit the device: a tensor there
-        flops = training_flops_per_image(bare, images, batch)
-        times: dict[str, list[float]] = {"toolkit": [], "bare": []}
-        for repeat in range(repeats + 1):
-            for name in ("toolkit", "bare"):
-                sync(device)
-                started = time.perf_counter()
-                if name == "toolkit":
-                    train_loop(parts, cfg, repeat * steps)
-                else:
-                    bare_loop(bare, bare_optimizers, images, batch, steps, accelerator.mixed_precision)
-                sync(device)
-                if repeat:  # the first segment of each is the warm-up
-                    times[name].append(time.perf_counter() - started)
+        flops = training_flops_per_image(build_model(cfg, splits).to(device), images, batch)
+        loop_seconds = scale.speed_loop_seconds or scale.speed_segment_seconds  # the ratio's pair: longer
+        seconds = {n: loop_seconds if n == auto.name else scale.speed_segment_seconds for n in names}
+        runners = [variant_runner(Variant.parse(n), cfg, splits, images, seconds[n]) for n in names]
+        runners.append(toolkit_runner(cfg, parts, auto.name, loop_seconds))
+        timings = time_runners(runners, device, batch, scale.speed_repeats, scale.speed_steps)
         parts.logger.close()
-    rates = {name: statistics.median(steps * batch / t for t in ts) for name, ts in times.items()}
-    step_seconds = batch / rates["toolkit"]
-    augment_share = augmentation_seconds(bare, images, batch, steps) / steps / step_seconds
+    for name in ("toolkit", auto.name):  # what users get must run: its failure is a bug, not a finding
+        if "error" in timings[name]:
+            raise RuntimeError(f"{name} loop failed: {timings[name]['error']}")
+    toolkit, bare = timings["toolkit"], timings[auto.name]
+    model = parts.accelerator.unwrap_model(parts.model)
+    augment_s = augmentation_seconds(model, images, batch, toolkit["steps_per_segment"])
     return {
-        "augment_share": augment_share,
-        "toolkit_images_per_s": rates["toolkit"],
-        "bare_images_per_s": rates["bare"],
-        "ratio": rates["toolkit"] / rates["bare"],
-        "repeats": repeats,
-        "steps_per_repeat": steps,
+        "variants": variant_rows(names, timings, device, batch),
+        "auto_variant": auto.name,
+        "toolkit_images_per_s": toolkit["images_per_s"],
+        "bare_images_per_s": bare["images_per_s"],
+        "ratio": toolkit["images_per_s"] / bare["images_per_s"],
+        "toolkit_first_step_seconds": toolkit["first_step_seconds"],
+        "augment_share": augment_s / toolkit["steps_per_segment"] / (batch / toolkit["images_per_s"]),
+        "repeats": scale.speed_repeats,
+        "steps_per_repeat": toolkit["steps_per_segment"],
         "batch_size": batch,
-        "precision": accelerator.mixed_precision,
+        "precision": cfg.train.precision,
+        "memory_format": cfg.train.memory_format,
+        "compile": cfg.train.compile,
         "device": str(device),
         "train_gflops_per_image": flops / 1e9,
-        "achieved_tflops": flops * rates["toolkit"] / 1e12,
+        "achieved_tflops": flops * toolkit["images_per_s"] / 1e12,
         "peak_memory_mib": peak_memory_mib(device),
     }
 
 
 def model_flop_utilisation(tflops: float) -> float | None:
     """Achieved / peak bf16 FLOP/s of the GPU, where its peak is known."""
-    if not torch.cuda.is_available():
-        return None
-    name = torch.cuda.get_device_name(0)
-    peak = next((p for key, p in PEAK_BF16_FLOPS.items() if key in name), None)
+    peak = gpu_peak_bf16_flops()
     return tflops * 1e12 / peak if peak else None
 
 
+def gpu_peak_bf16_flops() -> float | None:
+    """The dense bf16 peak of GPU 0 from its name (PEAK_BF16_FLOPS), None without one known."""
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(0)
+    return next((p for key, p in PEAK_BF16_FLOPS.items() if key in name), None)
+
+
+def run_worker(config: str, scale: Scale, all_variants: bool) -> dict:
+    """One worker subprocess: its own peak memory, no warm caches, a fresh inductor cache."""
+    command = [sys.executable, "-m", "bench.loop_speed", "--worker", config, "--scale", scale.name]
+    with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "TQDM_DISABLE": "1"}
+        done = subprocess.run(
+            command + (["--all-variants"] if all_variants else []),
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"speed worker for {config} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def loop_speed_per_task(scale: Scale, root: Path) -> list[dict]:
-    """One subprocess per task: its own peak memory, no warm caches from the previous task."""
+    """One worker per task (bench.leaderboard.ENTRIES); the first ``speed_variant_tasks`` (0:
+    all) in every variant of ``speed_variants``, the others in auto's only."""
     rows = []
-    for _name, label, base in ENTRIES:
-        command = [sys.executable, "-m", "bench.loop_speed", "--worker", base, "--scale", scale.name]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-        if done.returncode != 0:
-            raise RuntimeError(f"speed worker for {base} failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+    for i, (_name, label, base) in enumerate(ENTRIES):
+        all_variants = not scale.speed_variant_tasks or i < scale.speed_variant_tasks
+        print(f"   speed: {label} ({'every variant' if all_variants else 'auto only'})", flush=True)
+        result = run_worker(base, scale, all_variants)
         rows.append({"task": label, "config": base, **result, "mfu": model_flop_utilisation(result["achieved_tflops"])})
     return rows
 
 
-def worker(config: str, scale_name: str) -> None:
+def worker(config: str, scale_name: str, all_variants: bool) -> None:
     scale = SCALES[scale_name]
     cfg = bench_config(config, "speed", scale, Path(tempfile.gettempdir()), [])
-    print(json.dumps(measure_loop(cfg, scale.speed_steps, scale.speed_repeats)))
+    variants = scale.speed_variants if all_variants else ()
+    print(json.dumps(measure_task(cfg, scale, variants)))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--worker" and sys.argv[3] == "--scale":
-        worker(sys.argv[2], sys.argv[4])
+    args = sys.argv[1:]
+    if len(args) in (4, 5) and args[0] == "--worker" and args[2] == "--scale" and args[4:] in ([], ["--all-variants"]):
+        worker(args[1], args[3], args[4:] == ["--all-variants"])
     else:
-        sys.exit("usage: python -m bench.loop_speed --worker CONFIG --scale SCALE (called by python -m bench)")
+        sys.exit(
+            "usage: python -m bench.loop_speed --worker CONFIG --scale SCALE [--all-variants] (from python -m bench)"
+        )

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 from bench.data_bench import data_section
+from bench.make_run import make_run_section
 from bench.paper_fig2 import verdict
 from bench.scales import SCALES
+from bench.speed_report import gpu_section, speed_section
 from bench.sweep import sweep_section
 from bench.targets import targets_section
 from bench.verdicts import baseline_table, highest_line, protocol_budget
@@ -26,7 +28,10 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
     ),
     "paper": ("data", "paper_sizes", "paper_epochs", "paper_max_images", "paper_test_images", "paper_infer_steps"),
     "bottleneck": ("data", "widths", "width_train_subset", "width_epochs", "width_labels", "seeds"),
-    "speed": ("data", "speed_steps", "speed_repeats", "probe_passes", "extract_images", "suite_overrides"),
+    "speed": ("data", "speed_steps", "speed_repeats", "speed_segment_seconds", "speed_loop_seconds", "speed_variants",
+              "speed_variant_tasks", "roofline_size", "roofline_seconds", "probe_passes", "extract_images",
+              "suite_overrides"),
+    "gpu": ("data", "speed_steps", "speed_repeats", "speed_segment_seconds", "speed_loop_seconds", "agreement_steps"),
     "sweep": ("data", "sweep_tasks", "sweep_settings", "sweep_budget_seconds", "sweep_overrides", "width_labels"),
     "data": ("data", "leaderboard_epochs", "frozen_labels", "seeds", "data_train_per_class", "data_photo_images",
              "data_feed_steps"),
@@ -39,6 +44,7 @@ TITLES = {
     "gpu": "5. GPU",
     "data": "6. Your own images: decoding, storage modes, transfer to unseen classes",
     "sweep": "7. Budgets tuned on validation",
+    "make_run": "8. make run: wall time, evaluation time by protocol, a rerun",
 }
 
 
@@ -205,63 +211,6 @@ def bottleneck_section(data: dict, plots: str) -> list[str]:
     ]
 
 
-def speed_section(data: dict, plots: str) -> list[str]:
-    lines = [
-        "| task | bare img/s | toolkit img/s | ratio (target ≥ 0.97) | GFLOP/img (train) | peak memory | "
-        "augmentation share of a step |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in data["loop"]:
-        share = f"{100 * r['augment_share']:.1f}%" if "augment_share" in r else "not measured"
-        lines.append(
-            f"| {r['task']} | {r['bare_images_per_s']:.0f} | {r['toolkit_images_per_s']:.0f} | {r['ratio']:.3f} | "
-            f"{r['train_gflops_per_image']:.4f} | {r['peak_memory_mib']:.0f} MiB | {share} |"
-        )
-    first, k, e, p = data["loop"][0], data["knn_search"], data["eval_suite"], data["probe"]
-    met = sum(r["ratio"] >= 0.97 for r in data["loop"])
-    return [
-        f"Loop: median images/s over {first['repeats']} alternating segments of {first['steps_per_repeat']} steps "
-        f"(batch {first['batch_size']}, precision `{first['precision']}`, {data['device']}), after one warm-up "
-        "segment each; the toolkit's segment includes its end-of-segment checkpoint. Peak memory is the worker "
-        "process's peak resident set (CPU) or peak allocated memory (GPU).",
-        "",
-        *lines,
-        "",
-        f"![speed]({plots}/{data.get('plot', 'speed')}.png)",
-        "",
-        f"- Loop target ≥ 0.97 × bare: met by {met} of {len(data['loop'])} tasks.",
-        f"- Feature extraction: {data['feature_extraction']['images_per_s']:.0f} images/s "
-        f"({data['feature_extraction']['images']} test images, batch {data['feature_extraction']['batch_size']}).",
-        f"- kNN search, {k['queries']} queries against a {k['bank'][0]} x {k['bank'][1]} bank, k = {k['k']}: FAISS "
-        f"{k['faiss_seconds']:.3f} s vs torch matmul + top-k {k['torch_seconds']:.3f} s: FAISS "
-        f"{k['faiss_speedup']:.2f}x "
-        f"({100 * k['same_neighbours']:.1f}% identical neighbour lists).",
-        f"- Evaluation suite on cached features (default eval config: {e['labels_per_class']} labels/class x "
-        f"{e['seeds']} seeds, linear + MLP head + kNN, then kNN over k, retrieval and clustering; sources "
-        f"{', '.join(e['sources'])}): {minutes(e['seconds'])} (target ≤ 2 min: "
-        f"{'met' if e['seconds'] <= 120 else 'missed'}).",
-        f"- Linear probe, {p['passes']} SGD passes over {p['train_images']} images: on cached features "
-        f"{p['cached_seconds']:.1f} s "
-        f"(extraction included) vs through the frozen backbone {p['through_backbone_seconds']:.1f} s: "
-        f"{p['speedup']:.1f}x "
-        f"(test accuracy {pct(p['cached_accuracy'])} vs {pct(p['through_backbone_accuracy'])}); the suite's L-BFGS "
-        "probe on "
-        f"the cached features: {p['lbfgs_probe_seconds']:.1f} s, {pct(p['lbfgs_probe_accuracy'])}.",
-    ]
-
-
-def gpu_section(data: dict, plots: str) -> list[str]:
-    if data.get("skipped"):
-        return [
-            f"Not measured: {data['skipped']}. On a CUDA machine `python -m bench --sections gpu` repeats "
-            "section 4 there (bf16 autocast, faiss-gpu where installed) and adds model FLOP utilisation."
-        ]
-    mfu = [f"{r['task']}: {100 * r['mfu']:.2f}%" for r in data["loop"] if r.get("mfu") is not None]
-    return speed_section({**data, "plot": "gpu"}, plots) + (
-        [f"- Model FLOP utilisation (bf16 peak): {', '.join(mfu)}."] if mfu else []
-    )
-
-
 WRITERS = {
     "leaderboard": leaderboard_section,
     "paper": paper_section,
@@ -270,6 +219,7 @@ WRITERS = {
     "gpu": gpu_section,
     "data": data_section,
     "sweep": sweep_section,
+    "make_run": make_run_section,
 }
 
 

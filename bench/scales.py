@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# training-step variants of section 4 (bench/variants.py): precision [+channels_last] [+compile]
+VARIANTS = (
+    "fp32",
+    "fp32+channels_last",
+    "bf16",
+    "bf16+channels_last",
+    "bf16+channels_last+compile",
+    "fp32+channels_last+compile",
+)
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -33,12 +43,20 @@ class Scale:
     width_train_subset: int = 0  # 0 = the whole training split
     width_epochs: float = 3.0
     width_labels: int = 10  # the scarce-label column of the sweep
-    # 4. speed
-    speed_steps: int = 50
-    speed_repeats: int = 5
+    # 4. speed (bench.variants: each variant's segments are timed in turn in one worker per task)
+    speed_steps: int = 50  # steps per timed segment (with speed_*_seconds > 0: the most a segment takes)
+    speed_repeats: int = 5  # timed segments per variant (median), after two warm-up steps
+    speed_segment_seconds: float = 0.0  # >0: a variant's segment takes as many steps as fill this ...
+    speed_loop_seconds: float = 0.0  # ... and the toolkit loop's and its bare twin's (the ratio) this
+    speed_variants: tuple[str, ...] = VARIANTS  # bare-loop variants, ratios to the first
+    speed_variant_tasks: int = 0  # the first N tasks are timed in every variant (0 = all), the rest in auto's only
+    roofline_size: int = 2048  # largest square matmul timed per dtype (a GPU: at least 8192) ...
+    roofline_seconds: float = 2.0  # ... stopping at the first size whose repeats would take longer
     probe_passes: int = 10  # epochs of the SGD linear probes compared
     extract_images: int = 10000
     suite_overrides: tuple[str, ...] = ()  # eval.* overrides of the timed suite (default: the default eval config)
+    # 5. GPU check (bench/gpu_check.py; the speed fields above size its timing)
+    agreement_steps: int = 200  # training steps compared in fp32 and bf16 (same seed, same batches)
     # 6. your own images: folders written from the dataset, decode / storage / unseen-class transfer
     data_train_per_class: int = 0  # training images per unseen class written as PNG (0 = all)
     data_photo_images: int = 10000  # colour JPEG "photos" decoded in the throughput test ...
@@ -65,6 +83,9 @@ SCALES = {
         width_train_subset=20000,
         width_epochs=3.0,
         speed_steps=100,
+        speed_repeats=3,
+        speed_segment_seconds=1.0,
+        speed_loop_seconds=2.0,
         probe_passes=3,
         data_train_per_class=2000,
         data_photo_images=2000,
@@ -89,6 +110,10 @@ SCALES = {
         width_labels=2,
         speed_steps=3,
         speed_repeats=2,
+        speed_variants=("fp32", "fp32+channels_last", "bf16"),
+        speed_variant_tasks=1,
+        roofline_size=128,
+        roofline_seconds=0.5,
         probe_passes=1,
         extract_images=100,
         suite_overrides=(
@@ -105,5 +130,6 @@ SCALES = {
         sweep_tasks=2,
         sweep_settings=2,
         sweep_overrides=("train.epochs=1", "encoder.width=8"),
+        agreement_steps=3,
     ),
 }

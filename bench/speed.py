@@ -1,6 +1,10 @@
-"""Section 4 (and 5 on a GPU): speed.
+"""Section 4: speed.
 
-- the toolkit's loop vs a bare PyTorch loop, per task (bench.loop_speed);
+- per task, the training step's images/s in each variant (fp32 / bf16, channels-last,
+  torch.compile; bench.variants), and the toolkit's loop vs a bare PyTorch loop in the variant
+  ``auto`` resolves to (bench.loop_speed);
+- the roofline: the best fp32 and bf16 matmul FLOP/s of the machine, and each task's achieved
+  training FLOP/s as a share of both;
 - feature extraction images/s; FAISS exact kNN vs a plain torch matmul + top-k;
 - the evaluation suite on cached features (everything but fine-tuning, which needs images);
 - a linear probe on cached features vs the same SGD probe run through the frozen backbone
@@ -21,6 +25,7 @@ from bench.leaderboard import BASELINES, ENTRIES
 from bench.loop_speed import loop_speed_per_task
 from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
+from bench.variants import matmul_peaks, roofline_shares, roofline_size
 from evaluate.baselines import encoder_source, feature_sources
 from evaluate.features import source_features
 from evaluate.linear import linear_probe
@@ -160,8 +165,17 @@ def run_speed(scale: Scale, root: Path) -> dict:
     images = splits.test.x[: scale.extract_images]
     extract_s = median_seconds(lambda: encode_images(encoder, images, cfg.eval.batch_size, device), 3)
     features = source_features(cfg.run_path, encoder_source(cfg.run_path, device, cfg.eval.batch_size), splits)
+    peaks = matmul_peaks(device, roofline_size(scale.roofline_size, device), scale.roofline_seconds)
+    rows = loop_speed_per_task(scale, root)
+    for row in rows:
+        row["roofline"] = roofline_shares(row, peaks)
     return {
-        "loop": loop_speed_per_task(scale, root),
+        "loop": rows,
+        "variants": list(scale.speed_variants),
+        "segment_seconds": scale.speed_segment_seconds,
+        "loop_seconds": scale.speed_loop_seconds,
+        "steps_cap": scale.speed_steps,
+        "roofline": peaks,
         "feature_extraction": {
             "images": len(images),
             "images_per_s": len(images) / extract_s,

@@ -5,9 +5,11 @@
     python -m evaluate --run runs/ae_fmnist --export-features exported/
     python -m evaluate compare runs/ae_fmnist runs/dae_fmnist [--out comparisons/]
 
-Features are extracted once (cached in runs/NAME/features/); the report (report.md,
-report.json, results.csv), plots/ and TensorBoard logs (tb/eval) land in the run directory,
-or, for an evaluation with eval.* overrides or --baselines, in runs/NAME/evals/<settings>/.
+Features are extracted once (cached in runs/NAME/features/) and every finished grid cell is
+kept (runs/NAME/cells/), so a rerun only redoes what a changed setting touches; the report
+(report.md, report.json, results.csv), plots/ and TensorBoard logs (tb/eval) land in the run
+directory, or, for an evaluation with eval.* overrides or --baselines, in
+runs/NAME/evals/<settings>/. --export-features writes the features alone, without the grid.
 """
 
 from __future__ import annotations
@@ -21,11 +23,22 @@ from pretrain.core.data import DataError
 from pretrain.core.export import UnfinishedRunError
 
 
+def export_command(args: argparse.Namespace) -> int:
+    from evaluate.outputs import export_features
+    from evaluate.run import encoder_features
+
+    paths = export_features(encoder_features(args.run, args.overrides), args.export_features)
+    print(f"exported encoder features: {', '.join(map(str, paths))}")
+    return 0
+
+
 def evaluate_command(args: argparse.Namespace) -> int:
-    from evaluate.outputs import export_features, log_tensorboard, write_plots, write_results_csv
+    from evaluate.outputs import log_tensorboard, write_plots, write_results_csv
     from evaluate.report import write_report
     from evaluate.run import evaluate_run
 
+    if args.export_features:
+        return export_command(args)
     report, run = evaluate_run(args.run, args.baselines, args.overrides, args.out)
     report["tasks"] = " + ".join(t.name for t in run.cfg.tasks)
     report["plots"] = write_plots(report, run)
@@ -34,9 +47,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
     print(write_report(run.out_dir, report))
     if run.out_dir != run.run_dir:
         print(f"\nwrote this evaluation to {run.out_dir} (not over the run's full report, {args.run}/report.md)")
-    if args.export_features:
-        paths = export_features(run.features["encoder"], args.export_features)
-        print(f"exported encoder features: {', '.join(map(str, paths))}")
     return 0
 
 
@@ -66,7 +76,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated baselines instead of eval.baselines, or 'none'",
     )
     parser.add_argument(
-        "--export-features", type=Path, default=None, help="write train/val/test.npz of the encoder's features"
+        "--export-features",
+        type=Path,
+        default=None,
+        help="only write train/val/test.npz of the encoder's features into this folder (no protocol runs)",
     )
     parser.add_argument(
         "--out",

@@ -29,16 +29,17 @@ from pretrain.core.encoders import Encoder, EncoderSpec, encode_images
 from pretrain.core.export import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec
 from pretrain.core.images import to_unit_float
 from pretrain.core.pca import fit_pca, pca_project
+from pretrain.core.precision import resolve_precision
 from pretrain.core.tasks import FeatureSource, task_keys
 
 BASELINES = ("raw_pixels", "pca", "random_init")
 REFERENCE_SOURCES = (*BASELINES, "scratch")  # baselines and supervised-from-scratch: not learned by pretraining
 
 
-def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int):
+def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int, precision: str):
     encoder = encoder.to(device)
     bar = partial(tqdm, desc="features", unit="batch", leave=False)
-    return lambda split, images: encode_images(encoder, images.x, batch_size, device, progress=bar)
+    return lambda split, images: encode_images(encoder, images.x, batch_size, device, bar, precision)
 
 
 class PooledFeatures(nn.Module):
@@ -66,15 +67,16 @@ def encoder_source(
     encoder: nn.Module | None = None,
     representation: str = "code",
     name: str = "encoder",
+    precision: str = "fp32",
 ) -> FeatureSource:
     """The run's exported encoder (``encoder`` if it is already loaded) as ``representation``
-    (code | pooled), keyed on its weight file."""
+    (code | pooled) computed in ``precision``, keyed on its weight file."""
     encoder = load_encoder(run_dir) if encoder is None else encoder
     wrap, description = REPRESENTATIONS[representation]
     module = wrap(encoder)
     weights = file_digest(run_dir / ENCODER_WEIGHTS)
-    identity = extraction_identity("encoder", [module], device, weights, f"representation={representation}")
-    extract = encoder_extractor(module, device, batch_size)
+    identity = extraction_identity("encoder", [module], device, precision, weights, f"representation={representation}")
+    extract = encoder_extractor(module, device, batch_size, precision)
     return FeatureSource(name, identity, extract, description.format(m=encoder.code_dim, d=encoder.feature_dim))
 
 
@@ -82,11 +84,12 @@ def encoder_sources(run_dir: Path, cfg: Config, device: torch.device, encoder: n
     """``encoder`` = the headline representation (eval.representation); the other one beside it
     as ``encoder_code`` / ``encoder_pooled`` where the two differ in kind: the code is always
     there, pooled features where the backbone pools globally or were asked for."""
-    headline = cfg.eval.representation
+    e = cfg.eval
+    headline = e.representation
     other = "code" if headline == "pooled" else "pooled"
-    sources = [encoder_source(run_dir, device, cfg.eval.batch_size, encoder, headline)]
+    sources = [encoder_source(run_dir, device, e.batch_size, encoder, headline, precision=e.precision)]
     if other == "code" or getattr(encoder, "takes_any_size", False):
-        sources.append(encoder_source(run_dir, device, cfg.eval.batch_size, encoder, other, f"encoder_{other}"))
+        sources.append(encoder_source(run_dir, device, e.batch_size, encoder, other, f"encoder_{other}", e.precision))
     return sources
 
 
@@ -98,12 +101,12 @@ def task_sources(
     taken (by the encoder, a baseline or another task) gets the task's key appended."""
     run_dir, sources, taken = Path(run_dir), [], {"encoder", "encoder_code", "encoder_pooled", *REFERENCE_SOURCES}
     weights = [file_digest(run_dir / ENCODER_WEIGHTS), file_digest(run_dir / TASK_WEIGHTS)]
-    encoder = encoder.to(device)
+    encoder, precision = encoder.to(device), resolve_precision("auto", device, "eval.precision")
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
         for source in task.feature_sources(encoder, device):
             name = source.name if source.name not in taken else f"{source.name}[{key}]"
             taken.add(name)
-            identity = extraction_identity(source.identity, [encoder, task], device, *weights)
+            identity = extraction_identity(source.identity, [encoder, task], device, precision, *weights)
             sources.append(dataclasses.replace(source, name=name, identity=identity))
     return sources
 
@@ -127,14 +130,21 @@ def pca_source(train_images: torch.Tensor, components: int) -> FeatureSource:
     return FeatureSource("pca", f"pca:{components}", extract, description, cache=False)
 
 
-def random_encoder(spec: EncoderSpec, seed: int) -> Encoder:
-    """The encoder of ``spec`` with the random weights of ``seed`` (the scratch and random-init baselines)."""
+def random_encoder(spec: EncoderSpec, seed: int, memory_format: str = "contiguous") -> Encoder:
+    """The encoder of ``spec`` with the random weights of ``seed`` (the scratch and random-init
+    baselines), in ``memory_format`` (channels_last | contiguous)."""
     torch.manual_seed(seed)
-    return Encoder(spec).eval()
+    encoder = Encoder(spec).eval()
+    return encoder.to(memory_format=torch.channels_last) if memory_format == "channels_last" else encoder
 
 
 def random_init_source(
-    spec: EncoderSpec, seed: int, device: torch.device, batch_size: int, representation: str = "code"
+    spec: EncoderSpec,
+    seed: int,
+    device: torch.device,
+    batch_size: int,
+    representation: str = "code",
+    precision: str = "fp32",
 ) -> FeatureSource:
     """Features of a never-trained encoder, read as the headline ``representation`` (code |
     pooled) so it is compared like with like, keyed on a hash of its weights (not only the
@@ -144,9 +154,9 @@ def random_init_source(
     weights = hashlib.sha256(b"".join(tensor_digest(t).encode() for t in encoder.state_dict().values())).hexdigest()
     settings = str(sorted(spec.to_dict().items()))
     identity = extraction_identity(
-        "random_init", [module], device, settings, weights[:16], f"representation={representation}"
+        "random_init", [module], device, precision, settings, weights[:16], f"representation={representation}"
     )
-    extract = encoder_extractor(module, device, batch_size)
+    extract = encoder_extractor(module, device, batch_size, precision)
     read = "" if representation == "code" else f", its {representation} features"
     return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (one draw per seed){read}")
 
@@ -157,17 +167,19 @@ def random_init_variants(run_dir: Path, cfg: Config, device: torch.device) -> li
     spec = load_encoder_spec(run_dir)
     e = cfg.eval
     return [
-        random_init_source(spec, cfg.train.seed + s, device, e.batch_size, e.representation) for s in range(e.seeds)
+        random_init_source(spec, cfg.train.seed + s, device, e.batch_size, e.representation, e.precision)
+        for s in range(e.seeds)
     ]
 
 
 def baseline_sources(
     names: list[str], run_dir: Path, cfg: Config, splits: Splits, device: torch.device
 ) -> list[FeatureSource]:
+    e = cfg.eval
     builders = {  # one per name in BASELINES
         "raw_pixels": raw_pixels_source,
         "random_init": lambda: random_init_source(
-            load_encoder_spec(run_dir), cfg.train.seed, device, cfg.eval.batch_size, cfg.eval.representation
+            load_encoder_spec(run_dir), cfg.train.seed, device, e.batch_size, e.representation, e.precision
         ),
         "pca": lambda: pca_source(splits.train.x, cfg.encoder.code_dim),
     }

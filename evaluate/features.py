@@ -2,8 +2,8 @@
 
 Every protocol is a pure function over ``Features``; nothing re-runs an encoder twice. A
 source's identity names everything that changes its features: the weights, the code of
-the modules that compute them, the device type and precision (bf16 on a GPU, fp32 on a
-CPU) and the pixel transform; ``extraction_identity`` builds it.
+the modules that compute them, the device type, the precision (eval.precision, resolved)
+and the pixel transform; ``extraction_identity`` builds it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from torch import nn
 
 from pretrain.core.checkpoint import atomic_write, file_digest
 from pretrain.core.data import Splits
-from pretrain.core.encoders import inference_precision
 from pretrain.core.samples import Features, ImageSet
 from pretrain.core.tasks import FeatureSource
 
@@ -45,15 +44,27 @@ def module_code_digest(module: nn.Module) -> str:
     return hashlib.sha256("".join(digests).encode()).hexdigest()[:16]
 
 
-def extraction_identity(kind: str, modules: list[nn.Module], device: torch.device | str, *details: str) -> str:
-    """The identity of features computed by ``modules`` on ``device``: ``kind`` and ``details``
-    (e.g. weight hashes, a seed), the modules' code, the device type, the precision and the transform."""
+def memory_format_of(module: nn.Module) -> str:
+    """channels_last if any 4-D weight of ``module`` is stored channels-last, else contiguous."""
+    for p in module.parameters():
+        if p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last):
+            return "channels_last"
+    return "contiguous"
+
+
+def extraction_identity(
+    kind: str, modules: list[nn.Module], device: torch.device | str, precision: str, *details: str
+) -> str:
+    """The identity of features computed by ``modules`` on ``device`` in ``precision`` (a
+    resolved one: fp32 | bf16): ``kind`` and ``details`` (e.g. weight hashes, a seed), the
+    modules' code, the device type, the precision and the transform."""
     parts = [
         kind,
         *details,
         *(f"code={module_code_digest(m)}" for m in modules),
+        *(f"memory_format={memory_format_of(m)}" for m in modules),
         f"device={torch.device(device).type}",
-        f"precision={inference_precision(device)}",
+        f"precision={precision}",
         f"transform={PIXEL_TRANSFORM}",
     ]
     return ":".join(parts)

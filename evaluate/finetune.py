@@ -21,6 +21,7 @@ from evaluate.results import EarlyStoppedResult
 from pretrain.core.config import FinetuneConfig
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import extract_crops, to_unit_float
+from pretrain.core.precision import autocast
 from pretrain.core.samples import ImageSet
 
 
@@ -53,9 +54,11 @@ class Classifier(nn.Module):
         return self.head(self.norm(self.encoder(images)))
 
 
-def classify(model: nn.Module, images: torch.Tensor, device, batch_size: int = 1024) -> torch.Tensor:
+def classify(
+    model: nn.Module, images: torch.Tensor, device, batch_size: int = 1024, precision: str = "fp32"
+) -> torch.Tensor:
     """Predicted classes (N,) for uint8 images (N, C, H, W); the model's train/eval mode is kept."""
-    return encode_images(model, images, batch_size, device).argmax(1)
+    return encode_images(model, images, batch_size, device, precision=precision).argmax(1)
 
 
 def finetune(
@@ -68,11 +71,14 @@ def finetune(
     seed: int,
     device: torch.device | str = "cpu",
     lr_encoder: float | None = None,
+    precision: str = "fp32",
 ) -> EarlyStoppedResult:
     """Fine-tune a copy of ``encoder`` with a new head on ``train`` for at most
     ``settings.max_epochs`` epochs (at least ``min_steps`` steps); early-stop on ``val``;
     score the best-validation weights on ``test``. ``lr_encoder`` overrides the settings' rate
-    (and is recorded as chosen)."""
+    (and is recorded as chosen). Forward passes run under ``precision``'s autocast; the loss,
+    BatchNorm statistics, weights and optimizer state stay fp32. The copy keeps the
+    encoder's memory format (channels-last where evaluation put it there)."""
     torch.manual_seed(seed)
     model = Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
     opt = torch.optim.AdamW(
@@ -88,18 +94,20 @@ def finetune(
     def train_step(step: int) -> None:
         index = torch.randint(0, len(train), (settings.batch_size,), generator=gen).to(device)
         images = augment(to_unit_float(train_images[index]), settings.shift, settings.flip)
-        loss = F.cross_entropy(model(images), train_labels[index])
+        with autocast(precision, device):
+            logits = model(images)
+        loss = F.cross_entropy(logits.float(), train_labels[index])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     def validate() -> float:
-        return (classify(model, val.x, device) == val.y).float().mean().item()
+        return (classify(model, val.x, device, precision=precision) == val.y).float().mean().item()
 
     budget = step_budget(len(train), settings.batch_size, settings.max_epochs, settings.min_steps)
     every = check_interval(budget, settings.eval_every, settings.max_checks)
     stopped = train_with_early_stopping(model, train_step, validate, budget, every, settings.patience)
-    predictions = classify(model, test.x, device)
+    predictions = classify(model, test.x, device, precision=precision)
     return early_stopped_result(predictions, test.y, stopped, len(train), len(val), num_classes, lr_encoder)
 
 

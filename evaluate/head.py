@@ -12,6 +12,7 @@ from evaluate.early_stopping import check_interval, early_stopped_result, step_b
 from evaluate.linear import standardise
 from evaluate.results import EarlyStoppedResult
 from pretrain.core.config import HeadConfig
+from pretrain.core.precision import autocast
 from pretrain.core.samples import Features
 
 
@@ -31,9 +32,17 @@ def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def mlp_head_probe(
-    train: Features, val: Features, test: Features, cfg: HeadConfig, num_classes: int | None = None, seed: int = 0
+    train: Features,
+    val: Features,
+    test: Features,
+    cfg: HeadConfig,
+    num_classes: int | None = None,
+    seed: int = 0,
+    precision: str = "fp32",
 ) -> EarlyStoppedResult:
-    """Test accuracy of the head (``cfg``: size, optimiser, step budget in epochs) at its validation-best step."""
+    """Test accuracy of the head (``cfg``: size, optimiser, step budget in epochs) at its
+    validation-best step; its forward passes run under ``precision``'s autocast (the loss,
+    the weights and AdamW's state stay fp32)."""
     num_classes = num_classes or int(train.y.max()) + 1
     x_train, x_val, x_test = standardise(train.x.float(), val.x.float(), test.x.float())
     gen = torch.Generator().manual_seed(seed)
@@ -43,7 +52,9 @@ def mlp_head_probe(
 
     def train_step(step: int) -> None:
         index = torch.randint(0, len(x_train), (min(cfg.batch_size, len(x_train)),), generator=gen)
-        loss = F.cross_entropy(head(x_train[index]), train.y[index])
+        with autocast(precision, "cpu"):
+            logits = head(x_train[index])
+        loss = F.cross_entropy(logits.float(), train.y[index])
         opt.zero_grad()
         loss.backward()
         opt.step()

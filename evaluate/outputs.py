@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from evaluate import plots
+from evaluate.cells import digest
 from evaluate.protocols import RESULTS_CSV_COLUMNS
 from evaluate.run import Evaluation
 from pretrain.core.checkpoint import atomic_write
@@ -80,8 +81,10 @@ def write_plots(report: dict, run: Evaluation) -> list[str]:
     title = f"{cfg.name}: label efficiency (test)"
     made = [plots.label_efficiency_plot(report["summary"], out / "label_efficiency.png", title, full)]
     test = features["encoder"]["test"]
-    path = out / "feature_map.png"
-    made.append(plots.feature_map_plot(test.x, test.y, splits.classes, path, cfg.eval.tsne_points, cfg.train.seed))
+    points, seed = cfg.eval.tsne_points, cfg.train.seed
+    key = {"features": digest(test.x, test.y), "points": points, "seed": seed}
+    coordinates = run.cells.get("feature_map", key, lambda: plots.feature_map_coordinates(test.x, test.y, points, seed))
+    made.append(plots.feature_map_plot(coordinates, splits.classes, out / "feature_map.png"))
     best = best_encoder_protocol(report["records"])
     if best is not None:
         title = f"confusion: encoder / {best[1]} / all labels (chosen on validation accuracy)"

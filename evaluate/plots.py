@@ -147,14 +147,12 @@ def draw_label_efficiency(
     ax.grid(alpha=0.3)
 
 
-def feature_map_plot(
-    features: torch.Tensor, labels: torch.Tensor, class_names, path: Path, points: int, seed: int
-) -> Path:
-    """2-D map of (a seeded subset of) the test features, coloured by class: UMAP if it is
-    installed, else t-SNE from scikit-learn."""
+def feature_map_coordinates(features: torch.Tensor, labels: torch.Tensor, points: int, seed: int) -> dict:
+    """2-D map of (a seeded subset of) the test features: UMAP if it is installed, else t-SNE
+    from scikit-learn. -> {"xy": (P, 2), "labels": (P,), "method": name}."""
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(features), generator=gen)[:points]
-    x, y = features[pick].float().numpy(), labels[pick].numpy()
+    x, y = features[pick].float().numpy(), labels[pick]
     try:
         import umap
 
@@ -163,10 +161,16 @@ def feature_map_plot(
         from sklearn.manifold import TSNE
 
         xy, method = TSNE(init="pca", random_state=seed, perplexity=min(30, len(x) - 1)).fit_transform(x), "t-SNE"
+    return {"xy": torch.as_tensor(np.asarray(xy, dtype=np.float32)), "labels": y.clone(), "method": method}
+
+
+def feature_map_plot(coordinates: dict, class_names, path: Path) -> Path:
+    """The map of ``feature_map_coordinates``, coloured by class."""
+    xy, y = coordinates["xy"].numpy(), coordinates["labels"].numpy()
     fig, ax = plt.subplots(figsize=(7, 7))
     for c in np.unique(y):
         ax.scatter(*xy[y == c].T, s=4, label=class_names[c])
-    ax.set_title(f"{method} of {len(x)} test features")
+    ax.set_title(f"{coordinates['method']} of {len(xy)} test features")
     ax.legend(markerscale=4, fontsize=7)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -8,6 +8,7 @@ markers. A new protocol is one row here (and the function it runs).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class Protocol:
     marker: str  # its marker in label-efficiency plots
     note: Callable[[dict], str]  # its line in the report's selection notes, from the eval settings
     stochastic: bool  # its result depends on a seed beyond the labelled draw (initialisation, batches)
+    settings: Callable[[EvalConfig], dict]  # the eval settings its result depends on (its cells' key)
     run: FrozenRun | None = None  # None: the protocol needs images, not cached features (fine-tuning)
 
     @property
@@ -41,7 +43,7 @@ def run_linear(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -
 
 
 def run_mlp_head(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> EarlyStoppedResult:
-    return mlp_head_probe(train, val, test, cfg.head, num_classes, seed)
+    return mlp_head_probe(train, val, test, cfg.head, num_classes, seed, precision=cfg.precision)
 
 
 def run_knn(train, val, test, cfg: EvalConfig, num_classes: int, seed: int) -> KnnResult:
@@ -92,13 +94,38 @@ def finetune_note(s: dict) -> str:
     )
 
 
+def linear_settings(cfg: EvalConfig) -> dict:
+    return {"l2": cfg.linear_l2, "max_iter": cfg.linear_max_iter}
+
+
+def mlp_head_settings(cfg: EvalConfig) -> dict:
+    return {"head": dataclasses.asdict(cfg.head)}
+
+
+def knn_settings(cfg: EvalConfig) -> dict:
+    return {"k": cfg.knn_k, "temperature": cfg.knn_temperature}
+
+
+def finetune_settings(cfg: EvalConfig) -> dict:
+    return {"finetune": dataclasses.asdict(cfg.finetune), "memory_format": cfg.memory_format}
+
+
 PROTOCOLS = (
-    Protocol("linear", LinearResult, "o", linear_note, stochastic=False, run=run_linear),
-    Protocol("mlp_head", EarlyStoppedResult, "s", mlp_head_note, stochastic=True, run=run_mlp_head),
-    Protocol("knn", KnnResult, "^", knn_note, stochastic=False, run=run_knn),
-    Protocol("finetune", EarlyStoppedResult, "D", finetune_note, stochastic=True),
+    Protocol("linear", LinearResult, "o", linear_note, stochastic=False, settings=linear_settings, run=run_linear),
+    Protocol(
+        "mlp_head",
+        EarlyStoppedResult,
+        "s",
+        mlp_head_note,
+        stochastic=True,
+        settings=mlp_head_settings,
+        run=run_mlp_head,
+    ),
+    Protocol("knn", KnnResult, "^", knn_note, stochastic=False, settings=knn_settings, run=run_knn),
+    Protocol("finetune", EarlyStoppedResult, "D", finetune_note, stochastic=True, settings=finetune_settings),
 )
 FROZEN_PROTOCOLS = tuple(p for p in PROTOCOLS if p.frozen)
+FINETUNE = next(p for p in PROTOCOLS if p.name == "finetune")
 RESULTS_CSV_COLUMNS = table_columns([p.result_type for p in PROTOCOLS])
 MARKERS = {p.name: p.marker for p in PROTOCOLS}
 

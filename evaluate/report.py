@@ -226,9 +226,26 @@ def render_markdown(report: dict) -> str:
         "",
         f"Plots: {', '.join(report.get('plots', []))}. Git commit {report['git_commit']}, config hash "
         f"{report['config_hash']}.",
+        *hardware_lines(report),
         "",
     ]
     return "\n".join(parts)
+
+
+def hardware_lines(report: dict) -> list[str]:
+    """Where and in what precision it ran, and how much finished work a rerun reused."""
+    if "precision" not in report:  # reports written before issue 19
+        return []
+    p, f, c = report["precision"], report["memory_format"], report.get("cells")
+    lines = [
+        "",
+        f"Pretrained in {p['train']} ({f['train']}); evaluated on {report['device']} in {p['eval']} ({f['eval']}).",
+    ]
+    if c:
+        lines[-1] += f" Grid cells: {c['computed']} computed, {c['reused']} reused from {c['directory']}."
+        cost = ", ".join(f"{kind} {minutes(s)}" for kind, s in sorted(c["seconds"].items(), key=lambda kv: -kv[1]))
+        lines[-1] += f" Computing them took: {cost}; feature extraction {minutes(c['feature_seconds'])} this time."
+    return lines
 
 
 def write_report(run_dir: Path, report: dict) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,26 +21,23 @@ import torch
 from torch import nn
 
 from evaluate.baselines import feature_sources, random_encoder, random_init_variants
-from evaluate.clustering import kmeans_clustering
+from evaluate.cells import CellStore
+from evaluate.diagnostics import all_label_metrics, layer_probe, outlier_detection
 from evaluate.features import source_features
-from evaluate.knn import approximate_search_recall
-from evaluate.layers import encode_layers, probe_layers
-from evaluate.linear import linear_probe
-from evaluate.outliers import auroc, knn_distance_scores
-from evaluate.retrieval import neighbour_metrics
-from evaluate.suite import (
-    finetune_grid,
-    frozen_grid,
-    labelled_subsets,
-    paired_differences,
-    summarise,
-    validation_subset,
-)
+from evaluate.suite import finetune_grid, frozen_grid, paired_differences, summarise
 from pretrain.core.arrays import in_memory, is_tensor_array
+from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config, DataConfig, config_hash, config_to_dict, load_run_config
 from pretrain.core.data import DataError, Splits, load_splits
-from pretrain.core.encoders import Encoder, EncoderSpec
-from pretrain.core.export import assert_pretraining_finished, export_info, load_encoder_spec, load_task_heads
+from pretrain.core.encoders import Encoder, EncoderSpec, channels_last_faster
+from pretrain.core.export import (
+    TASK_WEIGHTS,
+    assert_pretraining_finished,
+    export_info,
+    load_encoder_spec,
+    load_task_heads,
+)
+from pretrain.core.precision import resolve_memory_format, resolve_precision
 from pretrain.core.provenance import git_commit
 from pretrain.core.samples import Features
 from pretrain.core.tasks import FeatureSource, task_keys
@@ -58,6 +56,7 @@ class Evaluation:
     device: torch.device
     encoder: Encoder  # the run's encoder, with which its tasks were loaded
     tasks: nn.ModuleList  # the run's tasks with trained weights, in config order
+    cells: CellStore  # the finished work of this evaluation (evaluate.cells), reused by a rerun
 
     @property
     def task_keys(self) -> list[str]:
@@ -127,81 +126,6 @@ def check_label_budgets(splits: Splits, budgets: list[int]) -> None:
         )
 
 
-def all_label_metrics(parts: dict[str, Features], cfg: Config, num_classes: int) -> dict:
-    """kNN accuracy over k, retrieval and clustering with every training label."""
-    train, test, e = parts["train"], parts["test"], cfg.eval
-    ks, retrieval_ks = tuple(e.knn_ks), tuple(e.retrieval_ks)
-    out = {
-        **neighbour_metrics(train.x, train.y, test.x, test.y, ks, retrieval_ks, e.knn_temperature),
-        "clustering": kmeans_clustering(train.x, test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts),
-    }
-    if e.approx_index:
-        out["approximate_index"] = approximate_search_recall(train.x, test.x, max(e.retrieval_ks), e.approx_index)
-    return out
-
-
-def layer_probe(encoder: Encoder, splits: Splits, cfg: Config, device) -> list[dict]:
-    """Linear probe on pooled features of each intermediate layer (and the code), trained on
-    ``layer_probe_labels_per_class`` labels per class; strength chosen on validation."""
-    per_class = cfg.eval.layer_probe_labels_per_class
-    names = probe_layers(encoder)
-    if per_class < 0 or not names:
-        return []
-    smallest = int(torch.bincount(splits.train.y)[splits.train.y.unique()].min())  # classes present (not held out)
-    per_class = min(per_class, smallest) if per_class else 0
-    positions = labelled_subsets(splits.train.y, [per_class], 1, cfg.train.seed)[0][2]
-    val = validation_subset(splits.val, per_class, cfg.eval.val_per_class, cfg.train.seed)
-    parts = {"train": splits.train.take(positions), "val": val, "test": splits.test}
-    layered = {split: encode_layers(encoder, imgs.x, names + ["proj"], device=device) for split, imgs in parts.items()}
-    rows = []
-    for name in names + ["proj"]:
-        feats = {split: imgs.with_rows(layered[split][name]) for split, imgs in parts.items()}
-        e = cfg.eval
-        result = linear_probe(
-            feats["train"], feats["val"], feats["test"], e.linear_l2, e.linear_max_iter, splits.num_classes
-        )
-        rows.append(
-            {
-                "layer": "code" if name == "proj" else name,
-                "dim": feats["train"].x.shape[1],
-                "labels_per_class": per_class,
-                "val_accuracy": result.val_accuracy,
-                "accuracy": result.accuracy,
-                "l2": result.l2,
-                "l2_at_edge": result.l2_at_edge,
-                "converged": result.converged,
-            }
-        )
-    return rows
-
-
-def outlier_detection(run: Evaluation, sources: list[FeatureSource]) -> dict:
-    """AUROC of held-out-class test images against the seen-class test images, for the kNN
-    distance in every feature source and every per-image score a task offers."""
-    splits, device, features = run.splits, run.device, run.features
-    if splits.outliers is None:
-        return {}
-    positive = torch.cat(
-        [torch.zeros(len(splits.test), dtype=torch.bool), torch.ones(len(splits.outliers), dtype=torch.bool)]
-    )
-    scores = {}
-    for source in sources:
-        extra = source_features(run.run_dir, source, splits, ("outliers",))["outliers"]
-        queries = torch.cat([features[source.name]["test"].x, extra.x])
-        bank = features[source.name]["train"].x
-        scores[f"knn_distance[{source.name}]"] = knn_distance_scores(bank, queries, run.cfg.eval.outlier_knn_k)
-    images = torch.cat([splits.test.x, splits.outliers.x])
-    for key, task in zip(run.task_keys, run.tasks):
-        for name, values in task.anomaly_scores(run.encoder.to(device), images, device).items():
-            scores[f"{name}[{key}]"] = values
-    return {
-        "holdout_classes": (run.cfg.eval.data or run.cfg.data).holdout_classes,
-        "positives": int(positive.sum()),
-        "negatives": int((~positive).sum()),
-        "auroc": {name: auroc(s, positive) for name, s in scores.items()},
-    }
-
-
 def seeded_variants(
     run_dir: Path, cfg: Config, splits: Splits, device: torch.device, sources: list[str]
 ) -> dict[str, list[dict[str, Features]]]:
@@ -222,35 +146,105 @@ def evaluation_dir(run_dir: Path, overrides: list[str], baselines: list[str] | N
     return run_dir / "evals" / f"{slug}-{hashlib.sha256(' '.join(settings).encode()).hexdigest()[:6]}"
 
 
-def evaluate_run(
-    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = (), out_dir: Path | None = None
-) -> tuple[dict, Evaluation]:
-    """(report, evaluation): the report is JSON-ready; the evaluation holds tensors for plots and exports."""
+def prepare_evaluation(
+    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()
+) -> tuple[Config, Splits, Encoder, nn.ModuleList, torch.device]:
+    """The run's config (eval.precision and eval.memory_format resolved for this machine),
+    its labelled evaluation splits and its encoder and tasks, loaded."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir, overrides)
     assert_pretraining_finished(run_dir)
     if baselines is not None:
         cfg.eval.baselines = baselines
     spec = load_encoder_spec(run_dir)
-    data = evaluation_data(cfg, spec)
-    splits = load_splits_checked(cfg, data, run_dir)
+    splits = load_splits_checked(cfg, evaluation_data(cfg, spec), run_dir)
     check_label_budgets(splits, cfg.eval.labels_per_class)
-    device, seed = default_device(), cfg.train.seed
+    device, e = default_device(), cfg.eval
+    e.precision = resolve_precision(e.precision, device, "eval.precision")
+    e.memory_format = resolve_memory_format(e.memory_format, channels_last_faster(spec.name), "eval.memory_format")
     encoder, tasks = load_task_heads(run_dir, cfg)
+    if e.memory_format == "channels_last":
+        encoder = encoder.to(memory_format=torch.channels_last)
+    return cfg, splits, encoder, tasks, device
+
+
+def encoder_features(run_dir: Path, overrides: list[str] = ()) -> dict[str, Features]:
+    """{split: Features} of the run's headline representation, from the feature cache where it
+    is there (what ``--export-features`` writes; no protocol runs)."""
+    cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, [], overrides)
+    source = feature_sources(Path(run_dir), cfg, splits, [], device, encoder, tasks)[0]
+    return source_features(Path(run_dir), source, splits)
+
+
+def run_grids(run: Evaluation, spec: EncoderSpec, seed: int) -> list:
+    """The scarce-label grid: frozen protocols on every source, then fine-tuning and scratch."""
+    cfg, features = run.cfg, run.features
+    variants = seeded_variants(run.run_dir, cfg, run.splits, run.device, list(features))
+    print(f"features ready: {', '.join(features)}; running the scarce-label grid ...", flush=True)
+    records = frozen_grid(features, cfg.eval, run.splits.num_classes, seed, variants, cells=run.cells)
+    if cfg.eval.finetune.enabled:
+        scratch = lambda s: random_encoder(spec, s, cfg.eval.memory_format)  # noqa: E731
+        records += finetune_grid(run.encoder, scratch, run.splits, cfg.eval, run.device, seed, cells=run.cells)
+    return records
+
+
+def evaluate_run(
+    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = (), out_dir: Path | None = None
+) -> tuple[dict, Evaluation]:
+    """(report, evaluation): the report is JSON-ready; the evaluation holds tensors for plots and
+    exports. Every finished cell is kept in RUN/cells/ (evaluate.cells), shared by the run's
+    evaluations with other settings: a rerun, or one with a setting changed, reuses them."""
+    run_dir = Path(run_dir)
+    cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, baselines, overrides)
+    spec, seed = load_encoder_spec(run_dir), cfg.train.seed
+    out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, list(overrides), baselines)
+    cells = CellStore(run_dir / "cells", device, cfg.eval.precision)  # shared by every evaluation of the run
+    started = time.perf_counter()
     sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
     features = {s.name: source_features(run_dir, s, splits) for s in sources}
-    variants = seeded_variants(run_dir, cfg, splits, device, list(features))
-    print(f"features ready: {', '.join(features)}; running the scarce-label grid ...", flush=True)
-    records = frozen_grid(features, cfg.eval, splits.num_classes, seed, variants)
-    if cfg.eval.finetune.enabled:
-        records += finetune_grid(encoder, lambda s: random_encoder(spec, s), splits, cfg.eval, device, seed)
-    predictions = {r.key: r.result.test_predictions for r in records}
-    out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, list(overrides), baselines)
-    run = Evaluation(run_dir, out_dir, cfg, splits, features, predictions, device, encoder, tasks)
+    feature_seconds = time.perf_counter() - started
+    run = Evaluation(run_dir, out_dir, cfg, splits, features, {}, device, encoder, tasks, cells)
+    records = run_grids(run, spec, seed)
+    run.predictions = {r.key: r.result.test_predictions for r in records}
     print("all-label metrics, layer probe, outliers ...", flush=True)
     report = {
+        **report_header(run, list(overrides)),
+        "records": [r.as_dict() for r in records],
+        "summary": summarise(records, splits.test.y, cfg.eval.bootstrap, seed),
+        "differences": paired_differences(records, splits.test.y, cfg.eval.bootstrap, seed),
+        "all_labels": {n: all_label_metrics(p, cfg, splits.num_classes, cells) for n, p in features.items()},
+        "layers": layer_probe(encoder, splits, cfg, device, cells),
+        "outliers": outliers(run, sources),
+        "sources": {s.name: s.description for s in sources},
+    }
+    report["cells"] = {
+        "reused": cells.hits,
+        "computed": cells.misses,
+        "directory": str(cells.directory),
+        "seconds": {kind: round(s, 2) for kind, s in cells.seconds.items()},  # what each kind of cell cost to compute
+        "feature_seconds": round(feature_seconds, 2),  # this evaluation's extraction (or cache reads)
+        "wall_seconds": round(time.perf_counter() - started, 2),  # features to report, plots excluded
+    }
+    return report, run
+
+
+def outliers(run: Evaluation, sources: list[FeatureSource]) -> dict:
+    device, encoder = run.device, run.encoder.to(run.device)
+    scorers = [
+        (key, lambda images, task=task: task.anomaly_scores(encoder, images, device))
+        for key, task in zip(run.task_keys, run.tasks)
+    ]
+    weights = file_digest(run.run_dir / TASK_WEIGHTS)
+    return outlier_detection(run.run_dir, run.cfg, run.splits, run.features, sources, scorers, weights, run.cells)
+
+
+def report_header(run: Evaluation, overrides: list[str]) -> dict:
+    """What was evaluated, how, on what: the report's fields before its results."""
+    cfg, splits = run.cfg, run.splits
+    data = cfg.eval.data or cfg.data
+    return {
         "run": cfg.name,
-        "run_dir": str(run_dir.resolve()),
+        "run_dir": str(run.run_dir.resolve()),
         "dataset": data.name,
         "dataset_root": splits.source,
         "pretrain_dataset": cfg.data.name,
@@ -258,10 +252,13 @@ def evaluate_run(
         "cross_dataset": cfg.eval.data is not None,
         "encoder": cfg.encoder.name,
         "code_dim": cfg.encoder.code_dim,
-        **export_info(run_dir),
+        **export_info(run.run_dir),
         "config_hash": config_hash(cfg),
         "git_commit": git_commit(),
-        "overrides": list(overrides),
+        "overrides": overrides,
+        "device": run.device.type,
+        "precision": {"train": cfg.train.precision, "eval": cfg.eval.precision},
+        "memory_format": {"train": cfg.train.memory_format, "eval": cfg.eval.memory_format},
         "settings": {
             **config_to_dict(cfg.eval),
             "train_size": len(splits.train),
@@ -269,12 +266,4 @@ def evaluate_run(
             "test_size": len(splits.test),
             "classes": list(splits.classes),
         },
-        "records": [r.as_dict() for r in records],
-        "summary": summarise(records, splits.test.y, cfg.eval.bootstrap, seed),
-        "differences": paired_differences(records, splits.test.y, cfg.eval.bootstrap, seed),
-        "all_labels": {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()},
-        "layers": layer_probe(encoder, splits, cfg, device),
-        "outliers": outlier_detection(run, sources),
-        "sources": {s.name: s.description for s in sources},
     }
-    return report, run

@@ -12,15 +12,19 @@ a random-init encoder) runs once per seed too.
 from __future__ import annotations
 
 import statistics
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from tqdm.auto import tqdm
 
 from evaluate.baselines import REFERENCE_SOURCES
+from evaluate.cells import CellStore, digest, module_digest
+from evaluate.features import module_code_digest
 from evaluate.finetune import finetune, finetune_lr_search
-from evaluate.protocols import FROZEN_PROTOCOLS, Protocol
+from evaluate.protocols import FINETUNE, FROZEN_PROTOCOLS, Protocol
 from evaluate.results import Record
 from evaluate.uncertainty import accuracy_interval, paired_difference
 from pretrain.core.config import VAL_PER_CLASS_MODES, ConfigError, EvalConfig
@@ -28,6 +32,21 @@ from pretrain.core.data import Splits
 from pretrain.core.samples import Features, Samples, balanced_subset
 
 MIN_VAL_PER_CLASS = 5
+
+
+def feature_digest(part: Features | Samples) -> str:
+    """Digest of a split's rows and labels, computed once per pair of tensors (the test split
+    is shared by every cell of a source); the memo forgets a pair when its rows are freed."""
+    key = (id(part.x), id(part.y))
+    held = _DIGESTS.get(key)
+    if held is None or held[0]() is not part.x or held[1]() is not part.y:
+        forget = lambda _ref, key=key: _DIGESTS.pop(key, None)  # noqa: E731
+        held = (weakref.ref(part.x, forget), weakref.ref(part.y), digest(part.x, part.y))
+        _DIGESTS[key] = held
+    return held[2]
+
+
+_DIGESTS: dict[tuple[int, int], tuple] = {}
 
 
 def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_seed: int, first_seed: int = 0):
@@ -71,6 +90,24 @@ def runs_here(protocol: Protocol, per_class: int, seed: int, first_seed: int, se
     return per_class != 0 or seed == first_seed or protocol.stochastic or seeded_source
 
 
+def frozen_cell(
+    cells: CellStore | None, protocol: Protocol, parts: tuple, cfg: EvalConfig, num_classes: int, seed: int
+):
+    """One frozen protocol on (train, val, test) Features, from ``cells`` where it was computed before."""
+    train, val, test = parts
+    compute = lambda: protocol.run(train, val, test, cfg, num_classes, seed)  # noqa: E731
+    if cells is None:
+        return compute()
+    key = {
+        "protocol": protocol.name,
+        "settings": protocol.settings(cfg),
+        "features": [digest(train.x, train.y), digest(val.x, val.y), feature_digest(test)],
+        "classes": num_classes,
+        "seed": seed,
+    }
+    return cells.get(protocol.name, key, compute)
+
+
 def frozen_grid(
     features: dict[str, dict[str, Features]],
     cfg: EvalConfig,
@@ -78,9 +115,11 @@ def frozen_grid(
     base_seed: int,
     variants: dict[str, list[dict[str, Features]]] | None = None,
     first_seed: int = 0,
+    cells: CellStore | None = None,
 ) -> list[Record]:
     """Every frozen protocol for every feature source at every label budget and seed.
-    ``variants[source][seed]`` replaces ``features[source]`` for sources drawn anew per seed (random init)."""
+    ``variants[source][seed]`` replaces ``features[source]`` for sources drawn anew per seed
+    (random init); ``cells`` keeps each finished cell (evaluate.cells)."""
     records, variants = [], variants or {}
     first = next(iter(features.values()))
     subsets = labelled_subsets(first["train"].y, cfg.labels_per_class, cfg.seeds, base_seed, first_seed)
@@ -94,9 +133,26 @@ def frozen_grid(
             train, val = parts["train"].take(positions), parts["val"].take(val_rows)
             for p in FROZEN_PROTOCOLS:
                 if runs_here(p, per_class, seed, first_seed, source in variants):
-                    result = p.run(train, val, parts["test"], cfg, num_classes, seed)
+                    result = frozen_cell(cells, p, (train, val, parts["test"]), cfg, num_classes, seed)
                     records.append(Record(source, p.name, per_class, seed, result))
     return records
+
+
+def finetune_cell(cells: CellStore | None, kind: str, model: torch.nn.Module, args: tuple, cfg: EvalConfig, compute):
+    """A fine-tuning run (``kind``: finetune | scratch_search | scratch_lr<rate>) of ``model``
+    on ``args`` = (labelled, val, test, classes, settings, seed, device), from ``cells`` where it ran before."""
+    if cells is None:
+        return compute()
+    labelled, val, test, num_classes, _, seed, _ = args
+    key = {
+        "weights": module_digest(model),
+        "code": module_code_digest(model),
+        "images": [digest(labelled.x, labelled.y), digest(val.x, val.y), feature_digest(test)],
+        "settings": FINETUNE.settings(cfg),
+        "classes": num_classes,
+        "seed": seed,
+    }
+    return cells.get(kind, key, compute)
 
 
 def finetune_grid(
@@ -107,12 +163,14 @@ def finetune_grid(
     device,
     base_seed: int,
     first_seed: int = 0,
+    cells: CellStore | None = None,
 ) -> list[Record]:
     """Fine-tuning of the pretrained encoder, and supervised-from-scratch from ``scratch(seed)``
     (a freshly initialised encoder per seed) with its encoder learning rate chosen on the
     validation images of each budget's first seed from ``finetune.scratch_lr_encoder``
-    (``scratch`` None: the pretrained encoder only; ``encoder`` None: from scratch only)."""
-    ft, records, scratch_lr = cfg.finetune, [], {}
+    (``scratch`` None: the pretrained encoder only; ``encoder`` None: from scratch only).
+    ``cells`` keeps each finished run (evaluate.cells)."""
+    ft, records, scratch_lr, precision = cfg.finetune, [], {}, {"precision": cfg.precision}
     subsets = labelled_subsets(splits.train.y, cfg.labels_per_class, cfg.seeds, base_seed, first_seed)
     for per_class, seed, positions in tqdm(subsets, desc="fine-tuning", leave=False):
         labelled = splits.train.take(positions)
@@ -120,15 +178,23 @@ def finetune_grid(
         val = val.subsample(ft.val_images, base_seed)
         args = (labelled, val, splits.test, splits.num_classes, ft, seed, device)
         if encoder is not None:
-            records.append(Record("encoder", "finetune", per_class, seed, finetune(encoder, *args)))
+            run = partial(finetune, encoder, *args, **precision)
+            records.append(
+                Record(
+                    "encoder", "finetune", per_class, seed, finetune_cell(cells, "finetune", encoder, args, cfg, run)
+                )
+            )
         if scratch is None:
             continue
         fresh = scratch(base_seed + seed)
         if per_class not in scratch_lr:
-            result = finetune_lr_search(ft.scratch_lr_encoder, fresh, *args)
+            search = partial(finetune_lr_search, ft.scratch_lr_encoder, fresh, *args, **precision)
+            result = finetune_cell(cells, "scratch_search", fresh, args, cfg, search)
             scratch_lr[per_class] = result.lr
         else:
-            result = finetune(fresh, *args, lr_encoder=scratch_lr[per_class])
+            lr = scratch_lr[per_class]
+            run = partial(finetune, fresh, *args, lr_encoder=lr, **precision)
+            result = finetune_cell(cells, f"scratch_lr{lr:g}", fresh, args, cfg, run)
             result.selected_on = "validation split (number of steps); learning rate chosen on this budget's first seed"
         records.append(Record("scratch", "finetune", per_class, seed, result))
     return records

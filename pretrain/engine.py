@@ -21,29 +21,22 @@ from tqdm.auto import tqdm
 
 from pretrain.core.batches import ShardedBatches
 from pretrain.core.checkpoint import checkpoint_path, load_checkpoint, read_progress, save_checkpoint, write_progress
-from pretrain.core.config import Config, ConfigError, config_to_dict
+from pretrain.core.config import Config, config_to_dict
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import build_encoder, count_parameters
 from pretrain.core.export import export_encoder
 from pretrain.core.feeds import Feed, choose_storage
 from pretrain.core.images import to_unit_float
+from pretrain.core.precision import to_memory_format
 from pretrain.core.provenance import provenance
 from pretrain.core.tasks import TaskContext, build_task
+from pretrain.hardware import compile_model, make_accelerator
 from pretrain.meter import LossMeter, NonFiniteLossError
 from pretrain.model import PretrainModel
 from pretrain.monitor import TransferMonitor, build_monitor
 from pretrain.optim import build_optimizers, build_scheduler
 from pretrain.run_dir import prepare_run_dir
 from pretrain.tb import RunLogger
-
-
-def resolve_precision(setting: str) -> str:
-    """auto -> bf16 where a CUDA GPU supports it, else fp32 ('no')."""
-    if setting == "auto":
-        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    if setting not in ("no", "bf16", "fp16"):
-        raise ConfigError(f"train.precision: {setting!r} is unknown (auto | no | bf16 | fp16)")
-    return setting
 
 
 def build_model(cfg: Config, splits: Splits) -> PretrainModel:
@@ -112,7 +105,7 @@ def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter, batch
     acc = parts.accelerator
     torch.manual_seed(step_seed(cfg.train.seed, step, acc.process_index))
     positions, pixels = batch
-    images = to_unit_float(pixels)
+    images = to_memory_format(to_unit_float(pixels), cfg.train.memory_format)
     with acc.autocast():
         loss, logs, shown = parts.model(images, positions)
     acc.backward(loss)
@@ -195,6 +188,8 @@ def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int
         f" / test {test}   batches from: {storage}   steps: {total_steps} x {cfg.train.batch_size} images x "
         f"{world} process(es)",
         f"parameters: encoder {count_parameters(model.encoder):,}   task heads {count_parameters(model.tasks):,}",
+        f"precision: {cfg.train.precision}   memory format: {cfg.train.memory_format}   "
+        f"compile: {'on' if cfg.train.compile else 'off'}",
     ]
     for task in model.tasks:
         lines += task.describe(model.encoder)
@@ -205,6 +200,10 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
     """Model, optimizers, schedulers and batches of a run, prepared by Accelerate (the logger is
     attached by the caller). -> (parts, the summary printed before training)."""
     model = build_model(cfg, splits)
+    if cfg.train.memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    if cfg.train.compile:
+        compile_model(model)
     images = splits.pretrain_images
     batches = ShardedBatches(
         len(images), cfg.train.batch_size, cfg.train.seed, accelerator.process_index, accelerator.num_processes
@@ -229,11 +228,6 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
         total_steps=total_steps,
     )
     return parts, summary
-
-
-def make_accelerator(cfg: Config) -> Accelerator:
-    # cpu=True without a GPU: only then does Accelerate join torchrun/launch processes with gloo.
-    return Accelerator(mixed_precision=resolve_precision(cfg.train.precision), cpu=not torch.cuda.is_available())
 
 
 def run_pretraining(cfg: Config, resume: bool = False) -> Path:

@@ -21,7 +21,7 @@ PROTOCOLS = {"linear", "mlp_head", "knn", "finetune"}
 
 def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_path, capsys):
     run_dir = run_pretraining(tiny_cfg(data={"holdout_classes": [3, 8]}))
-    assert main(["--run", str(run_dir), "--export-features", str(tmp_path / "exported")]) == 0
+    assert main(["--run", str(run_dir)]) == 0
     report = json.loads((run_dir / "report.json").read_text())
     assert list(report["sources"]) == ["encoder", "raw_pixels", "pca", "random_init"]
     cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
@@ -71,6 +71,7 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
         and "What was selected on what" in markdown
     )
     # held-out classes never reach a labelled subset, validation or the classification test set
+    assert main(["--run", str(run_dir), "--export-features", str(tmp_path / "exported")]) == 0
     for split in ("train", "val", "test"):
         data = np.load(tmp_path / "exported" / f"{split}.npz")
         assert not {3, 8} & set(data["labels"].tolist())
@@ -209,7 +210,8 @@ def test_feature_identity_names_precision_code_and_random_weights(tiny_cfg, monk
     run_dir = run_pretraining(tiny_cfg())
     plain = encoder_source(run_dir, torch.device("cpu"), 64).identity
     assert "precision=fp32" in plain and "device=cpu" in plain
-    monkeypatch.setattr(features, "inference_precision", lambda device: "bf16")  # as on a GPU
+    assert encoder_source(run_dir, torch.device("cpu"), 64, precision="bf16").identity != plain  # as on a GPU
+    monkeypatch.setattr(features, "memory_format_of", lambda module: "channels_last")
     assert encoder_source(run_dir, torch.device("cpu"), 64).identity != plain
     monkeypatch.undo()
     monkeypatch.setattr(features, "module_code_digest", lambda module: "edited")  # the encoder's code changed

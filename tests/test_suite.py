@@ -73,6 +73,7 @@ def test_frozen_grid_uses_each_seeds_random_draw(monkeypatch):
                 "o",
                 protocol.note,
                 stochastic=False,
+                settings=protocol.settings,
                 run=lambda train, *rest: seen.append(train.x[0, 0].item()),
             ),
         ),
@@ -88,7 +89,7 @@ def test_scratch_starts_from_fresh_weights_each_seed_and_searches_its_rate_once_
         calls.append(("finetune", encoder, lr_encoder))
         return type("R", (), {"lr": lr_encoder, "val_accuracy": 0.5})()
 
-    def fake_search(lrs, encoder, *args):
+    def fake_search(lrs, encoder, *args, **kwargs):
         calls.append(("search", encoder, None))
         return type("R", (), {"lr": 1e-3, "val_accuracy": 0.5})()
 

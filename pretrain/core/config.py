@@ -100,7 +100,11 @@ class TrainConfig:
     epochs: float = 3.0
     batch_size: int = 128  # per process
     seed: int = 0
-    precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp32) | no | bf16
+    # auto (bf16 where the device computes it natively: most GPUs, CPUs with AMX/AVX512-BF16; else fp32) | fp32 |
+    # bf16 | fp16 (GPU only); no = fp32. config.yaml records what auto resolved to (pretrain.core.precision)
+    precision: str = "auto"
+    memory_format: str = "auto"  # auto (channels_last for conv encoders measured faster) | channels_last | contiguous
+    compile: bool = False  # torch.compile the encoder and task heads (off: measured slower here, BENCHMARKS.md speed)
     log_every: int = 50
     ckpt_every: int = 500
     image_log_every: int = 500
@@ -182,6 +186,8 @@ class EvalConfig:
     tsne_points: int = 2000
     projector_points: int = 1000
     batch_size: int = 1024
+    precision: str = "auto"  # feature extraction, MLP head, fine-tuning: auto | fp32 | bf16 (as train.precision)
+    memory_format: str = "auto"  # the encoder's memory format for extraction and fine-tuning (as train.memory_format)
     # another dataset to evaluate on (every data.* key, as eval.data.*); None: the pretraining dataset.
     # Its images are brought to the encoder's input size and channels.
     data: DataConfig | None = None

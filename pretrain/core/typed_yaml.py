@@ -13,9 +13,18 @@ import yaml
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML follows YAML 1.1, where ``3e-4`` is a string; read it as YAML 1.2 does, a float."""
+    """PyYAML follows YAML 1.1, where ``3e-4`` is a string and ``no``, ``off``, ``yes`` are
+    booleans; read them as YAML 1.2 does: a float, and strings (only true/false are booleans,
+    so ``train.precision=no`` stays the string "no")."""
 
 
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),

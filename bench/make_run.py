@@ -1,0 +1,104 @@
+"""Section 8: what `make run` costs: its wall time in a fresh clone, the default evaluation's
+time split by protocol, and the time of the same evaluation run a second time.
+
+The clone is of the committed HEAD (``git clone`` of this checkout) and reuses this checkout's
+virtualenv, so setup is excluded ("setup done"); it runs the two commands `make run` runs
+(python -m pretrain --config CONFIG --resume, python -m evaluate --run RUN), each as its own
+process as `make` would, then the evaluation once more. Its report stays in
+runs/bench/<scale>/make_run/clone/ for reading (README's `make run` block comes from it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.scales import Scale
+from evaluate.report import minutes
+from evaluate.run import evaluation_dir
+from pretrain.core.config import load_config
+
+DEFAULT_CONFIG = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
+TINY = ("configs/smoke.yaml", ("eval.finetune.enabled=false", "eval.layer_probe_labels_per_class=-1"))
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    """Seconds ``command`` took in ``cwd``; its output is kept for the error if it fails."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def fresh_clone(root: Path) -> Path:
+    repo = Path(__file__).resolve().parents[1]
+    clone = root / "make_run" / "clone"
+    shutil.rmtree(clone, ignore_errors=True)
+    clone.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    return clone
+
+
+def run_make_run(scale: Scale, root: Path) -> dict:
+    config, eval_overrides = TINY if scale.name == "tiny" else (DEFAULT_CONFIG, ())
+    clone = fresh_clone(root)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True)
+    python, run_dir = sys.executable, clone / load_config(clone / config).run_path
+    pretrain_s = timed([python, "-m", "pretrain", "--config", config, "--resume"], clone)
+    evaluate = [python, "-m", "evaluate", "--run", str(run_dir), *eval_overrides]
+    evaluate_s = timed(evaluate, clone)
+    first = json.loads((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    rerun_s = timed(evaluate, clone)
+    again = json.loads((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    return {
+        "config": config,
+        "eval_overrides": list(eval_overrides),
+        "commit": commit.stdout.strip(),
+        "clone": str(clone),
+        "pretrain_seconds": pretrain_s,
+        "evaluate_seconds": evaluate_s,
+        "make_run_seconds": pretrain_s + evaluate_s,
+        "precision": first["precision"],
+        "memory_format": first["memory_format"],
+        "evaluation": first["cells"],
+        "rerun_seconds": rerun_s,
+        "rerun": again["cells"],
+        "same_records": again["records"] == first["records"],
+    }
+
+
+def report_dir(run_dir: Path, overrides: tuple[str, ...]) -> Path:
+    return evaluation_dir(run_dir, list(overrides), None)
+
+
+def make_run_section(data: dict, plots: str) -> list[str]:
+    e, r = data["evaluation"], data["rerun"]
+    split = sorted(e["seconds"].items(), key=lambda kv: -kv[1])
+    lines = [
+        "| part | time |",
+        "|---|---:|",
+        f"| pretraining (`python -m pretrain`) | {minutes(data['pretrain_seconds'])} |",
+    ]
+    lines += [f"| evaluation: feature extraction | {minutes(e['feature_seconds'])} |"]
+    lines += [f"| evaluation: {kind} cells | {minutes(s)} |" for kind, s in split]
+    lines += [f"| evaluation, whole process (`python -m evaluate`) | {minutes(data['evaluate_seconds'])} |"]
+    p, f = data["precision"], data["memory_format"]
+    return [
+        f"`make run` without its setup, in a fresh clone of commit `{data['commit']}` ({data['config']}"
+        + (f", {' '.join(data['eval_overrides'])}" if data["eval_overrides"] else "")
+        + f"): pretraining in {p['train']} ({f['train']}), evaluation in {p['eval']} ({f['eval']}).",
+        "",
+        *lines,
+        "",
+        f"- `make run` (pretraining + evaluation): **{minutes(data['make_run_seconds'])}** (target ≤ 7 min: "
+        f"{'met' if data['make_run_seconds'] <= 420 else 'missed'}).",
+        f"- The same `python -m evaluate --run` a second time: **{minutes(data['rerun_seconds'])}** "
+        f"({r['reused']} cells reused, {r['computed']} computed; target ≤ 30 s: "
+        f"{'met' if data['rerun_seconds'] <= 30 else 'missed'}); identical records: {data['same_records']}.",
+    ]

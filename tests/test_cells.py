@@ -1,0 +1,107 @@
+"""Evaluation never redoes finished work: cells hit, miss on a changed setting, survive a
+crash, and a torn file is recomputed rather than read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from evaluate.__main__ import main
+from evaluate.cells import CellStore
+from evaluate.results import LinearResult
+from evaluate.run import evaluate_run
+from pretrain.engine import run_pretraining
+
+
+def linear_result(accuracy: float) -> LinearResult:
+    return LinearResult(
+        accuracy=accuracy,
+        balanced_accuracy=accuracy,
+        train_size=4,
+        val_size=2,
+        selected_on="validation",
+        val_accuracy=0.5,
+        per_class_accuracy=[accuracy, None],
+        test_predictions=torch.tensor([0, 1, 1]),
+        l2=1e-3,
+        l2_at_edge=False,
+        iterations=7,
+        grad_norm=1e-5,
+        converged=True,
+        val_accuracy_by_l2={1e-3: 0.5, 1e-2: 0.25},
+    )
+
+
+def test_a_cell_is_computed_once_and_a_changed_part_misses(tmp_path):
+    store, calls = CellStore(tmp_path, "cpu", "fp32"), []
+
+    def compute(value):
+        calls.append(value)
+        return linear_result(value)
+
+    first = store.get("frozen", {"seed": 0}, lambda: compute(0.75))
+    again = CellStore(tmp_path, "cpu", "fp32").get("frozen", {"seed": 0}, lambda: compute(0.1))
+    assert calls == [0.75] and isinstance(again, LinearResult)
+    assert again.metrics() == first.metrics() and torch.equal(again.test_predictions, first.test_predictions)
+    store.get("frozen", {"seed": 1}, lambda: compute(0.5))
+    CellStore(tmp_path, "cpu", "bf16").get("frozen", {"seed": 0}, lambda: compute(0.25))  # another precision
+    assert calls == [0.75, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a torch file", "other-key"])
+def test_a_torn_or_foreign_cell_file_is_recomputed(tmp_path, damage):
+    store = CellStore(tmp_path, "cpu", "fp32")
+    store.get("all_labels", {"k": 1}, lambda: {"accuracy": 0.5})
+    (path,) = tmp_path.iterdir()
+    if damage == "other-key":
+        torch.save({"key": "another", "kind": "all_labels", "value": {"accuracy": 0.99}}, path)
+    else:
+        path.write_bytes(damage)
+    assert store.get("all_labels", {"k": 1}, lambda: {"accuracy": 0.25}) == {"accuracy": 0.25}
+    assert CellStore(tmp_path, "cpu", "fp32").get("all_labels", {"k": 1}, lambda: {"accuracy": 0.0}) == {
+        "accuracy": 0.25
+    }  # rewritten, then read
+
+
+def test_a_rerun_reuses_every_cell_and_a_changed_setting_reruns_only_its_cells(tiny_cfg):
+    run_dir = run_pretraining(tiny_cfg())
+    first, _ = evaluate_run(run_dir)
+    assert first["cells"]["reused"] == 0 and first["cells"]["computed"] > len(first["records"])
+    again, _ = evaluate_run(run_dir)
+    assert (again["cells"]["reused"], again["cells"]["computed"]) == (first["cells"]["computed"], 0)
+    assert again["cells"]["seconds"] == first["cells"]["seconds"]  # what the reused cells cost to compute
+    for key in ("records", "summary", "differences", "all_labels", "layers"):
+        assert json.dumps(again[key], sort_keys=True) == json.dumps(first[key], sort_keys=True), key
+    changed, _ = evaluate_run(run_dir, overrides=["eval.knn_k=3"])
+    knn_cells = sum(r["protocol"] == "knn" for r in changed["records"])
+    assert changed["cells"]["computed"] == knn_cells  # the head, linear, fine-tuning and all-label cells were kept
+
+
+def test_a_killed_evaluation_resumes_from_its_finished_cells(tiny_cfg, monkeypatch):
+    run_dir = run_pretraining(tiny_cfg())
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("evaluate.run.finetune_grid", killed)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_run(run_dir)
+    monkeypatch.undo()
+    report, _ = evaluate_run(run_dir)
+    frozen = sum(r["protocol"] != "finetune" for r in report["records"])
+    assert report["cells"]["reused"] == frozen  # the frozen grid finished before the kill
+    assert report["cells"]["computed"] >= sum(r["protocol"] == "finetune" for r in report["records"])
+
+
+def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_path, monkeypatch):
+    run_dir = run_pretraining(tiny_cfg())
+
+    def no_grid(*args, **kwargs):
+        raise AssertionError("the grid ran")
+
+    monkeypatch.setattr("evaluate.run.frozen_grid", no_grid)
+    assert main(["--run", str(run_dir), "--export-features", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test.npz", "train.npz", "val.npz"]
+    assert not (run_dir / "report.json").exists() and not (run_dir / "cells").exists()
