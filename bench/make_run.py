@@ -38,7 +38,7 @@ def timed(command: list[str], cwd: Path) -> float:
 
 def fresh_clone(root: Path) -> Path:
     repo = Path(__file__).resolve().parents[1]
-    clone = root / "make_run" / "clone"
+    clone = (root / "make_run" / "clone").resolve()
     shutil.rmtree(clone, ignore_errors=True)
     clone.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
