@@ -29,6 +29,7 @@ def section_runners() -> dict:
     from bench.bottleneck import run_bottleneck
     from bench.data_bench import run_data
     from bench.gpu_check import run_gpu_check
+    from bench.label_free import run_label_free
     from bench.leaderboard import run_leaderboard
     from bench.make_run import run_make_run
     from bench.paper_fig2 import run_paper_fig2
@@ -44,6 +45,7 @@ def section_runners() -> dict:
         "data": run_data,
         "sweep": run_sweep,
         "make_run": run_make_run,
+        "label_free": run_label_free,
     }
 
 

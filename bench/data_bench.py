@@ -28,8 +28,9 @@ from torchvision.datasets import ImageFolder
 
 from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
+from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report import differences_table, scarce_label_table
-from evaluate.run import evaluate_run
+from evaluate.report_types import Difference, SummaryRow, from_plain, to_plain
 from pretrain.core.data import load_dataset, load_splits
 from pretrain.core.samples import ImageSet
 from pretrain.engine import build_loop, make_accelerator, train_loop
@@ -131,18 +132,18 @@ def unseen_class_transfer(scale: Scale, root: Path, folder: Path) -> dict:
     seconds = pretrain(cfg)
     labels = ",".join(map(str, scale.frozen_labels))
     overrides = ["eval.data.name=image_folder", f"eval.data.root={folder}", f"eval.data.cache_dir={root / 'cache'}",
-                 f"eval.labels_per_class=[{labels}]", f"eval.seeds={scale.seeds}", "eval.finetune.enabled=false",
-                 *scale.suite_overrides]  # fmt: skip
-    report, _ = evaluate_run(cfg.run_path, ["raw_pixels", "random_init"], overrides, out_dir=root / "unseen_eval")
-    keep = ("linear", "knn", "mlp_head")
+                 f"eval.labels_per_class=[{labels}]", f"eval.seeds={scale.seeds}",
+                 "eval.protocols=[linear,mlp_head,knn]", *scale.suite_overrides]  # fmt: skip
+    settings = EvaluationSettings(overrides, ["raw_pixels", "random_init"], out_dir=root / "unseen_eval")
+    report = evaluate_run(cfg.run_path, settings)
     return {
         "pretrain_seconds": seconds,
         "epochs": cfg.train.epochs,
-        "classes": report["settings"]["classes"],
-        "train_size": report["settings"]["train_size"],
-        "test_size": report["settings"]["test_size"],
-        "summary": [row for row in report["summary"] if row["protocol"] in keep],
-        "differences": report["differences"],
+        "classes": report.settings["classes"],
+        "train_size": report.settings["train_size"],
+        "test_size": report.settings["test_size"],
+        "summary": to_plain(report.summary),
+        "differences": to_plain(report.differences),
     }
 
 
@@ -202,9 +203,9 @@ def data_section(data: dict, plots: str) -> list[str]:
         f"{', '.join(t['classes'])} "
         f"({t['train_size']} training, {t['test_size']} test images); test accuracy % (mean ± std over seeds):",
         "",
-        scarce_label_table(t["summary"], ["encoder", "raw_pixels", "random_init"]),
+        scarce_label_table(from_plain(list[SummaryRow], t["summary"]), ["encoder", "raw_pixels", "random_init"]),
         "",
         "Encoder minus reference, accuracy points [95% interval]; better or worse only where it excludes zero:",
         "",
-        differences_table(t["differences"]),
+        differences_table(from_plain(list[Difference], t["differences"])),
     ]

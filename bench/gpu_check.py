@@ -169,7 +169,7 @@ def knn_check(base: str, scale: Scale, root: Path, device: torch.device) -> dict
     torch.manual_seed(cfg.train.seed)
     encoder = build_model(cfg, splits).encoder.to(device)
     bank, queries = (encode_images(encoder, s.x, cfg.eval.batch_size, device) for s in (splits.train, splits.test))
-    return knn_gpu_vs_cpu(bank, queries, min(cfg.eval.knn_k, len(bank)))
+    return knn_gpu_vs_cpu(bank, queries, min(cfg.eval.settings("knn").k, len(bank)))
 
 
 def run_gpu_check(scale: Scale, root: Path, require_cuda: bool = True, configs=GPU_CONFIGS) -> dict:

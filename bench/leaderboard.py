@@ -9,7 +9,6 @@ so each task's difference to a baseline is taken on the same labelled images."""
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -21,13 +20,13 @@ import torch
 from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
 from bench.verdicts import PER_ARCHITECTURE
-from evaluate.baselines import baseline_sources, feature_sources, random_encoder
-from evaluate.features import source_features
-from evaluate.run import all_label_metrics, default_device, load_splits_checked, seeded_variants
-from evaluate.suite import finetune_grid, frozen_grid, summarise
+from evaluate.entry import EvaluationSettings, evaluate_run
+from evaluate.report_types import to_plain
+from evaluate.run import load_splits_checked
+from evaluate.suite import summarise
 from pretrain.core.checkpoint import file_digest
-from pretrain.core.config import Config, load_run_config
-from pretrain.core.export import ENCODER_WEIGHTS, load_encoder_spec, load_task_heads
+from pretrain.core.config import Config
+from pretrain.core.export import ENCODER_WEIGHTS, load_encoder_spec
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
@@ -67,6 +66,7 @@ LABELS = {
 LABEL_SEED = 0  # base seed of the labelled draws: every run and baseline shares them (pairing)
 OTHER_READINGS = ("encoder_code", "encoder_pooled")  # evaluate.baselines.encoder_sources
 EVAL_CACHE = "bench_eval.pt"  # a finished evaluation, so a restarted bench skips it
+CACHE_LAYOUT = "report-v2"  # part of every cached evaluation's key: older layouts are recomputed
 
 
 def eval_overrides(scale: Scale, seeds: int) -> list[str]:
@@ -75,6 +75,8 @@ def eval_overrides(scale: Scale, seeds: int) -> list[str]:
         f"eval.seeds={seeds}",
         f"eval.finetune.max_epochs={scale.finetune_max_epochs}",
         f"eval.finetune.min_steps={scale.finetune_min_steps}",
+        f"eval.finetune.labels_per_class=[{','.join(map(str, scale.finetune_labels))}]",
+        "eval.layer_probe_labels_per_class=-1",  # the leaderboard shows no layer probe
     ]
 
 
@@ -118,43 +120,35 @@ def architecture(run_dir: Path, representation: str) -> str:
 def evaluation_key(run: Config, scale: Scale, seeds: int, *extra) -> list:
     """What an evaluation's figures depend on besides the code: settings, labelled draws, weights."""
     weights = file_digest(run.run_path / ENCODER_WEIGHTS)
-    return [*eval_overrides(scale, seeds), list(scale.finetune_labels), LABEL_SEED, weights, *extra]
+    return [*eval_overrides(scale, seeds), LABEL_SEED, weights, CACHE_LAYOUT, *extra]
+
+
+def evaluated(report) -> dict:
+    """What the leaderboard keeps of an evaluation: its records (with their test predictions, for
+    pooling), the all-label metrics and the label-free measurements."""
+    return {"records": report.records, "metrics": report.all_labels, "label_free": report.label_free}
 
 
 def task_records(run_dir: Path, scale: Scale, first_seed: int) -> dict:
     """The run's own representations (encoder, what its tasks offer, and for the first run the
     reading beside the headline) on the labelled subsets ``first_seed`` ... ``first_seed + seeds - 1``,
-    fine-tuning included;
-    {"records": [...], "metrics": {source: all-label metrics}}."""
-    cfg = load_run_config(run_dir, eval_overrides(scale, scale.seeds))
-    splits, device = load_splits_checked(cfg), default_device()
-    encoder, tasks = load_task_heads(run_dir, cfg)
-    sources = feature_sources(run_dir, cfg, splits, [], device, encoder, tasks)
-    if first_seed:  # the reading beside the headline: first pretraining run only (CPU time)
-        sources = [s for s in sources if s.name not in OTHER_READINGS]
-    features = {s.name: source_features(run_dir, s, splits) for s in sources}
-    records = frozen_grid(features, cfg.eval, splits.num_classes, LABEL_SEED, first_seed=first_seed)
-    tuning = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
-    records += finetune_grid(encoder, None, splits, tuning, device, LABEL_SEED, first_seed)
-    metrics = {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()}
-    return {"records": records, "metrics": metrics}
+    fine-tuning (without scratch) included, through the evaluation's one entry point."""
+    settings = EvaluationSettings(
+        overrides=[*eval_overrides(scale, scale.seeds), "eval.finetune.scratch=false"],
+        baselines=[],
+        other_readings=not first_seed,  # the reading beside the headline: first pretraining run only (CPU time)
+        first_seed=first_seed,
+        write=False,
+    )
+    return evaluated(evaluate_run(run_dir, settings))
 
 
 def baseline_records(run_dir: Path, names: list[str], scale: Scale) -> dict:
     """``names`` (random init drawn anew per seed) and supervised-from-scratch with the run's
     encoder architecture, over the labelled subsets of every pretraining seed."""
-    cfg = load_run_config(run_dir, eval_overrides(scale, scale.pretrain_seeds * scale.seeds))
-    splits, device = load_splits_checked(cfg), default_device()
-    features = {
-        s.name: source_features(run_dir, s, splits) for s in baseline_sources(names, run_dir, cfg, splits, device)
-    }
-    variants = seeded_variants(run_dir, cfg, splits, device, list(features))
-    records = frozen_grid(features, cfg.eval, splits.num_classes, LABEL_SEED, variants)
-    spec = load_encoder_spec(run_dir)
-    tuning = dataclasses.replace(cfg.eval, labels_per_class=list(scale.finetune_labels))
-    records += finetune_grid(None, lambda s: random_encoder(spec, s), splits, tuning, device, LABEL_SEED)
-    metrics = {name: all_label_metrics(parts, cfg, splits.num_classes) for name, parts in features.items()}
-    return {"records": records, "metrics": metrics}
+    overrides = eval_overrides(scale, scale.pretrain_seeds * scale.seeds)
+    settings = EvaluationSettings(overrides=overrides, baselines=list(names), run_sources=False, write=False)
+    return evaluated(evaluate_run(run_dir, settings))
 
 
 def mean_metrics(runs: list[dict]) -> dict:
@@ -167,18 +161,35 @@ def mean_metrics(runs: list[dict]) -> dict:
     return first
 
 
-def summary_rows(records: list, metrics: list[dict], test_labels: torch.Tensor, cfg: Config, **fields) -> list[dict]:
-    """One leaderboard row per source in ``records``: its summary and its all-label metrics
-    averaged over ``metrics`` (one dict per pretraining run)."""
+def label_free_scores(evaluations: list[dict], source: str) -> dict[str, float]:
+    """{score: mean over pretraining runs} of every label-free score measured on ``source``."""
+    runs = [
+        {
+            name: value
+            for m in e.get("label_free", [])
+            if m.source == source
+            for name, value in m.result.scores().items()
+        }
+        for e in evaluations
+    ]
+    runs = [r for r in runs if r]
+    return mean_metrics(runs) if runs else {}
+
+
+def summary_rows(records: list, evaluations: list[dict], test_labels: torch.Tensor, cfg: Config, **fields) -> list:
+    """One leaderboard row per source in ``records``: its summary, and its all-label metrics and
+    label-free scores averaged over ``evaluations`` (one per pretraining run)."""
     summary = summarise(records, test_labels, cfg.eval.bootstrap, LABEL_SEED)
+    metrics = [e["metrics"] for e in evaluations]
     return [
         {
             **fields,
             "source": source,
-            "summary": [r for r in summary if r["source"] == source],
+            "summary": [to_plain(r) for r in summary if r.source == source],
             "all_labels": mean_metrics([m[source] for m in metrics if source in m]) if source != "scratch" else {},
+            "label_free": label_free_scores(evaluations, source),
         }
-        for source in dict.fromkeys(r["source"] for r in summary)
+        for source in dict.fromkeys(r.source for r in summary)
     ]
 
 
@@ -186,7 +197,7 @@ def baseline_rows(run: Config, names: list[str], scale: Scale, test_labels: torc
     """Rows of the baselines ``names`` and supervised-from-scratch, evaluated beside ``run``."""
     key = evaluation_key(run, scale, scale.pretrain_seeds * scale.seeds, *names)
     done = cached(run.run_path / "bench_baselines.pt", key, partial(baseline_records, run.run_path, names, scale))
-    rows = summary_rows(done["records"], [done["metrics"]], test_labels, run, run=run.name, architecture=arch)
+    rows = summary_rows(done["records"], [done], test_labels, run, run=run.name, architecture=arch)
     for row in rows:
         where = f" ({arch})" if row["source"] in PER_ARCHITECTURE else ""
         row.update(
@@ -216,7 +227,7 @@ def entry_rows(
     arch = architecture(first.run_path, first.eval.representation)
     rows = summary_rows(
         [r for e in evaluated for r in e["records"]],
-        [e["metrics"] for e in evaluated],
+        evaluated,
         test_labels,
         first,
         run=name,

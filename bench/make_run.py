@@ -10,7 +10,6 @@ runs/bench/<scale>/make_run/clone/ for reading (README's `make run` block comes 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,11 +19,12 @@ from pathlib import Path
 
 from bench.scales import Scale
 from evaluate.report import minutes
+from evaluate.report_types import Report, to_plain
 from evaluate.run import evaluation_dir
 from pretrain.core.config import load_config
 
 DEFAULT_CONFIG = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
-TINY = ("configs/smoke.yaml", ("eval.finetune.enabled=false", "eval.layer_probe_labels_per_class=-1"))
+TINY = ("configs/smoke.yaml", ("eval.skip=[finetune]", "eval.layer_probe_labels_per_class=-1"))
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -53,9 +53,9 @@ def run_make_run(scale: Scale, root: Path) -> dict:
     pretrain_s = timed([python, "-m", "pretrain", "--config", config, "--resume"], clone)
     evaluate = [python, "-m", "evaluate", "--run", str(run_dir), *eval_overrides]
     evaluate_s = timed(evaluate, clone)
-    first = json.loads((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    first = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
     rerun_s = timed(evaluate, clone)
-    again = json.loads((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    again = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
     return {
         "config": config,
         "eval_overrides": list(eval_overrides),
@@ -64,12 +64,12 @@ def run_make_run(scale: Scale, root: Path) -> dict:
         "pretrain_seconds": pretrain_s,
         "evaluate_seconds": evaluate_s,
         "make_run_seconds": pretrain_s + evaluate_s,
-        "precision": first["precision"],
-        "memory_format": first["memory_format"],
-        "evaluation": first["cells"],
+        "precision": first.precision,
+        "memory_format": first.memory_format,
+        "evaluation": to_plain(first.cells),
         "rerun_seconds": rerun_s,
-        "rerun": again["cells"],
-        "same_records": again["records"] == first["records"],
+        "rerun": to_plain(again.cells),
+        "same_records": to_plain(again.records) == to_plain(first.records),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -9,20 +10,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from bench.rows import summary_of  # noqa: E402
 from evaluate import plots  # noqa: E402
 
-# The leaderboard's panels: protocol -> panel title.
+# The leaderboard's panel titles, where clearer than the protocol's name (every grid protocol gets a panel).
 LEADERBOARD_PANELS = {"linear": "frozen encoder, linear probe", "finetune": "fine-tuned encoder"}
 
 
 def leaderboard_plot(section: dict, path: Path) -> Path:
-    """Label efficiency of every representation: frozen linear probe (left) and fine-tuning (right)."""
-    rows = [
-        {**r, "source": row["representation"]}
-        for row in section["rows"]
-        for r in row["summary"]
-        if r["protocol"] in LEADERBOARD_PANELS
-    ]
+    """Label efficiency of every representation, one panel per grid protocol (the registry's order)."""
+    rows = [dataclasses.replace(r, source=row["representation"]) for row in section["rows"] for r in summary_of(row)]
     fig = plots.label_efficiency_figure(
         rows,
         "test accuracy vs labels per class",

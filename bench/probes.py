@@ -1,14 +1,14 @@
 """kNN and linear-probe accuracy of one representation at a few label budgets: the transfer
-columns of the paper experiment and the bottleneck sweep."""
+columns of the paper experiment and the bottleneck sweep, through the evaluation's own grid."""
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
-from evaluate.knn import knn_classifier
-from evaluate.linear import linear_probe
-from evaluate.suite import labelled_subsets, validation_subset
+from evaluate.suite import frozen_grid
 from pretrain.core.config import EvalConfig
+from pretrain.core.protocols import PROTOCOLS
 from pretrain.core.samples import Features
 
 
@@ -18,16 +18,11 @@ def knn_and_linear(
     """{"knn": {budget: mean accuracy}, "linear": {budget: ...}} over ``cfg.seeds`` labelled
     subsets per budget (0 = every training label, once: both protocols are deterministic); the
     probe's L2 is chosen on validation images as scarce as the labels (``cfg.val_per_class``)."""
+    grid = dataclasses.replace(cfg, labels_per_class=list(budgets))
+    grid.sections = cfg.sections
+    protocols = [PROTOCOLS["linear"], PROTOCOLS["knn"]]
+    records = frozen_grid({"features": {"train": train, "val": val, "test": test}}, grid, num_classes, seed, protocols)
     scores: dict[str, dict[int, list[float]]] = {"knn": {}, "linear": {}}
-    for per_class, s, positions in labelled_subsets(train.y, budgets, cfg.seeds, seed):
-        if per_class == 0 and s > 0:
-            continue
-        labelled = train.take(positions)
-        knn = knn_classifier(
-            labelled.x, labelled.y, test.x, test.y, min(cfg.knn_k, len(labelled)), cfg.knn_temperature, num_classes
-        )
-        selecting = validation_subset(val, per_class, cfg.val_per_class, seed + s)
-        linear = linear_probe(labelled, selecting, test, cfg.linear_l2, cfg.linear_max_iter, num_classes)
-        scores["knn"].setdefault(per_class, []).append(knn.accuracy)
-        scores["linear"].setdefault(per_class, []).append(linear.accuracy)
+    for r in records:
+        scores[r.protocol].setdefault(r.labels_per_class, []).append(r.result.accuracy)
     return {protocol: {b: statistics.fmean(v) for b, v in by_budget.items()} for protocol, by_budget in scores.items()}

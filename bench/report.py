@@ -6,14 +6,17 @@ import os
 from pathlib import Path
 
 from bench.data_bench import data_section
+from bench.label_free import label_free_section
 from bench.make_run import make_run_section
 from bench.paper_fig2 import verdict
+from bench.rows import grid_protocols, summary_of
 from bench.scales import SCALES
 from bench.speed_report import gpu_section, speed_section
 from bench.sweep import sweep_section
 from bench.targets import targets_section
 from bench.verdicts import baseline_table, highest_line, protocol_budget
 from evaluate.report import budget_name, mean_std, minutes, pct
+from pretrain.core.protocols import PROTOCOLS
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
     "leaderboard": (
@@ -35,6 +38,7 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
     "sweep": ("data", "sweep_tasks", "sweep_settings", "sweep_budget_seconds", "sweep_overrides", "width_labels"),
     "data": ("data", "leaderboard_epochs", "frozen_labels", "seeds", "data_train_per_class", "data_photo_images",
              "data_feed_steps"),
+    "label_free": ("data", "leaderboard_epochs", "seeds", "label_free_scarce", "label_free_resamples"),
 }  # fmt: skip
 TITLES = {
     "leaderboard": "1. Transfer leaderboard",
@@ -45,6 +49,7 @@ TITLES = {
     "data": "6. Your own images: decoding, storage modes, transfer to unseen classes",
     "sweep": "7. Budgets tuned on validation",
     "make_run": "8. make run: wall time, evaluation time by protocol, a rerun",
+    "label_free": "9. Do label-free scores predict transfer?",
 }
 
 
@@ -77,11 +82,13 @@ def provenance_lines(section: str, result: dict) -> list[str]:
 
 def leaderboard_table(data: dict) -> str:
     frozen, tuned = data["frozen_labels"], data["finetune_labels"]
-    columns = [("linear", b) for b in frozen] + [("knn", b) for b in frozen] + [("finetune", b) for b in tuned]
+    columns = [
+        (p, b) for p in grid_protocols(data["rows"]) for b in (tuned if "images" in PROTOCOLS[p].needs else frozen)
+    ]
     head = ["representation"] + [f"{p} {budget_name(b)}" for p, b in columns] + ["NMI", "cluster acc", "pretrain"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for row in data["rows"]:
-        cells = {(r["protocol"], r["labels_per_class"]): r for r in row["summary"]}
+        cells = {(r.protocol, r.labels_per_class): r for r in summary_of(row)}
         clustering = row["all_labels"].get("clustering")
         extra = [f"{clustering['nmi']:.3f}", pct(clustering["accuracy"])] if clustering else ["—", "—"]
         seconds = minutes(row["pretrain_seconds"]) if row["pretrain_seconds"] is not None else "—"
@@ -220,6 +227,7 @@ WRITERS = {
     "data": data_section,
     "sweep": sweep_section,
     "make_run": make_run_section,
+    "label_free": label_free_section,
 }
 
 

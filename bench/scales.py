@@ -57,6 +57,9 @@ class Scale:
     suite_overrides: tuple[str, ...] = ()  # eval.* overrides of the timed suite (default: the default eval config)
     # 5. GPU check (bench/gpu_check.py; the speed fields above size its timing)
     agreement_steps: int = 200  # training steps compared in fp32 and bf16 (same seed, same batches)
+    # 9. label-free scores against transfer (the leaderboard's first pretraining runs)
+    label_free_scarce: int = 10  # the scarce budget the scores are correlated with (and all labels)
+    label_free_resamples: int = 2000  # bootstrap resamples of the runs for the correlation's interval
     # 6. your own images: folders written from the dataset, decode / storage / unseen-class transfer
     data_train_per_class: int = 0  # training images per unseen class written as PNG (0 = all)
     data_photo_images: int = 10000  # colour JPEG "photos" decoded in the throughput test ...
@@ -119,8 +122,8 @@ SCALES = {
         suite_overrides=(
             "eval.labels_per_class=[2,0]",
             "eval.seeds=1",
-            "eval.head.max_epochs=0",
-            "eval.head.min_steps=20",
+            "eval.mlp_head.max_epochs=0",
+            "eval.mlp_head.min_steps=20",
         ),
         data_train_per_class=30,
         data_photo_images=24,
@@ -131,5 +134,7 @@ SCALES = {
         sweep_settings=2,
         sweep_overrides=("train.epochs=1", "encoder.width=8"),
         agreement_steps=3,
+        label_free_scarce=2,
+        label_free_resamples=200,
     ),
 }

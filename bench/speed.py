@@ -26,14 +26,14 @@ from bench.loop_speed import loop_speed_per_task
 from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
 from bench.variants import matmul_peaks, roofline_shares, roofline_size
-from evaluate.baselines import encoder_source, feature_sources
+from evaluate.baselines import encoder_source
+from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.features import source_features
 from evaluate.linear import linear_probe
-from evaluate.run import all_label_metrics, default_device, load_splits_checked
-from evaluate.suite import frozen_grid
+from evaluate.run import default_device, load_splits_checked
 from pretrain.core.config import load_run_config
 from pretrain.core.encoders import encode_images
-from pretrain.core.export import load_encoder, load_task_heads
+from pretrain.core.export import load_encoder
 from pretrain.core.images import to_unit_float
 from pretrain.core.search import cosine_search
 
@@ -133,21 +133,17 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
 
 def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
     """Wall time of the (default) evaluation config's frozen grid and all-label metrics over the
-    cached features of the encoder and every baseline (features computed beforehand)."""
-    cfg = load_run_config(run_dir, list(overrides))
-    splits, device = load_splits_checked(cfg), default_device()
-    encoder, tasks = load_task_heads(run_dir, cfg)
-    sources = feature_sources(run_dir, cfg, splits, list(BASELINES), device, encoder, tasks)
-    for source in sources:
-        source_features(run_dir, source, splits)  # fill the cache; not timed
+    cached features of the encoder and every baseline, through the evaluation's entry point
+    with its cells off (features computed beforehand, by a cheap label-free pass)."""
+    fill = EvaluationSettings([*overrides, "eval.protocols=[rankme]"], list(BASELINES), diagnostics=False, write=False)
+    evaluate_run(run_dir, fill)  # the feature cache; not timed
+    timed = [*overrides, "eval.protocols=[linear,mlp_head,knn]", "eval.layer_probe_labels_per_class=-1"]
     started = time.perf_counter()
-    features = {s.name: source_features(run_dir, s, splits) for s in sources}
-    frozen_grid(features, cfg.eval, splits.num_classes, cfg.train.seed)
-    for parts in features.values():
-        all_label_metrics(parts, cfg, splits.num_classes)
+    report = evaluate_run(run_dir, EvaluationSettings(timed, list(BASELINES), write=False, cells=False))
+    cfg = load_run_config(run_dir, list(overrides))
     return {
         "seconds": time.perf_counter() - started,
-        "sources": list(features),
+        "sources": list(report.sources),
         "labels_per_class": cfg.eval.labels_per_class,
         "seeds": cfg.eval.seeds,
     }
@@ -181,7 +177,7 @@ def run_speed(scale: Scale, root: Path) -> dict:
             "images_per_s": len(images) / extract_s,
             "batch_size": cfg.eval.batch_size,
         },
-        "knn_search": knn_search_speed(features["train"].x, features["test"].x, cfg.eval.knn_k, 5),
+        "knn_search": knn_search_speed(features["train"].x, features["test"].x, cfg.eval.settings("knn").k, 5),
         "eval_suite": eval_suite_seconds(cfg.run_path, scale.suite_overrides),
         "probe": probe_speed(encoder, splits, features, scale, device),
         "device": str(device),

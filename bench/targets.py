@@ -53,9 +53,9 @@ def measured(data: dict, row: dict, target: Target) -> float | None:
         return clustering["nmi"] if clustering else None
     if target.measure == "finetune_gain":
         mine, scratch = versus(data, row, "finetune", "scratch", target.budget)
-        return mine["mean"] - scratch["mean"] if mine and scratch else None
+        return mine.mean - scratch.mean if mine and scratch else None
     found = cell(row, target.measure, target.budget)
-    return found["mean"] if found else None
+    return found.mean if found else None
 
 
 def measured_at(data: dict, target: Target) -> str:

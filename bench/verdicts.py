@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import statistics
 
+from bench.rows import REFERENCE_TITLES, grid_protocols, summary_of
+from evaluate.baselines import BASELINES
 from evaluate.report import budget_name, pct, signed
+from evaluate.report_types import SummaryRow
 from evaluate.uncertainty import t_interval, verdict
+from pretrain.core.protocols import PROTOCOLS
 
-# (protocol, reference row's source, column title): the task and the reference under the same protocol
-BASELINE_COLUMNS = (
-    ("linear", "raw_pixels", "linear − raw pixels"),
-    ("linear", "pca", "linear − PCA"),
-    ("linear", "random_init", "linear − random init"),
-    ("knn", "raw_pixels", "kNN − raw pixels"),
-    ("knn", "pca", "kNN − PCA"),
-    ("knn", "random_init", "kNN − random init"),
-    ("finetune", "scratch", "fine-tuned − scratch"),
-)
+
+def baseline_columns(data: dict) -> list[tuple[str, str, str]]:
+    """[(protocol, reference row's source, column title)]: every grid protocol the rows hold
+    against the references it declares (fine-tuning: scratch), else against every baseline."""
+    columns = []
+    for protocol in grid_protocols(data["rows"]):
+        references = PROTOCOLS[protocol].references or BASELINES
+        columns += [(protocol, ref, f"{protocol} − {REFERENCE_TITLES.get(ref, ref)}") for ref in references]
+    return columns
+
+
 PER_ARCHITECTURE = ("random_init", "scratch")  # compared with the row of the task's own architecture
 
 
@@ -27,14 +32,14 @@ def seeds_per_run(data: dict) -> int:
     return data["seeds"] if data.get("pretrain_seeds", 1) > 1 else 1
 
 
-def cell(row: dict, protocol: str, budget: int) -> dict | None:
-    return next((r for r in row["summary"] if r["protocol"] == protocol and r["labels_per_class"] == budget), None)
+def cell(row: dict, protocol: str, budget: int) -> SummaryRow | None:
+    return next((r for r in summary_of(row) if r.protocol == protocol and r.labels_per_class == budget), None)
 
 
-def paired_differences(a: dict, b: dict) -> dict[int, float]:
+def paired_differences(a: SummaryRow, b: SummaryRow) -> dict[int, float]:
     """{seed: a − b} over shared seeds; a reference measured once (deterministic with all
     labels) is subtracted from every seed of ``a``."""
-    mine, theirs = a.get("by_seed", {}), b.get("by_seed", {})
+    mine, theirs = a.by_seed, b.by_seed
     if len(theirs) == 1 and len(mine) > 1:
         (only,) = theirs.values()
         return {int(s): accuracy - only for s, accuracy in mine.items()}
@@ -51,7 +56,9 @@ def per_run(differences: dict[int, float], seeds_per_run: int) -> list[float]:
     return [statistics.fmean(values) for values in runs.values()]
 
 
-def paired_difference(a: dict | None, b: dict | None, seeds_per_run: int = 1) -> tuple[float, float, float] | None:
+def paired_difference(
+    a: SummaryRow | None, b: SummaryRow | None, seeds_per_run: int = 1
+) -> tuple[float, float, float] | None:
     """(mean, low, high) of a − b with a 95% t interval over independent draws (pretraining
     runs where a run spans ``seeds_per_run`` subsets); None where fewer than two."""
     if a is None or b is None:
@@ -62,7 +69,7 @@ def paired_difference(a: dict | None, b: dict | None, seeds_per_run: int = 1) ->
     return (statistics.fmean(diffs), *t_interval(diffs))
 
 
-def paired_cell(a: dict | None, b: dict | None, seeds_per_run: int = 1) -> str:
+def paired_cell(a: SummaryRow | None, b: SummaryRow | None, seeds_per_run: int = 1) -> str:
     """ "+2.1 [-0.4, +4.6] within noise" from two summary rows' per-seed accuracies."""
     if a is None or b is None:
         return "—"
@@ -90,7 +97,7 @@ def protocol_budget(data: dict, protocol: str, budget: int) -> int:
     return min(data["finetune_labels"], key=lambda b: abs(b - budget))
 
 
-def versus(data: dict, row: dict, protocol: str, reference: str, budget: int) -> tuple[dict | None, dict | None]:
+def versus(data: dict, row: dict, protocol: str, reference: str, budget: int) -> tuple:
     """(the task's cell, the reference's cell) at ``budget`` under ``protocol``."""
     ref = reference_row(data, reference, row.get("architecture"))
     budget = protocol_budget(data, protocol, budget)
@@ -100,23 +107,20 @@ def versus(data: dict, row: dict, protocol: str, reference: str, budget: int) ->
 def baseline_table(data: dict, budget: int) -> str:
     """Rows: learned representations; columns: differences against each baseline at ``budget``
     (fine-tuning: at the nearest budget it ran at)."""
+    columns = baseline_columns(data)
     lines = [
-        "| representation | " + " | ".join(title for _, _, title in BASELINE_COLUMNS) + " |",
-        "|---|" + "---:|" * len(BASELINE_COLUMNS),
+        "| representation | " + " | ".join(title for _, _, title in columns) + " |",
+        "|---|" + "---:|" * len(columns),
     ]
     for row in (r for r in data["rows"] if r["kind"] == "task"):
-        cells = [
-            paired_cell(*versus(data, row, mine, ref, budget), seeds_per_run(data)) for mine, ref, _ in BASELINE_COLUMNS
-        ]
+        cells = [paired_cell(*versus(data, row, mine, ref, budget), seeds_per_run(data)) for mine, ref, _ in columns]
         lines.append(f"| {row['representation']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def highest_line(data: dict, protocol: str, budget: int) -> str:
     """The representation with the highest mean at one protocol and budget (a description, not a verdict)."""
-    scored = [
-        (r["mean"], row["representation"]) for row in data["rows"] if (r := cell(row, protocol, budget)) is not None
-    ]
+    scored = [(r.mean, row["representation"]) for row in data["rows"] if (r := cell(row, protocol, budget)) is not None]
     if not scored:
         return ""
     mean, who = max(scored)

@@ -18,41 +18,36 @@ import argparse
 import sys
 from pathlib import Path
 
+from evaluate.compare import compare_runs
+from evaluate.entry import EvaluationSettings, evaluate_run
+from evaluate.outputs import export_features
+from evaluate.report import render_markdown
+from evaluate.report_types import ReportVersionError
+from evaluate.run import encoder_features, evaluation_dir
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DataError
 from pretrain.core.export import UnfinishedRunError
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from evaluate.outputs import export_features
-    from evaluate.run import encoder_features
-
     paths = export_features(encoder_features(args.run, args.overrides), args.export_features)
     print(f"exported encoder features: {', '.join(map(str, paths))}")
     return 0
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from evaluate.outputs import log_tensorboard, write_plots, write_results_csv
-    from evaluate.report import write_report
-    from evaluate.run import evaluate_run
-
     if args.export_features:
         return export_command(args)
-    report, run = evaluate_run(args.run, args.baselines, args.overrides, args.out)
-    report["tasks"] = " + ".join(t.name for t in run.cfg.tasks)
-    report["plots"] = write_plots(report, run)
-    write_results_csv(report, run.out_dir / "results.csv")
-    log_tensorboard(report, run)
-    print(write_report(run.out_dir, report))
-    if run.out_dir != run.run_dir:
-        print(f"\nwrote this evaluation to {run.out_dir} (not over the run's full report, {args.run}/report.md)")
+    settings = EvaluationSettings(overrides=list(args.overrides), baselines=args.baselines, out_dir=args.out)
+    report = evaluate_run(args.run, settings)
+    print(render_markdown(report))
+    out_dir = Path(args.out) if args.out else evaluation_dir(args.run, list(args.overrides), args.baselines)
+    if out_dir != Path(args.run):
+        print(f"\nwrote this evaluation to {out_dir} (not over the run's full report, {args.run}/report.md)")
     return 0
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    from evaluate.compare import compare_runs
-
     print(compare_runs(args.runs, args.out))
     print(f"\nwrote {args.out}/leaderboard.md and {args.out}/label_efficiency.png")
     return 0
@@ -97,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return args.command(args)
-    except (ConfigError, DataError, FileNotFoundError, UnfinishedRunError) as err:
+    except (ConfigError, DataError, FileNotFoundError, UnfinishedRunError, ReportVersionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -33,7 +33,6 @@ from pretrain.core.precision import resolve_precision
 from pretrain.core.tasks import FeatureSource, task_keys
 
 BASELINES = ("raw_pixels", "pca", "random_init")
-REFERENCE_SOURCES = (*BASELINES, "scratch")  # baselines and supervised-from-scratch: not learned by pretraining
 
 
 def encoder_extractor(encoder: torch.nn.Module, device: torch.device, batch_size: int, precision: str):
@@ -99,7 +98,7 @@ def task_sources(
     """What the run's tasks offer besides the encoder's code, keyed on the encoder and task
     weights, and on the task's and encoder's code, device and precision too; a name already
     taken (by the encoder, a baseline or another task) gets the task's key appended."""
-    run_dir, sources, taken = Path(run_dir), [], {"encoder", "encoder_code", "encoder_pooled", *REFERENCE_SOURCES}
+    run_dir, sources, taken = Path(run_dir), [], {"encoder", "encoder_code", "encoder_pooled", *BASELINES}
     weights = [file_digest(run_dir / ENCODER_WEIGHTS), file_digest(run_dir / TASK_WEIGHTS)]
     encoder, precision = encoder.to(device), resolve_precision("auto", device, "eval.precision")
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):

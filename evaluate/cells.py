@@ -33,7 +33,6 @@ from evaluate import results
 from pretrain.core.checkpoint import atomic_write, file_digest
 
 CODE_ROOTS = ("evaluate", "pretrain/core")  # packages whose source makes up the evaluation's code identity
-RESULT_TYPES = {t.__name__: t for t in (results.LinearResult, results.EarlyStoppedResult, results.KnnResult)}
 
 
 @cache
@@ -48,7 +47,7 @@ def code_identity() -> str:
 def _plain(value: Any) -> Any:
     """A value made of what ``torch.load(weights_only=True)`` reads back: numpy scalars become
     Python numbers, tuples lists, protocol results tagged dicts of their fields."""
-    if isinstance(value, results.ProtocolResult):
+    if isinstance(value, results.Result):
         fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"__result__": type(value).__name__, "fields": fields}
     if isinstance(value, dict):
@@ -64,7 +63,7 @@ def _plain(value: Any) -> Any:
 
 def _restore(value: Any) -> Any:
     if isinstance(value, dict) and "__result__" in value:
-        return RESULT_TYPES[value["__result__"]](**value["fields"])
+        return results.RESULT_TYPES[value["__result__"]](**_restore(value["fields"]))
     if isinstance(value, dict):
         return {k: _restore(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -6,52 +6,47 @@ evaluation settings its numbers came from, so rows evaluated differently can be 
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 
 from evaluate import plots
-from evaluate.protocols import protocol_rank
+from evaluate.protocol import protocol_rank
 from evaluate.report import budget_name, mean_std
+from evaluate.report_types import Report
 
-SETTINGS_SHOWN = ("seeds", "val_per_class", "linear_l2", "labels_per_class")
+SETTINGS_SHOWN = ("seeds", "val_per_class", "labels_per_class")
 
 
-def load_report(run_dir: Path) -> dict:
+def load_report(run_dir: Path) -> Report:
     path = Path(run_dir) / "report.json"
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: run `python -m evaluate --run {run_dir}` first, or pass one of its evaluations "
             f"with overrides ({run_dir}/evals/...)"
         )
-    return json.loads(path.read_text())
+    return Report.from_json(path.read_text())
 
 
-def eval_settings(report: dict) -> str:
+def eval_settings(report: Report) -> str:
     """The evaluation settings a run's numbers depend on, in one cell."""
-    s = report["settings"]
+    s = report.settings
     shown = [f"{k}={s[k]}" for k in SETTINGS_SHOWN if k in s]
-    ft = s.get("finetune", {})
-    if "max_epochs" in ft:
-        shown.append(f"finetune.max_epochs={ft['max_epochs']:g}")
-    return "; ".join(shown + [f"weights {report.get('encoder_weights_sha256', '?')}"])
+    shown.append(f"linear.l2={s['linear']['l2']}")
+    shown.append(f"finetune.max_epochs={s['finetune']['max_epochs']:g}")
+    return "; ".join(shown + [f"weights {report.encoder_weights_sha256}"])
 
 
-def leaderboard(reports: dict[str, dict]) -> str:
+def leaderboard(reports: dict[str, Report]) -> str:
     """Rows: run (by path); columns: protocol x budget of the encoder's features (mean ± std), its settings."""
     columns = sorted(
-        {
-            (r["protocol"], r["labels_per_class"])
-            for rep in reports.values()
-            for r in rep["summary"]
-            if r["source"] == "encoder"
-        },
+        {(r.protocol, r.labels_per_class) for rep in reports.values() for r in rep.rows("encoder")},
         key=lambda c: (protocol_rank(c[0]), c[1] == 0, c[1]),
     )
     head = ["run", "tasks"] + [f"{p} {budget_name(b)}" for p, b in columns] + ["evaluation settings"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(columns) + "---|"]
     for path, rep in reports.items():
-        cells = {(r["protocol"], r["labels_per_class"]): r for r in rep["summary"] if r["source"] == "encoder"}
-        row = [path, rep.get("tasks", "")] + [mean_std(cells.get(c)) for c in columns] + [eval_settings(rep)]
+        cells = {(r.protocol, r.labels_per_class): r for r in rep.rows("encoder")}
+        row = [path, rep.tasks] + [mean_std(cells.get(c)) for c in columns] + [eval_settings(rep)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -61,12 +56,7 @@ def compare_runs(run_dirs: list[Path], out_dir: Path) -> str:
     table = leaderboard(reports)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "leaderboard.md").write_text(table + "\n")
-    rows = [
-        {**r, "source": f"run:{path}"}
-        for path, rep in reports.items()
-        for r in rep["summary"]
-        if r["source"] == "encoder"
-    ]
-    full = max(rep["settings"]["train_size"] // len(rep["settings"]["classes"]) for rep in reports.values())
+    rows = [dataclasses.replace(r, source=f"run:{path}") for path, rep in reports.items() for r in rep.rows("encoder")]
+    full = max(rep.settings["train_size"] // max(1, len(rep.settings["classes"])) for rep in reports.values())
     plots.label_efficiency_plot(rows, out_dir / "label_efficiency.png", "encoders compared (test accuracy)", full)
     return table

@@ -29,10 +29,11 @@ def all_label_metrics(
     """kNN accuracy over k, retrieval and clustering with every training label."""
     train, test, e = parts["train"], parts["test"], cfg.eval
     ks, retrieval_ks = tuple(e.knn_ks), tuple(e.retrieval_ks)
+    temperature = e.settings("knn").temperature  # the kNN protocol's, so the two kNN numbers agree
 
     def compute() -> dict:
         clusters = kmeans_clustering(train.x, test.x, test.y, seed=cfg.train.seed, restarts=e.clustering_restarts)
-        out = {**neighbour_metrics(train.x, train.y, test.x, test.y, ks, retrieval_ks, e.knn_temperature)}
+        out = {**neighbour_metrics(train.x, train.y, test.x, test.y, ks, retrieval_ks, temperature)}
         out["clustering"] = clusters
         if e.approx_index:
             out["approximate_index"] = approximate_search_recall(train.x, test.x, max(e.retrieval_ks), e.approx_index)
@@ -40,7 +41,7 @@ def all_label_metrics(
 
     if cells is None:
         return compute()
-    settings = [e.knn_ks, e.retrieval_ks, e.knn_temperature, e.clustering_restarts, e.approx_index, cfg.train.seed]
+    settings = [e.knn_ks, e.retrieval_ks, temperature, e.clustering_restarts, e.approx_index, cfg.train.seed]
     key = {"features": [feature_digest(train), feature_digest(test)], "settings": settings}
     return cells.get("all_labels", key, compute)
 
@@ -53,7 +54,8 @@ def layer_probe(encoder: nn.Module, splits: Splits, cfg: Config, device, cells: 
         return []
     if cells is None:
         return probe_each_layer(encoder, splits, cfg, device)
-    settings = [e.layer_probe_labels_per_class, e.linear_l2, e.linear_max_iter, e.val_per_class, cfg.train.seed]
+    linear = e.settings("linear")
+    settings = [e.layer_probe_labels_per_class, linear.l2, linear.max_iter, e.val_per_class, cfg.train.seed]
     key = {
         "weights": module_digest(encoder),
         "code": module_code_digest(encoder),
@@ -65,6 +67,7 @@ def layer_probe(encoder: nn.Module, splits: Splits, cfg: Config, device, cells: 
 
 def probe_each_layer(encoder: nn.Module, splits: Splits, cfg: Config, device) -> list[dict]:
     names, e = probe_layers(encoder), cfg.eval
+    linear = e.settings("linear")  # the linear protocol's strengths and iteration cap
     smallest = int(torch.bincount(splits.train.y)[splits.train.y.unique()].min())  # classes present (not held out)
     per_class = min(e.layer_probe_labels_per_class, smallest) if e.layer_probe_labels_per_class else 0
     positions = labelled_subsets(splits.train.y, [per_class], 1, cfg.train.seed)[0][2]
@@ -75,7 +78,7 @@ def probe_each_layer(encoder: nn.Module, splits: Splits, cfg: Config, device) ->
     for name in names + ["proj"]:
         feats = {split: imgs.with_rows(layered[split][name]) for split, imgs in parts.items()}
         result = linear_probe(
-            feats["train"], feats["val"], feats["test"], e.linear_l2, e.linear_max_iter, splits.num_classes
+            feats["train"], feats["val"], feats["test"], linear.l2, linear.max_iter, splits.num_classes
         )
         rows.append(
             {

@@ -11,6 +11,7 @@ comparable (shared/sources/notes-autoencoder-pretraining.txt, approach 2).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -18,11 +19,32 @@ from torch import nn
 
 from evaluate.early_stopping import check_interval, early_stopped_result, step_budget, train_with_early_stopping
 from evaluate.results import EarlyStoppedResult
-from pretrain.core.config import FinetuneConfig
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import extract_crops, to_unit_float
 from pretrain.core.precision import autocast
 from pretrain.core.samples import ImageSet
+
+
+@dataclass
+class FinetuneSettings:
+    """``eval.finetune``: encoder + linear head trained together; supervised-from-scratch uses
+    the same recipe with its own encoder learning rate chosen on validation from ``scratch_lr_encoder``."""
+
+    max_epochs: float = 4.0  # step budget: epochs over the labelled set ...
+    min_steps: int = 500  # ... but at least this many steps
+    eval_every: int = 25  # steps between validation checks ...
+    max_checks: int = 20  # ... widened so a long budget has at most this many
+    patience: int = 5  # checks without improvement before stopping
+    batch_size: int = 64
+    lr_head: float = 1e-2
+    lr_encoder: float = 3e-4  # lower than the head's: adjust the pretrained weights, do not overwrite them
+    scratch_lr_encoder: list[float] = field(default_factory=lambda: [3e-4, 1e-3, 3e-3])  # chosen on validation
+    weight_decay: float = 1e-4
+    shift: int = 2  # augmentation: random translation in pixels
+    flip: bool = True  # augmentation: random horizontal flip
+    val_images: int = 2000  # cap on validation images scored at each check (0 = no cap)
+    labels_per_class: list[int] = field(default_factory=list)  # its own label budgets ([] = eval.labels_per_class)
+    scratch: bool = True  # also train supervised-from-scratch, the reference it is compared with
 
 
 def augment(images: torch.Tensor, shift: int, flip: bool) -> torch.Tensor:
@@ -67,7 +89,7 @@ def finetune(
     val: ImageSet,
     test: ImageSet,
     num_classes: int,
-    settings: FinetuneConfig,
+    settings: FinetuneSettings,
     seed: int,
     device: torch.device | str = "cpu",
     lr_encoder: float | None = None,

@@ -4,6 +4,8 @@ shared/sources/notes-autoencoder-pretraining.txt: few parameters trained on few 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,9 +13,24 @@ from torch import nn
 from evaluate.early_stopping import check_interval, early_stopped_result, step_budget, train_with_early_stopping
 from evaluate.linear import standardise
 from evaluate.results import EarlyStoppedResult
-from pretrain.core.config import HeadConfig
 from pretrain.core.precision import autocast
 from pretrain.core.samples import Features
+
+
+@dataclass
+class HeadSettings:
+    """``eval.mlp_head``: the small MLP head trained on frozen features (early-stopped on validation)."""
+
+    hidden: int = 256
+    layers: int = 2  # 1 = linear head
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    max_epochs: float = 20.0  # step budget: epochs over the labelled set ...
+    min_steps: int = 1000  # ... but at least this many steps
+    eval_every: int = 50  # steps between validation checks ...
+    max_checks: int = 40  # ... widened so a long budget has at most this many
+    patience: int = 5  # checks without improvement before stopping
 
 
 def mlp_head(in_dim: int, num_classes: int, hidden: int, layers: int) -> nn.Module:
@@ -35,7 +52,7 @@ def mlp_head_probe(
     train: Features,
     val: Features,
     test: Features,
-    cfg: HeadConfig,
+    cfg: HeadSettings,
     num_classes: int | None = None,
     seed: int = 0,
     precision: str = "fp32",

@@ -12,8 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from evaluate.baselines import REFERENCE_SOURCES  # noqa: E402
-from evaluate.protocols import protocol_rank  # noqa: E402
+from evaluate.protocol import protocol_rank, reference_sources  # noqa: E402
 
 
 def _budget_x(labels_per_class: int, full: int) -> int:
@@ -28,14 +27,14 @@ REFERENCE_MARKERS = ("x", "v", "+", "*")
 
 
 def label_efficiency_plot(
-    summary: list[dict], path: Path, title: str, full_per_class: int, prefix: str = "", learned: set[str] | None = None
+    summary: list, path: Path, title: str, full_per_class: int, prefix: str = "", learned: set[str] | None = None
 ) -> Path:
     """``label_efficiency_figure`` saved as a PNG at ``path``."""
     return save_figure(label_efficiency_figure(summary, title, full_per_class, prefix, learned), path)
 
 
 def label_efficiency_figure(
-    summary: list[dict],
+    summary: list,
     title: str,
     full_per_class: int,
     prefix: str = "",
@@ -45,11 +44,11 @@ def label_efficiency_figure(
 ):
     """Test accuracy vs labels per class (log x): one panel per protocol (order of ``PROTOCOLS``,
     unknown names last; two rows past three panels), shared y, one line per source and one legend.
-    Learned sources (``learned``, by default every source not in ``REFERENCE_SOURCES``) are solid and
+    Learned sources (``learned``, by default every source not in ``reference_sources()``) are solid and
     coloured, the references grey and dashed; colours follow ``sources`` (default: order of
     appearance) so they match across panels. -> the matplotlib Figure."""
-    sources = sources or list(dict.fromkeys(r["source"] for r in summary))
-    protocols = sorted({r["protocol"] for r in summary}, key=lambda p: (protocol_rank(p), p))
+    sources = sources or list(dict.fromkeys(r.source for r in summary))
+    protocols = sorted({r.protocol for r in summary}, key=protocol_rank)
     cols = len(protocols) if len(protocols) <= 3 else -(-len(protocols) // 2)
     rows = -(-len(protocols) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), sharey=True, squeeze=False)
@@ -58,7 +57,7 @@ def label_efficiency_figure(
             fig.delaxes(ax)  # an odd panel count leaves one empty slot
             continue
         protocol = protocols[i]
-        mine = [r for r in summary if r["protocol"] == protocol]
+        mine = [r for r in summary if r.protocol == protocol]
         draw_label_efficiency(ax, mine, full_per_class, prefix, learned, sources)
         ax.set_title((panel_titles or {}).get(protocol, protocol), fontsize=10)
         if i % cols:
@@ -97,7 +96,8 @@ def source_colour(index: int, count: int):
 def source_style(source: str, sources: list[str], learned: set[str] | None = None) -> dict:
     """Line keywords of ``source``: solid and coloured if learned, else grey and dashed; the
     index among its own kind in ``sources`` picks the style, so it is the same in every panel."""
-    is_learned = (lambda s: s in learned) if learned is not None else (lambda s: s not in REFERENCE_SOURCES)
+    references = reference_sources()
+    is_learned = (lambda s: s in learned) if learned is not None else (lambda s: s not in references)
     kind = [s for s in sources if is_learned(s) == is_learned(source)]
     i = kind.index(source)
     if is_learned(source):
@@ -106,17 +106,17 @@ def source_style(source: str, sources: list[str], learned: set[str] | None = Non
     return {"color": REFERENCE_GREYS[i % n], "linestyle": REFERENCE_DASHES[i % n], "marker": REFERENCE_MARKERS[i % n]}
 
 
-def accuracy_interval(row: dict) -> tuple[float, float]:
+def accuracy_interval(row) -> tuple[float, float]:
     """(low, high) accuracy in % of a summary row: its 95% interval of the mean where it has one,
     else mean ± std over seeds."""
-    if row.get("ci_low") is not None and row.get("ci_high") is not None:
-        return 100 * row["ci_low"], 100 * row["ci_high"]
-    return 100 * (row["mean"] - row["std"]), 100 * (row["mean"] + row["std"])
+    if row.ci_low is not None and row.ci_high is not None:
+        return 100 * row.ci_low, 100 * row.ci_high
+    return 100 * (row.mean - row.std), 100 * (row.mean + row.std)
 
 
 def draw_label_efficiency(
     ax,
-    summary: list[dict],
+    summary: list,
     full_per_class: int,
     prefix: str = "",
     learned: set[str] | None = None,
@@ -126,20 +126,20 @@ def draw_label_efficiency(
     ``source_style``, with its interval as a shaded band (a bar where a line has one point)."""
     lines: dict[str, list] = {}
     for row in summary:
-        lines.setdefault(row["source"], []).append(row)
+        lines.setdefault(row.source, []).append(row)
     sources = sources or list(lines)
     for source, rows in lines.items():
-        rows = sorted(rows, key=lambda r: _budget_x(r["labels_per_class"], full_per_class))
-        x = [_budget_x(r["labels_per_class"], full_per_class) for r in rows]
+        rows = sorted(rows, key=lambda r: _budget_x(r.labels_per_class, full_per_class))
+        x = [_budget_x(r.labels_per_class, full_per_class) for r in rows]
         style = source_style(source, sources, learned)
-        ax.plot(x, [100 * r["mean"] for r in rows], **style, markersize=4, label=f"{prefix}{source}")
+        ax.plot(x, [100 * r.mean for r in rows], **style, markersize=4, label=f"{prefix}{source}")
         low, high = zip(*(accuracy_interval(r) for r in rows))
         if len(x) > 1:
             ax.fill_between(x, low, high, color=style["color"], alpha=0.15, linewidth=0)
         else:  # a band of one point has no width
             ax.vlines(x, low, high, color=style["color"], alpha=0.6)
     ax.set_xscale("log")
-    budgets = sorted({_budget_x(r["labels_per_class"], full_per_class) for r in summary})
+    budgets = sorted({_budget_x(r.labels_per_class, full_per_class) for r in summary})
     ax.set_xticks(budgets, [("all" if b == full_per_class else str(b)) for b in budgets])
     ax.minorticks_off()  # log minor labels would crowd the budget ticks
     ax.set_xlabel("labelled images per class")
@@ -234,6 +234,21 @@ def confusion_matrix_plot(predictions: torch.Tensor, labels: torch.Tensor, class
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
+    return save_figure(fig, path)
+
+
+def spectrum_plot(curves: dict[str, list[float]], path: Path, title: str) -> Path:
+    """Each source's singular values (normalised to sum 1, descending) against their rank, log y:
+    a representation that uses few directions falls off early."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for source, shares in curves.items():
+        ax.plot(range(1, len(shares) + 1), shares, label=source)
+    ax.set_yscale("log")
+    ax.set_xlabel("singular value rank")
+    ax.set_ylabel("share of the spectrum")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
 

@@ -28,8 +28,23 @@ def prediction_scores(predictions: torch.Tensor, labels: torch.Tensor, num_class
     }
 
 
+RESULT_TYPES: dict[str, type] = {}  # class name -> result class: how cells and report.json find a result's type
+
+
+class Result:
+    """Base of every protocol's result dataclass; each subclass is known by its name."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        RESULT_TYPES[cls.__name__] = cls
+
+    def flags(self) -> list[str]:
+        """What may make this number unsafe (the report marks it); none by default."""
+        return []
+
+
 @dataclass(kw_only=True)
-class ProtocolResult:
+class ProtocolResult(Result):
     accuracy: float  # test accuracy of the one chosen model, in [0, 1]
     balanced_accuracy: float  # mean over classes of the per-class test accuracy
     train_size: int  # labelled images it learned from (kNN: its bank)
@@ -37,7 +52,8 @@ class ProtocolResult:
     selected_on: str  # what chose its settings; never the test split
     val_accuracy: float | None = None  # validation accuracy of the chosen model; None where nothing is chosen
     per_class_accuracy: list[float | None] = field(metadata=DETAIL)
-    test_predictions: torch.Tensor = field(repr=False, metadata=DETAIL)  # (Q,) one class per test image
+    # (Q,) one class per test image; None in a result read back from report.json
+    test_predictions: torch.Tensor | None = field(default=None, repr=False, metadata=DETAIL)
 
     def metrics(self) -> dict:
         """Every field but the per-image predictions, JSON-ready."""
@@ -53,6 +69,12 @@ class LinearResult(ProtocolResult):
     converged: bool  # the fit stopped on its tolerance, not on the iteration cap
     val_accuracy_by_l2: dict[float, float] = field(metadata=DETAIL)
 
+    def flags(self) -> list[str]:
+        """l2_at_edge: the chosen strength is an end of the grid; unconverged: L-BFGS ended above its tolerance."""
+        return [
+            name for name, raised in (("l2_at_edge", self.l2_at_edge), ("unconverged", not self.converged)) if raised
+        ]
+
 
 @dataclass(kw_only=True)
 class EarlyStoppedResult(ProtocolResult):
@@ -62,6 +84,10 @@ class EarlyStoppedResult(ProtocolResult):
     at_cap: bool  # best_step == max_steps: still improving when the budget ran out
     lr: float | None = None  # the learning rate chosen on validation, where a grid was searched
     lr_at_edge: bool = False  # that choice is the grid's smallest or largest rate
+
+    def flags(self) -> list[str]:
+        """at_cap: still improving when the step budget ran out; lr_at_edge: the rate chosen is an end of its grid."""
+        return [name for name, raised in (("at_cap", self.at_cap), ("lr_at_edge", self.lr_at_edge)) if raised]
 
 
 @dataclass(kw_only=True)

@@ -1,11 +1,7 @@
-"""Evaluate one run: features once, then every protocol, baseline, plot and log.
+"""Load what one run's evaluation reads: its config, splits (labelled or not), encoder and
+tasks, and the report's header. The evaluation itself is evaluate.entry.evaluate_run.
 
-The encoder's code, whatever the run's tasks offer and each baseline become cached
-Features; the scarce-label grid runs the frozen protocols on them and fine-tunes the
-encoder beside supervised-from-scratch; all-label metrics (kNN over k, retrieval,
-clustering), the per-layer probe and outlier detection follow. Selection happens on the
-validation split only. Tasks are asked for what they can do (pretrain.core.tasks), never
-what they are.
+Tasks are asked for what they can do (pretrain.core.tasks), never what they are.
 """
 
 from __future__ import annotations
@@ -13,18 +9,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from evaluate.baselines import feature_sources, random_encoder, random_init_variants
+from evaluate.baselines import feature_sources, random_init_variants
 from evaluate.cells import CellStore
-from evaluate.diagnostics import all_label_metrics, layer_probe, outlier_detection
+from evaluate.context import EvalContext
+from evaluate.diagnostics import outlier_detection
 from evaluate.features import source_features
-from evaluate.suite import finetune_grid, frozen_grid, paired_differences, summarise
 from pretrain.core.arrays import in_memory, is_tensor_array
 from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config, DataConfig, config_hash, config_to_dict, load_run_config
@@ -57,6 +52,7 @@ class Evaluation:
     encoder: Encoder  # the run's encoder, with which its tasks were loaded
     tasks: nn.ModuleList  # the run's tasks with trained weights, in config order
     cells: CellStore  # the finished work of this evaluation (evaluate.cells), reused by a rerun
+    context: EvalContext | None = None  # what its protocols were given (label-free plots read it)
 
     @property
     def task_keys(self) -> list[str]:
@@ -98,19 +94,27 @@ def in_memory_splits(splits: Splits) -> Splits:
     return dataclasses.replace(splits, **parts)
 
 
-def load_splits_checked(cfg: Config, data: DataConfig | None = None, run_dir: Path | None = None) -> Splits:
-    """The labelled splits evaluation uses (``data`` or the run's own data), checked disjoint."""
-    data = data or cfg.data
-    splits = load_splits(data)
-    if not splits.labelled:
-        raise DataError(
-            f"{data.name} {splits.source} has no labels (no class subfolders), so nothing can be evaluated on it. "
-            f"Evaluate on labelled images: python -m evaluate --run {run_dir or 'RUN'} eval.data.name=image_folder "
-            "eval.data.root=DIR, where DIR holds one subfolder of images per class (or another dataset's eval.data.*)"
-        )
-    splits = in_memory_splits(splits)
+def load_evaluation_splits(cfg: Config, data: DataConfig | None = None) -> Splits:
+    """The splits evaluation uses (``data`` or the run's own data), decoded and checked
+    disjoint; unlabelled images (no class subfolders) are allowed: label-free protocols serve them."""
+    splits = in_memory_splits(load_splits(data or cfg.data))
     check_integrity(splits)
     return splits
+
+
+def load_splits_checked(cfg: Config, data: DataConfig | None = None, run_dir: Path | None = None) -> Splits:
+    """The labelled splits a labelled evaluation (bench) uses; unlabelled data is a DataError saying what to do."""
+    data = data or cfg.data
+    splits = load_evaluation_splits(cfg, data)
+    if not splits.labelled:
+        raise DataError(f"{data.name} {splits.source} has no labels (no class subfolders). {LABELLED_FOLDER_HINT}")
+    return splits
+
+
+LABELLED_FOLDER_HINT = (
+    "To score transfer, evaluate on labelled images: python -m evaluate --run RUN eval.data.name=image_folder "
+    "eval.data.root=DIR, where DIR holds one subfolder of images per class (or another dataset's eval.data.*)"
+)
 
 
 def check_label_budgets(splits: Splits, budgets: list[int]) -> None:
@@ -150,15 +154,16 @@ def prepare_evaluation(
     run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()
 ) -> tuple[Config, Splits, Encoder, nn.ModuleList, torch.device]:
     """The run's config (eval.precision and eval.memory_format resolved for this machine),
-    its labelled evaluation splits and its encoder and tasks, loaded."""
+    its evaluation splits (labelled or not) and its encoder and tasks, loaded."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir, overrides)
     assert_pretraining_finished(run_dir)
     if baselines is not None:
         cfg.eval.baselines = baselines
     spec = load_encoder_spec(run_dir)
-    splits = load_splits_checked(cfg, evaluation_data(cfg, spec), run_dir)
-    check_label_budgets(splits, cfg.eval.labels_per_class)
+    splits = load_evaluation_splits(cfg, evaluation_data(cfg, spec))
+    if splits.labelled:
+        check_label_budgets(splits, cfg.eval.labels_per_class)
     device, e = default_device(), cfg.eval
     e.precision = resolve_precision(e.precision, device, "eval.precision")
     e.memory_format = resolve_memory_format(e.memory_format, channels_last_faster(spec.name), "eval.memory_format")
@@ -173,68 +178,27 @@ def encoder_features(run_dir: Path, overrides: list[str] = ()) -> dict[str, Feat
     is there (what ``--export-features`` writes; no protocol runs)."""
     cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, [], overrides)
     source = feature_sources(Path(run_dir), cfg, splits, [], device, encoder, tasks)[0]
-    return source_features(Path(run_dir), source, splits)
+    return source_features(Path(run_dir), source, splits, feature_splits(splits))
 
 
-def run_grids(run: Evaluation, spec: EncoderSpec, seed: int) -> list:
-    """The scarce-label grid: frozen protocols on every source, then fine-tuning and scratch."""
-    cfg, features = run.cfg, run.features
-    variants = seeded_variants(run.run_dir, cfg, run.splits, run.device, list(features))
-    print(f"features ready: {', '.join(features)}; running the scarce-label grid ...", flush=True)
-    records = frozen_grid(features, cfg.eval, run.splits.num_classes, seed, variants, cells=run.cells)
-    if cfg.eval.finetune.enabled:
-        scratch = lambda s: random_encoder(spec, s, cfg.eval.memory_format)  # noqa: E731
-        records += finetune_grid(run.encoder, scratch, run.splits, cfg.eval, run.device, seed, cells=run.cells)
-    return records
+def feature_splits(splits: Splits) -> tuple[str, ...]:
+    """The splits features are extracted for: unlabelled data has no test split."""
+    return ("train", "val", "test") if splits.test is not None else ("train", "val")
 
 
-def evaluate_run(
-    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = (), out_dir: Path | None = None
-) -> tuple[dict, Evaluation]:
-    """(report, evaluation): the report is JSON-ready; the evaluation holds tensors for plots and
-    exports. Every finished cell is kept in RUN/cells/ (evaluate.cells), shared by the run's
-    evaluations with other settings: a rerun, or one with a setting changed, reuses them."""
-    run_dir = Path(run_dir)
-    cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, baselines, overrides)
-    spec, seed = load_encoder_spec(run_dir), cfg.train.seed
-    out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, list(overrides), baselines)
-    cells = CellStore(run_dir / "cells", device, cfg.eval.precision)  # shared by every evaluation of the run
-    started = time.perf_counter()
-    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
-    features = {s.name: source_features(run_dir, s, splits) for s in sources}
-    feature_seconds = time.perf_counter() - started
-    run = Evaluation(run_dir, out_dir, cfg, splits, features, {}, device, encoder, tasks, cells)
-    records = run_grids(run, spec, seed)
-    run.predictions = {r.key: r.result.test_predictions for r in records}
-    print("all-label metrics, layer probe, outliers ...", flush=True)
-    report = {
-        **report_header(run, list(overrides)),
-        "records": [r.as_dict() for r in records],
-        "summary": summarise(records, splits.test.y, cfg.eval.bootstrap, seed),
-        "differences": paired_differences(records, splits.test.y, cfg.eval.bootstrap, seed),
-        "all_labels": {n: all_label_metrics(p, cfg, splits.num_classes, cells) for n, p in features.items()},
-        "layers": layer_probe(encoder, splits, cfg, device, cells),
-        "outliers": outliers(run, sources),
-        "sources": {s.name: s.description for s in sources},
-    }
-    report["cells"] = {
-        "reused": cells.hits,
-        "computed": cells.misses,
-        "directory": str(cells.directory),
-        "seconds": {kind: round(s, 2) for kind, s in cells.seconds.items()},  # what each kind of cell cost to compute
-        "feature_seconds": round(feature_seconds, 2),  # this evaluation's extraction (or cache reads)
-        "wall_seconds": round(time.perf_counter() - started, 2),  # features to report, plots excluded
-    }
-    return report, run
-
-
-def outliers(run: Evaluation, sources: list[FeatureSource]) -> dict:
+def task_scorers(run: Evaluation) -> list[tuple[str, object]]:
+    """[(task key, images -> {score name: (N,)})]: every per-image score the run's tasks offer."""
     device, encoder = run.device, run.encoder.to(run.device)
-    scorers = [
+    return [
         (key, lambda images, task=task: task.anomaly_scores(encoder, images, device))
         for key, task in zip(run.task_keys, run.tasks)
     ]
+
+
+def outliers(run: Evaluation, sources: list[FeatureSource]) -> dict:
+    """AUROC of held-out classes (evaluate.diagnostics.outlier_detection), from the run's cells."""
     weights = file_digest(run.run_dir / TASK_WEIGHTS)
+    scorers = task_scorers(run)
     return outlier_detection(run.run_dir, run.cfg, run.splits, run.features, sources, scorers, weights, run.cells)
 
 
@@ -263,7 +227,7 @@ def report_header(run: Evaluation, overrides: list[str]) -> dict:
             **config_to_dict(cfg.eval),
             "train_size": len(splits.train),
             "val_size": len(splits.val),
-            "test_size": len(splits.test),
+            "test_size": len(splits.test) if splits.test is not None else 0,
             "classes": list(splits.classes),
         },
     }

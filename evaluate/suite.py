@@ -14,21 +14,16 @@ from __future__ import annotations
 import statistics
 import weakref
 from collections import defaultdict
-from collections.abc import Callable
-from functools import partial
 
 import torch
 from tqdm.auto import tqdm
 
-from evaluate.baselines import REFERENCE_SOURCES
-from evaluate.cells import CellStore, digest, module_digest
-from evaluate.features import module_code_digest
-from evaluate.finetune import finetune, finetune_lr_search
-from evaluate.protocols import FINETUNE, FROZEN_PROTOCOLS, Protocol
+from evaluate.baselines import BASELINES
+from evaluate.cells import CellStore, digest
+from evaluate.report_types import Difference, SummaryRow
 from evaluate.results import Record
 from evaluate.uncertainty import accuracy_interval, paired_difference
 from pretrain.core.config import VAL_PER_CLASS_MODES, ConfigError, EvalConfig
-from pretrain.core.data import Splits
 from pretrain.core.samples import Features, Samples, balanced_subset
 
 MIN_VAL_PER_CLASS = 5
@@ -85,22 +80,20 @@ def assert_disjoint(labelled_index: torch.Tensor, val_index: torch.Tensor, train
         raise AssertionError("a labelled subset reaches outside the training split")
 
 
-def runs_here(protocol: Protocol, per_class: int, seed: int, first_seed: int, seeded_source: bool) -> bool:
+def runs_here(protocol, per_class: int, seed: int, first_seed: int, seeded_source: bool) -> bool:
     """With all labels, a deterministic protocol on a fixed source gives one answer: run it once."""
     return per_class != 0 or seed == first_seed or protocol.stochastic or seeded_source
 
 
-def frozen_cell(
-    cells: CellStore | None, protocol: Protocol, parts: tuple, cfg: EvalConfig, num_classes: int, seed: int
-):
+def frozen_cell(cells: CellStore | None, protocol, parts: tuple, cfg: EvalConfig, num_classes: int, seed: int):
     """One frozen protocol on (train, val, test) Features, from ``cells`` where it was computed before."""
     train, val, test = parts
-    compute = lambda: protocol.run(train, val, test, cfg, num_classes, seed)  # noqa: E731
+    compute = lambda: protocol.fit(train, val, test, cfg, num_classes, seed)  # noqa: E731
     if cells is None:
         return compute()
     key = {
         "protocol": protocol.name,
-        "settings": protocol.settings(cfg),
+        "settings": protocol.cell_settings(cfg),
         "features": [digest(train.x, train.y), digest(val.x, val.y), feature_digest(test)],
         "classes": num_classes,
         "seed": seed,
@@ -113,11 +106,13 @@ def frozen_grid(
     cfg: EvalConfig,
     num_classes: int,
     base_seed: int,
+    protocols: list,
     variants: dict[str, list[dict[str, Features]]] | None = None,
     first_seed: int = 0,
     cells: CellStore | None = None,
 ) -> list[Record]:
-    """Every frozen protocol for every feature source at every label budget and seed.
+    """Every frozen protocol of ``protocols`` (evaluate.protocol.FrozenProtocol) for every
+    feature source at every label budget and seed, in one pass over the labelled subsets.
     ``variants[source][seed]`` replaces ``features[source]`` for sources drawn anew per seed
     (random init); ``cells`` keeps each finished cell (evaluate.cells)."""
     records, variants = [], variants or {}
@@ -131,72 +126,10 @@ def frozen_grid(
         for source, parts in features.items():
             parts = variants[source][seed % len(variants[source])] if source in variants else parts
             train, val = parts["train"].take(positions), parts["val"].take(val_rows)
-            for p in FROZEN_PROTOCOLS:
+            for p in protocols:
                 if runs_here(p, per_class, seed, first_seed, source in variants):
                     result = frozen_cell(cells, p, (train, val, parts["test"]), cfg, num_classes, seed)
                     records.append(Record(source, p.name, per_class, seed, result))
-    return records
-
-
-def finetune_cell(cells: CellStore | None, kind: str, model: torch.nn.Module, args: tuple, cfg: EvalConfig, compute):
-    """A fine-tuning run (``kind``: finetune | scratch_search | scratch_lr<rate>) of ``model``
-    on ``args`` = (labelled, val, test, classes, settings, seed, device), from ``cells`` where it ran before."""
-    if cells is None:
-        return compute()
-    labelled, val, test, num_classes, _, seed, _ = args
-    key = {
-        "weights": module_digest(model),
-        "code": module_code_digest(model),
-        "images": [digest(labelled.x, labelled.y), digest(val.x, val.y), feature_digest(test)],
-        "settings": FINETUNE.settings(cfg),
-        "classes": num_classes,
-        "seed": seed,
-    }
-    return cells.get(kind, key, compute)
-
-
-def finetune_grid(
-    encoder: torch.nn.Module | None,
-    scratch: Callable[[int], torch.nn.Module] | None,
-    splits: Splits,
-    cfg: EvalConfig,
-    device,
-    base_seed: int,
-    first_seed: int = 0,
-    cells: CellStore | None = None,
-) -> list[Record]:
-    """Fine-tuning of the pretrained encoder, and supervised-from-scratch from ``scratch(seed)``
-    (a freshly initialised encoder per seed) with its encoder learning rate chosen on the
-    validation images of each budget's first seed from ``finetune.scratch_lr_encoder``
-    (``scratch`` None: the pretrained encoder only; ``encoder`` None: from scratch only).
-    ``cells`` keeps each finished run (evaluate.cells)."""
-    ft, records, scratch_lr, precision = cfg.finetune, [], {}, {"precision": cfg.precision}
-    subsets = labelled_subsets(splits.train.y, cfg.labels_per_class, cfg.seeds, base_seed, first_seed)
-    for per_class, seed, positions in tqdm(subsets, desc="fine-tuning", leave=False):
-        labelled = splits.train.take(positions)
-        val = validation_subset(splits.val, per_class, cfg.val_per_class, base_seed + seed)
-        val = val.subsample(ft.val_images, base_seed)
-        args = (labelled, val, splits.test, splits.num_classes, ft, seed, device)
-        if encoder is not None:
-            run = partial(finetune, encoder, *args, **precision)
-            records.append(
-                Record(
-                    "encoder", "finetune", per_class, seed, finetune_cell(cells, "finetune", encoder, args, cfg, run)
-                )
-            )
-        if scratch is None:
-            continue
-        fresh = scratch(base_seed + seed)
-        if per_class not in scratch_lr:
-            search = partial(finetune_lr_search, ft.scratch_lr_encoder, fresh, *args, **precision)
-            result = finetune_cell(cells, "scratch_search", fresh, args, cfg, search)
-            scratch_lr[per_class] = result.lr
-        else:
-            lr = scratch_lr[per_class]
-            run = partial(finetune, fresh, *args, lr_encoder=lr, **precision)
-            result = finetune_cell(cells, f"scratch_lr{lr:g}", fresh, args, cfg, run)
-            result.selected_on = "validation split (number of steps); learning rate chosen on this budget's first seed"
-        records.append(Record("scratch", "finetune", per_class, seed, result))
     return records
 
 
@@ -209,20 +142,18 @@ def group_results(records: list[Record]) -> dict[tuple, dict[int, object]]:
 
 
 def warning_flags(results: list) -> list[str]:
-    """What may make a cell's number unsafe, with how many of its seeds it hit:
-    at_cap (still improving when the step budget ran out), l2_at_edge (the chosen strength is
-    an end of the grid), unconverged (L-BFGS ended above its gradient tolerance), lr_at_edge
-    (the scratch learning rate chosen is an end of its grid)."""
-    counts = {
-        "at_cap": sum(getattr(r, "at_cap", False) for r in results),
-        "l2_at_edge": sum(getattr(r, "l2_at_edge", False) for r in results),
-        "unconverged": sum(not getattr(r, "converged", True) for r in results),
-        "lr_at_edge": sum(getattr(r, "lr_at_edge", False) for r in results),
-    }
-    return [f"{name} {n}/{len(results)}" for name, n in counts.items() if n]
+    """What may make a cell's number unsafe (each result's own ``flags()``), with how many of
+    its seeds raised it, in the order the results name them."""
+    counts: dict[str, int] = {}
+    for r in results:
+        for flag in r.flags():
+            counts[flag] = counts.get(flag, 0) + 1
+    return [f"{name} {n}/{len(results)}" for name, n in counts.items()]
 
 
-def summarise(records: list[Record], test_labels: torch.Tensor, resamples: int = 1000, seed: int = 0) -> list[dict]:
+def summarise(
+    records: list[Record], test_labels: torch.Tensor, resamples: int = 1000, seed: int = 0
+) -> list[SummaryRow]:
     """Per (source, protocol, budget): mean and std of test accuracy over seeds, and a 95%
     interval of the mean (t over seeds with few labels; bootstrap over test images with all)."""
     rows = []
@@ -230,49 +161,54 @@ def summarise(records: list[Record], test_labels: torch.Tensor, resamples: int =
         accuracies = [r.accuracy for r in results.values()]
         low, high, how = accuracy_interval(results, test_labels, per_class == 0, resamples, seed)
         rows.append(
-            {
-                "source": source,
-                "protocol": protocol,
-                "labels_per_class": per_class,
-                "mean": statistics.fmean(accuracies),
-                "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "n": len(accuracies),
-                "ci_low": low,
-                "ci_high": high,
-                "interval": how,
-                "balanced_accuracy": statistics.fmean(r.balanced_accuracy for r in results.values()),
-                "flags": warning_flags(list(results.values())),
-                "by_seed": {str(seed): r.accuracy for seed, r in results.items()},  # for pairing across runs
-            }
+            SummaryRow(
+                source=source,
+                protocol=protocol,
+                labels_per_class=per_class,
+                mean=statistics.fmean(accuracies),
+                std=statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                n=len(accuracies),
+                ci_low=low,
+                ci_high=high,
+                interval=how,
+                balanced_accuracy=statistics.fmean(r.balanced_accuracy for r in results.values()),
+                flags=warning_flags(list(results.values())),
+                by_seed={str(seed): r.accuracy for seed, r in results.items()},  # for pairing across runs
+            )
         )
     return rows
 
 
-def comparisons(records: list[Record]) -> list[tuple[str, str, str]]:
+def comparisons(records: list[Record], references: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """(protocol, learned source, reference source) pairs: each learned source against every
-    baseline and against supervised-from-scratch, under each protocol both ran."""
+    reference (the baselines, and what protocols declare, e.g. supervised-from-scratch),
+    under each protocol both ran."""
     ran = defaultdict(set)
     for r in records:
         ran[r.protocol].add(r.source)
     return [
         (protocol, a, b)
         for protocol, sources in ran.items()
-        for a in sorted(s for s in sources if s not in REFERENCE_SOURCES)
-        for b in REFERENCE_SOURCES
+        for a in sorted(s for s in sources if s not in references)
+        for b in references
         if b in sources
     ]
 
 
 def paired_differences(
-    records: list[Record], test_labels: torch.Tensor, resamples: int = 1000, seed: int = 0
-) -> list[dict]:
+    records: list[Record],
+    test_labels: torch.Tensor,
+    resamples: int = 1000,
+    seed: int = 0,
+    references: tuple[str, ...] = BASELINES,
+) -> list[Difference]:
     """Accuracy differences (learned − reference) per protocol and budget with 95% intervals and a verdict."""
     groups, rows = group_results(records), []
     budgets = sorted({r.labels_per_class for r in records}, key=lambda b: (b == 0, b))
-    for protocol, a, b in comparisons(records):
+    for protocol, a, b in comparisons(records, references):
         for per_class in budgets:
             if (a, protocol, per_class) in groups and (b, protocol, per_class) in groups:
                 pair = (groups[(a, protocol, per_class)], groups[(b, protocol, per_class)])
                 diff = paired_difference(*pair, test_labels, per_class == 0, resamples, seed)
-                rows.append({"protocol": protocol, "a": a, "b": b, "labels_per_class": per_class, **diff})
+                rows.append(Difference(protocol=protocol, a=a, b=b, labels_per_class=per_class, **diff))
     return rows

@@ -6,13 +6,13 @@ Columns: test accuracy of kNN and of the linear probe with all labels, and of th
 probe with 10 labels per class where the run's grid has it.
 """
 
-import json
 import sys
 from pathlib import Path
 
 import yaml
 
-from evaluate.baselines import REFERENCE_SOURCES
+from evaluate.protocol import reference_sources
+from evaluate.report_types import Report
 
 OPTION_KEYS = ("decoder", "sparsity", "contractive_weight", "weight")
 
@@ -40,14 +40,13 @@ def main(paths: list[str]) -> None:
     print("| run | task | features | kNN test % | linear test % | linear, 10 labels/class % |")
     print("|---|---|---|---:|---:|---:|")
     for path in map(Path, paths):  # a run directory, or an evaluation of it (RUN/evals/NAME)
-        report = json.loads((path / "report.json").read_text())
+        report = Report.from_json((path / "report.json").read_text())
         path = path if (path / "config.yaml").is_file() else path.parent.parent
-        cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
-        for source in report["sources"]:
-            label = "baseline" if source in REFERENCE_SOURCES else task_label(path)
-            few = cells.get((source, "linear", 10))
-            few_text = f"{100 * few['mean']:.1f} ± {100 * few['std']:.1f}" if few else "—"
-            knn, lin = 100 * cells[(source, "knn", 0)]["mean"], 100 * cells[(source, "linear", 0)]["mean"]
+        for source in report.sources:
+            label = "baseline" if source in reference_sources() else task_label(path)
+            few = report.summary_cell(source, "linear", 10)
+            few_text = f"{100 * few.mean:.1f} ± {100 * few.std:.1f}" if few else "—"
+            knn, lin = (100 * report.summary_cell(source, p, 0).mean for p in ("knn", "linear"))
             print(f"| {path.name} | {label} | {source} | {knn:.1f} | {lin:.1f} | {few_text} |")
 
 

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s setup
 py=.venv/bin/python
-read -r -a eval_overrides <<< "${EVAL_OVERRIDES-eval.labels_per_class=[10,0] eval.finetune.enabled=false eval.layer_probe_labels_per_class=-1}"
+read -r -a eval_overrides <<< "${EVAL_OVERRIDES-eval.labels_per_class=[10,0] eval.skip=[finetune] eval.layer_probe_labels_per_class=-1}"
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(configs/ae_fmnist.yaml configs/ae_linear_fmnist.yaml configs/ae_tied_fmnist.yaml
   configs/ae_sparse_fmnist.yaml configs/ae_contractive_fmnist.yaml configs/dae_fmnist.yaml

@@ -29,9 +29,8 @@ def tiny_config_dict(run_dir: Path, **sections) -> dict:
         "eval": {
             "labels_per_class": [2, 0],
             "seeds": 2,
-            "linear_l2": [1e-3],
-            "linear_max_iter": 30,
-            "head": {"max_epochs": 0.0, "min_steps": 60, "eval_every": 20},
+            "linear": {"l2": [1e-3], "max_iter": 30},
+            "mlp_head": {"max_epochs": 0.0, "min_steps": 60, "eval_every": 20},
             "finetune": {
                 "max_epochs": 0.0,
                 "min_steps": 20,
@@ -44,6 +43,9 @@ def tiny_config_dict(run_dir: Path, **sections) -> dict:
             "tsne_points": 100,
             "projector_points": 50,
             "knn_ks": [1, 5],
+            "alignment_uniformity": {"images": 40},
+            "view_retrieval": {"images": 40},
+            "anomaly": {"images": 40, "shown": 4},
         },
     }
     for key, value in sections.items():

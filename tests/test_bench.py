@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from bench.__main__ import main as bench_main
+from bench.label_free import SCORES, trusted
 from bench.leaderboard import BASELINES, ENTRIES
 from bench.paper_fig2 import paper_epochs, verdict
 from bench.report import TITLES
@@ -184,3 +185,25 @@ def test_sweep_scores_on_validation_and_chooses_within_budget(tiny_bench):
         candidates = [r for r in data["rows"] if r["config"] == config and r["within_budget"]]
         assert setting == max(candidates, key=lambda r: r["val_knn_all"])["setting"]
     assert "## 7. Budgets tuned on validation" in (tiny_bench[0] / "BENCHMARKS.md").read_text()
+
+
+def test_label_free_section_scores_every_run_and_correlates_each_score_with_each_target(tiny_bench):
+    out, results = tiny_bench
+    data = results["label_free"]["data"]
+    tasks = [r for r in data["rows"] if r["kind"] == "task"]
+    assert [r["representation"] for r in tasks] == [label for _, label, _ in ENTRIES]
+    assert {r["source"] for r in data["rows"] if r["kind"] == "baseline"} == set(BASELINES)
+    assert all(set(r["scores"]) >= {"rankme", "alignment", "uniformity", "view_retrieval"} for r in data["rows"])
+    assert data["targets"] == ["knn 2", "knn 0", "linear 2", "linear 0"]
+    assert len(data["correlations"]) == len(SCORES) * len(data["targets"])
+    for c in data["correlations"]:
+        assert c["runs"] == len(ENTRIES)
+        assert c["rho"] is None or -1 <= c["low"] <= c["high"] <= 1
+    assert "## 9. Do label-free scores predict transfer?" in (out / "BENCHMARKS.md").read_text()
+
+
+def test_a_score_is_trusted_only_where_every_interval_excludes_zero_the_right_way():
+    row = {"score": "rankme", "target": "knn 0", "rho": 0.8, "low": 0.2, "high": 0.95, "runs": 11}
+    against = {"score": "alignment", "target": "knn 0", "rho": 0.8, "low": 0.2, "high": 0.95, "runs": 11}
+    assert trusted({"correlations": [row, against]}) == ["rankme"]  # alignment should fall as accuracy rises
+    assert trusted({"correlations": [row, {**row, "target": "linear 0", "low": -0.1}]}) == []

@@ -10,8 +10,9 @@ import torch
 
 from evaluate.__main__ import main
 from evaluate.cells import CellStore
+from evaluate.entry import EvaluationSettings, evaluate_run
+from evaluate.report_types import to_plain
 from evaluate.results import LinearResult
-from evaluate.run import evaluate_run
 from pretrain.engine import run_pretraining
 
 
@@ -67,16 +68,16 @@ def test_a_torn_or_foreign_cell_file_is_recomputed(tmp_path, damage):
 
 def test_a_rerun_reuses_every_cell_and_a_changed_setting_reruns_only_its_cells(tiny_cfg):
     run_dir = run_pretraining(tiny_cfg())
-    first, _ = evaluate_run(run_dir)
-    assert first["cells"]["reused"] == 0 and first["cells"]["computed"] > len(first["records"])
-    again, _ = evaluate_run(run_dir)
-    assert (again["cells"]["reused"], again["cells"]["computed"]) == (first["cells"]["computed"], 0)
-    assert again["cells"]["seconds"] == first["cells"]["seconds"]  # what the reused cells cost to compute
-    for key in ("records", "summary", "differences", "all_labels", "layers"):
-        assert json.dumps(again[key], sort_keys=True) == json.dumps(first[key], sort_keys=True), key
-    changed, _ = evaluate_run(run_dir, overrides=["eval.knn_k=3"])
-    knn_cells = sum(r["protocol"] == "knn" for r in changed["records"])
-    assert changed["cells"]["computed"] == knn_cells  # the head, linear, fine-tuning and all-label cells were kept
+    first = evaluate_run(run_dir)
+    assert first.cells.reused == 0 and first.cells.computed > len(first.records)
+    again = evaluate_run(run_dir)
+    assert (again.cells.reused, again.cells.computed) == (first.cells.computed, 0)
+    assert again.cells.seconds == first.cells.seconds  # what the reused cells cost to compute
+    for key in ("records", "summary", "differences", "all_labels", "layers", "label_free"):
+        assert json.dumps(to_plain(getattr(again, key))) == json.dumps(to_plain(getattr(first, key))), key
+    changed = evaluate_run(run_dir, EvaluationSettings(overrides=["eval.knn.k=3"]))
+    knn_cells = sum(r.protocol == "knn" for r in changed.records)
+    assert changed.cells.computed == knn_cells  # the head, linear, fine-tuning and all-label cells were kept
 
 
 def test_a_killed_evaluation_resumes_from_its_finished_cells(tiny_cfg, monkeypatch):
@@ -85,14 +86,14 @@ def test_a_killed_evaluation_resumes_from_its_finished_cells(tiny_cfg, monkeypat
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("evaluate.run.finetune_grid", killed)
+    monkeypatch.setattr("evaluate.protocols.finetune.Finetune.evaluate", killed)
     with pytest.raises(KeyboardInterrupt):
         evaluate_run(run_dir)
     monkeypatch.undo()
-    report, _ = evaluate_run(run_dir)
-    frozen = sum(r["protocol"] != "finetune" for r in report["records"])
-    assert report["cells"]["reused"] == frozen  # the frozen grid finished before the kill
-    assert report["cells"]["computed"] >= sum(r["protocol"] == "finetune" for r in report["records"])
+    report = evaluate_run(run_dir)
+    frozen = sum(r.protocol != "finetune" for r in report.records)
+    assert report.cells.reused == frozen  # the frozen grid finished before the kill
+    assert report.cells.computed >= sum(r.protocol == "finetune" for r in report.records)
 
 
 def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_path, monkeypatch):
@@ -101,7 +102,7 @@ def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_pat
     def no_grid(*args, **kwargs):
         raise AssertionError("the grid ran")
 
-    monkeypatch.setattr("evaluate.run.frozen_grid", no_grid)
+    monkeypatch.setattr("evaluate.entry.frozen_grid", no_grid)
     assert main(["--run", str(run_dir), "--export-features", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test.npz", "train.npz", "val.npz"]
     assert not (run_dir / "report.json").exists() and not (run_dir / "cells").exists()

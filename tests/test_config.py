@@ -47,7 +47,7 @@ def test_unknown_key_is_named(data, path):
         ({"optim": {"lr": "fast"}}, "optim.lr"),
         ({"train": {"batch_size": 1.5}}, "train.batch_size"),
         ({"train": {"batch_size": True}}, "train.batch_size"),
-        ({"eval": {"linear_l2": [1e-3, "x"]}}, "eval.linear_l2.1"),
+        ({"eval": {"linear": {"l2": [1e-3, "x"]}}}, "eval.linear.l2.1"),
         ({"data": 3}, "data"),
     ],
 )
@@ -100,11 +100,40 @@ def test_val_per_class_is_checked_when_the_config_loads():
 
 
 def test_a_run_saved_with_retired_eval_keys_stays_evaluable(tmp_path, capsys):
-    """Runs pretrained before the step caps became epoch budgets hold eval.head.max_steps."""
+    """Runs pretrained before the step caps became epoch budgets hold eval.mlp_head.max_steps."""
     from pretrain.core.config import load_run_config, save_config
 
     save_config(load_config(None), tmp_path / "config.yaml", {})
     text = (tmp_path / "config.yaml").read_text()
-    (tmp_path / "config.yaml").write_text(text.replace("  head:\n", "  head:\n    max_steps: 1500\n"))
+    (tmp_path / "config.yaml").write_text(text.replace("  mlp_head:\n", "  mlp_head:\n    max_steps: 1500\n"))
     cfg = load_run_config(tmp_path)
-    assert cfg.eval.head.min_steps == 1000 and "eval.head.max_steps" in capsys.readouterr().out
+    assert cfg.eval.settings("mlp_head").min_steps == 1000 and "eval.mlp_head.max_steps" in capsys.readouterr().out
+
+
+def test_a_run_saved_before_protocols_owned_their_settings_keeps_them(tmp_path, capsys):
+    """eval.knn_k, eval.linear_l2, eval.head and eval.finetune.enabled of older runs land where they live now."""
+    from pretrain.core.config import load_run_config, save_config
+
+    save_config(load_config(None), tmp_path / "config.yaml", {})
+    data = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    for section in ("knn", "linear", "mlp_head"):
+        del data["eval"][section]
+    data["eval"] |= {"knn_k": 7, "linear_l2": [0.5], "head": {"hidden": 32}}
+    data["eval"]["finetune"]["enabled"] = False
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(data))
+    e = load_run_config(tmp_path).eval
+    assert e.settings("knn").k == 7 and e.settings("linear").l2 == [0.5] and e.settings("mlp_head").hidden == 32
+    assert e.skip == ["finetune"] and "eval.knn_k" in capsys.readouterr().out
+
+
+def test_protocol_settings_are_typed_overridable_and_saved_where_they_are_read(tmp_path):
+    from pretrain.core.config import config_to_dict
+
+    cfg = load_config(None, ["eval.knn.k=5", "eval.finetune.labels_per_class=[10]"])
+    assert cfg.eval.settings("knn").k == 5 and cfg.eval.settings("finetune").labels_per_class == [10]
+    saved = config_to_dict(cfg)["eval"]
+    assert saved["knn"]["k"] == 5 and "sections" not in saved
+    with pytest.raises(ConfigError, match=r"eval\.knn\.kk"):
+        load_config(None, ["eval.knn.kk=5"])
+    with pytest.raises(ConfigError, match=r"eval\.knn\.k"):
+        load_config(None, ["eval.knn.k=many"])

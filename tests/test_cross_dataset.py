@@ -8,6 +8,7 @@ import pytest
 from imagefiles import write_labelled_folder, write_unlabelled_folder
 
 from evaluate.__main__ import main as evaluate_main
+from evaluate.report_types import Report
 from pretrain.__main__ import main as pretrain_main
 from pretrain.core.config import save_config
 
@@ -46,10 +47,25 @@ def test_pretrain_on_unlabelled_folder_then_evaluate_on_labelled_one(unlabelled_
     assert max(r["accuracy"] for r in encoder_linear) > 0.4
 
 
-def test_evaluating_an_unlabelled_run_without_eval_data_says_what_to_add(unlabelled_run, capsys):
-    assert evaluate_main(["--run", str(unlabelled_run)]) == 2
+def test_an_unlabelled_run_gets_the_label_free_report_and_says_what_to_add(unlabelled_run, capsys):
+    assert evaluate_main(["--run", str(unlabelled_run)]) == 0
+    markdown = capsys.readouterr().out
+    text = (unlabelled_run / "report.json").read_text()
+    report = Report.from_json(text)
+    assert not report.labelled and not report.records and not report.summary
+    assert {m.protocol for m in report.label_free} == {"rankme", "alignment_uniformity", "view_retrieval", "anomaly"}
+    assert {m.source for m in report.measurements("rankme")} == {"encoder", "raw_pixels", "pca", "random_init"}
+    assert "NaN" not in text and "Infinity" not in text  # too few images is flagged, never a NaN
+    assert "## Without labels: rankme" in markdown and "linear (needs labels)" in markdown
+    assert "eval.data.name=image_folder eval.data.root=DIR" in markdown
+    assert (unlabelled_run / "plots" / "anomalies.png").stat().st_size > 1000
+    assert not (unlabelled_run / "results.csv").exists()
+
+
+def test_asking_an_unlabelled_run_for_a_labelled_protocol_names_both(unlabelled_run, capsys):
+    assert evaluate_main(["--run", str(unlabelled_run), "eval.protocols=[linear]"]) == 2
     err = capsys.readouterr().err
-    assert "has no labels" in err and "eval.data.name=image_folder eval.data.root=DIR" in err
+    assert "linear needs labels" in err and str(unlabelled_run) in err
 
 
 def test_a_label_budget_larger_than_a_class_is_a_clear_error(unlabelled_run, tmp_path, capsys):

@@ -1,7 +1,7 @@
 """Evaluation of tiny runs: every protocol, the report, the feature cache, exports, compare."""
 
 import csv
-import json
+import dataclasses
 import shutil
 
 import matplotlib.colors
@@ -10,55 +10,63 @@ import pytest
 import torch
 
 from evaluate.__main__ import main
+from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.features import cache_key
 from evaluate.outputs import export_features
-from evaluate.run import evaluate_run
+from evaluate.protocol import all_protocols
+from evaluate.report_types import Report, SummaryRow
+from evaluate.run import encoder_features
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.engine import run_pretraining
 
-PROTOCOLS = {"linear", "mlp_head", "knn", "finetune"}
+GRID_PROTOCOLS = {p.name for p in all_protocols() if not p.label_free}  # every registered one runs by default
+LABEL_FREE = {p.name for p in all_protocols() if p.label_free}
 
 
 def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_path, capsys):
     run_dir = run_pretraining(tiny_cfg(data={"holdout_classes": [3, 8]}))
     assert main(["--run", str(run_dir)]) == 0
-    report = json.loads((run_dir / "report.json").read_text())
-    assert list(report["sources"]) == ["encoder", "raw_pixels", "pca", "random_init"]
-    cells = {(r["source"], r["protocol"], r["labels_per_class"]): r for r in report["summary"]}
-    for source in report["sources"]:
+    report = Report.from_json((run_dir / "report.json").read_text())
+    assert list(report.sources) == ["encoder", "raw_pixels", "pca", "random_init"]
+    cells = {(r.source, r.protocol, r.labels_per_class): r for r in report.summary}
+    for source in report.sources:
         for protocol in ("linear", "mlp_head", "knn"):
             # with all labels only what is random reruns per seed: the head, and every random-init draw
             reruns = protocol == "mlp_head" or source == "random_init"
-            assert cells[(source, protocol, 2)]["n"] == 2 and cells[(source, protocol, 0)]["n"] == (2 if reruns else 1)
+            assert cells[(source, protocol, 2)].n == 2 and cells[(source, protocol, 0)].n == (2 if reruns else 1)
     assert ("encoder", "finetune", 2) in cells and ("scratch", "finetune", 0) in cells  # supervised from scratch
-    assert all(0.0 <= r["accuracy"] <= 1.0 for r in report["records"])
-    assert len(report["encoder_weights_sha256"]) == 16 and report["pretrain_steps"] > 0
-    for r in report["records"]:  # held-out classes have no test image, so no per-class accuracy
-        assert [i for i, a in enumerate(r["per_class_accuracy"]) if a is None] == [3, 8]
-        assert 0 <= r["balanced_accuracy"] <= 1
-    assert {(d["a"], d["b"]) for d in report["differences"]} >= {("encoder", "raw_pixels"), ("encoder", "scratch")}
-    assert all(r["ci_low"] <= r["mean"] <= r["ci_high"] for r in report["summary"])
-    assert {r["protocol"] for r in report["records"]} == PROTOCOLS
-    for metrics in report["all_labels"].values():
+    assert all(0.0 <= r.result.accuracy <= 1.0 for r in report.records)
+    assert len(report.encoder_weights_sha256) == 16 and report.pretrain_steps > 0
+    for r in report.records:  # held-out classes have no test image, so no per-class accuracy
+        assert [i for i, a in enumerate(r.result.per_class_accuracy) if a is None] == [3, 8]
+        assert 0 <= r.result.balanced_accuracy <= 1
+    assert {(d.a, d.b) for d in report.differences} >= {("encoder", "raw_pixels"), ("encoder", "scratch")}
+    assert all(r.ci_low <= r.mean <= r.ci_high for r in report.summary)
+    assert {r.protocol for r in report.records} == GRID_PROTOCOLS
+    assert {m.protocol for m in report.label_free} == LABEL_FREE  # label-free protocols run on labelled runs too
+    assert {m.source for m in report.measurements("rankme")} == set(report.sources)  # baselines measured alike
+    for metrics in report.all_labels.values():
         assert set(metrics) >= {"knn_accuracy_by_k", "retrieval", "clustering"}
-    assert [row["layer"] for row in report["layers"]] == ["backbone.1", "backbone.3", "code"]
-    aurocs = report["outliers"]["auroc"]
+    assert [row.layer for row in report.layers] == ["backbone.1", "backbone.3", "code"]
+    aurocs = report.outliers["auroc"]
     assert "reconstruction_error[autoencoder]" in aurocs and "knn_distance[encoder]" in aurocs
     assert all(0.0 <= v <= 1.0 for v in aurocs.values())
-    assert report["outliers"]["holdout_classes"] == [3, 8]
+    assert report.outliers["holdout_classes"] == [3, 8]
     for plot in (
         "label_efficiency",
         "feature_map",
         "confusion_matrix",
         "reconstructions_autoencoder",
         "latent_walk_autoencoder",
+        "feature_spectrum",
+        "anomalies",
     ):
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000, plot
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
-    assert len(rows) == len(report["records"]) and rows[0]["source"] == "encoder"
+    assert len(rows) == len(report.records) and rows[0]["source"] == "encoder"
     for column in ("k", "temperature", "l2", "l2_at_edge", "converged", "best_step", "at_cap", "val_size", "lr"):
         assert column in rows[0], column
-    assert {row["encoder_weights_sha256"] for row in rows} == {report["encoder_weights_sha256"]}
+    assert {row["encoder_weights_sha256"] for row in rows} == {report.encoder_weights_sha256}
     by_protocol = {row["protocol"]: row for row in rows}  # the last row of each protocol
     assert float(by_protocol["linear"]["l2"]) > 0 and by_protocol["linear"]["best_step"] == ""
     assert int(by_protocol["mlp_head"]["best_step"]) <= int(by_protocol["mlp_head"]["steps_run"])
@@ -79,9 +87,9 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
 
 def test_export_round_trips(tiny_cfg, tmp_path):
     run_dir = run_pretraining(tiny_cfg())
-    report, run = evaluate_run(run_dir, baselines=[], overrides=["eval.finetune.enabled=false"])
-    export_features(run.features["encoder"], tmp_path / "out")
-    for split, features in run.features["encoder"].items():
+    features_by_split = encoder_features(run_dir)
+    export_features(features_by_split, tmp_path / "out")
+    for split, features in features_by_split.items():
         data = np.load(tmp_path / "out" / f"{split}.npz")
         assert (
             data["features"].dtype == np.float32
@@ -97,27 +105,27 @@ def test_export_round_trips(tiny_cfg, tmp_path):
 def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg, evaluation_dir):
     cfg = tiny_cfg(tasks=[{"name": "decoder_only", "infer_steps": 5}], train={"epochs": 2})
     run_dir = run_pretraining(cfg)
-    overrides = ["eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
+    overrides = ["eval.skip=[finetune]", "eval.labels_per_class=[0]"]
     assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0  # report, plots, logs
     out = evaluation_dir(run_dir)
-    report = json.loads((out / "report.json").read_text())
-    assert list(report["sources"]) == ["encoder", "decoder_only_codes"]
+    report = Report.from_json((out / "report.json").read_text())
+    assert list(report.sources) == ["encoder", "decoder_only_codes"]
     for plot in ("reconstructions_decoder_only", "latent_walk_decoder_only"):  # from codes inferred for test images
         assert (out / "plots" / f"{plot}.png").stat().st_size > 1000, plot
-    assert {r["source"] for r in report["summary"]} == {"encoder", "decoder_only_codes"}
+    assert {r.source for r in report.summary} == {"encoder", "decoder_only_codes"}
     cached = sorted(p.name.split("-")[0] for p in (run_dir / "features").glob("*.pt"))
     assert cached == ["test", "test", "train", "train", "val", "val"]  # two sources x three splits
 
 
 def test_evaluate_reuses_cached_features(tiny_cfg):
     run_dir = run_pretraining(tiny_cfg())
-    overrides = ["eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
-    first, _ = evaluate_run(run_dir, overrides=overrides)
+    overrides = ["eval.skip=[finetune]", "eval.labels_per_class=[0]"]
+    first = evaluate_run(run_dir, EvaluationSettings(overrides=overrides))
     stamps = {p: p.stat().st_mtime_ns for p in (run_dir / "features").glob("*.pt")}
     assert stamps
-    second, _ = evaluate_run(run_dir, overrides=overrides)
+    second = evaluate_run(run_dir, EvaluationSettings(overrides=overrides))
     assert {p: p.stat().st_mtime_ns for p in (run_dir / "features").glob("*.pt")} == stamps  # read, not rewritten
-    assert first["summary"] == second["summary"]
+    assert first.summary == second.summary
 
 
 def test_compare_two_runs(tiny_cfg, tmp_path, capsys, evaluation_dir):
@@ -127,7 +135,7 @@ def test_compare_two_runs(tiny_cfg, tmp_path, capsys, evaluation_dir):
         run_dir = run_pretraining(
             tiny_cfg(run_dir=tmp_path / name, tasks=[{"name": "autoencoder", "decoder": decoder}])
         )
-        overrides = ["eval.finetune.enabled=false", f"eval.seeds={seeds}"]
+        overrides = ["eval.skip=[finetune]", f"eval.seeds={seeds}"]
         assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0
         runs.append(str(evaluation_dir(run_dir)))
     capsys.readouterr()
@@ -166,8 +174,9 @@ def test_only_eval_settings_change_after_pretraining(tiny_cfg, override, capsys)
 
 def _summary_rows(source, protocol, means, **extra):
     """Summary rows of one (source, protocol) line at budgets 2, 5 and all labels."""
+    fields = {"ci_low": None, "ci_high": None, "interval": "", "balanced_accuracy": 0.0, "flags": [], "by_seed": {}}
     return [
-        {"source": source, "protocol": protocol, "labels_per_class": b, "mean": m, "std": 0.02, "n": 3, **extra}
+        SummaryRow(source=source, protocol=protocol, labels_per_class=b, mean=m, std=0.02, n=3, **(fields | extra))
         for b, m in zip((2, 5, 0), means)
     ]
 
@@ -196,7 +205,7 @@ def test_label_efficiency_figure_has_a_panel_per_protocol_grey_references_and_in
     assert any(np.isclose(y.min(), 40) and np.isclose(y.max(), 90) for y in ys)  # ci_low/ci_high in %
     assert any(np.isclose(y.min(), 28) and np.isclose(y.max(), 52) for y in ys)  # no interval: mean ± std
     assert len(label_efficiency_figure(summary + _summary_rows("x", "mine", (0.1,) * 3), "t", 10).axes) == 3
-    many = [{**r, "protocol": p} for p in ("linear", "mlp_head", "knn", "finetune") for r in summary[:3]]
+    many = [dataclasses.replace(r, protocol=p) for p in ("linear", "mlp_head", "knn", "finetune") for r in summary[:3]]
     assert [ax.get_subplotspec().rowspan.start for ax in label_efficiency_figure(many, "t", 10).axes] == [0, 0, 1, 1]
     assert label_efficiency_plot(summary, tmp_path / "le.png", "t", 10).stat().st_size > 1000
 

@@ -1,7 +1,6 @@
 import torch
 
-from evaluate.finetune import augment, finetune
-from pretrain.core.config import FinetuneConfig
+from evaluate.finetune import FinetuneSettings, augment, finetune
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.encoders import build_encoder
 
@@ -31,7 +30,7 @@ def test_finetune_learns_synthetic_classes_and_selects_on_validation():
     train, val, test = synthetic_images(100, seed=0), synthetic_images(200, seed=1), synthetic_images(200, seed=2)
     torch.manual_seed(0)
     encoder = build_encoder("paper_conv", 16, (1, 28, 28), 0.3, 0.3)
-    settings = FinetuneConfig(max_epochs=0, min_steps=150, eval_every=15, patience=4, lr_encoder=1e-3, lr_head=3e-3)
+    settings = FinetuneSettings(max_epochs=0, min_steps=150, eval_every=15, patience=4, lr_encoder=1e-3, lr_head=3e-3)
     result = finetune(encoder, train, val, test, 10, settings, seed=0)
     assert result.accuracy > 0.8
     assert result.best_step <= result.steps_run <= 150
@@ -66,16 +65,16 @@ def test_scratch_gets_the_learning_rate_validation_prefers(monkeypatch):
         )
 
     monkeypatch.setattr(ft, "finetune", fake)
-    chosen = ft.finetune_lr_search([1e-4, 1e-3, 1e-2], None, None, None, None, 10, FinetuneConfig(), 0, "cpu")
+    chosen = ft.finetune_lr_search([1e-4, 1e-3, 1e-2], None, None, None, None, 10, FinetuneSettings(), 0, "cpu")
     assert chosen.lr == 1e-3 and chosen.accuracy == 0.6 and not chosen.lr_at_edge
-    edge = ft.finetune_lr_search([1e-3, 1e-2], None, None, None, None, 10, FinetuneConfig(), 0, "cpu")
+    edge = ft.finetune_lr_search([1e-3, 1e-2], None, None, None, None, 10, FinetuneSettings(), 0, "cpu")
     assert edge.lr == 1e-3 and edge.lr_at_edge  # the best rate is the grid's smallest: a wider grid may do better
 
 
 def test_finetune_budget_grows_with_the_labelled_set():
     train, val, test = synthetic_images(640, seed=0), synthetic_images(50, seed=1), synthetic_images(50, seed=2)
     encoder = build_encoder("paper_conv", 8, (1, 28, 28), 0.3, 0.3)
-    settings = FinetuneConfig(max_epochs=0.5, min_steps=2, eval_every=1, patience=100, batch_size=64)
+    settings = FinetuneSettings(max_epochs=0.5, min_steps=2, eval_every=1, patience=100, batch_size=64)
     result = finetune(encoder, train, val, test, 10, settings, seed=0)
     assert result.max_steps == 5 and result.steps_run == 5  # half an epoch of 640 images at batch 64
     assert result.val_size == 50

@@ -1,12 +1,11 @@
 from test_linear import blobs
 
-from evaluate.head import mlp_head_probe
-from pretrain.core.config import HeadConfig
+from evaluate.head import HeadSettings, mlp_head_probe
 from pretrain.core.samples import Features
 
 
 def test_mlp_head_separable_reaches_100():
-    budget = HeadConfig(max_epochs=0, min_steps=400)
+    budget = HeadSettings(max_epochs=0, min_steps=400)
     result = mlp_head_probe(blobs(200, 10, 5, 0), blobs(100, 10, 5, 1), blobs(200, 10, 5, 2), budget)
     assert result.accuracy > 0.99
     assert 0 <= result.best_step <= result.steps_run <= 400
@@ -17,7 +16,7 @@ def test_mlp_head_shuffled_labels_near_chance():
         blobs(300, 10, 5, 0, shuffle=True),
         blobs(200, 10, 5, 1, shuffle=True),
         blobs(1000, 10, 5, 2, shuffle=True),
-        HeadConfig(max_epochs=0, min_steps=400),
+        HeadSettings(max_epochs=0, min_steps=400),
     )
     assert abs(result.accuracy - 0.2) < 0.06
 
@@ -31,6 +30,6 @@ def test_mlp_head_needs_a_hidden_layer_for_xor():
         return Features(x, ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long(), torch.arange(n))
 
     sets = xor(1000, 0), xor(300, 1), xor(500, 2)
-    linear = mlp_head_probe(*sets, HeadConfig(layers=1, max_epochs=0, min_steps=600, lr=1e-2))
-    deep = mlp_head_probe(*sets, HeadConfig(layers=2, hidden=64, max_epochs=0, min_steps=1500, lr=1e-2))
+    linear = mlp_head_probe(*sets, HeadSettings(layers=1, max_epochs=0, min_steps=600, lr=1e-2))
+    deep = mlp_head_probe(*sets, HeadSettings(layers=2, hidden=64, max_epochs=0, min_steps=1500, lr=1e-2))
     assert linear.accuracy < 0.7 and deep.accuracy > 0.9

@@ -9,16 +9,26 @@ from bench.leaderboard import cached, mean_metrics
 from bench.targets import TARGETS, Target, target_line
 from bench.verdicts import paired_difference, paired_differences, per_run, reference_row, versus
 from evaluate import suite
+from evaluate.report_types import SummaryRow
 
 
-def summary(protocol: str, per_class: int, by_seed: dict[int, float]) -> dict:
+def summary(protocol: str, per_class: int, by_seed: dict[int, float]) -> SummaryRow:
     values = list(by_seed.values())
-    return {
-        "protocol": protocol,
-        "labels_per_class": per_class,
-        "mean": sum(values) / len(values),
-        "by_seed": {str(s): v for s, v in by_seed.items()},
-    }
+    mean = sum(values) / len(values)
+    return SummaryRow(
+        source="encoder",
+        protocol=protocol,
+        labels_per_class=per_class,
+        mean=mean,
+        std=0.0,
+        n=len(values),
+        ci_low=None,
+        ci_high=None,
+        interval="",
+        balanced_accuracy=mean,
+        flags=[],
+        by_seed={str(s): v for s, v in by_seed.items()},
+    )
 
 
 def test_seed_ranges_draw_the_subsets_of_one_long_sequence():
@@ -70,9 +80,9 @@ def leaderboard(task_linear_all: float, task_finetune: float, scratch: float) ->
 def test_baselines_are_matched_by_architecture():
     data = leaderboard(0.9, 0.85, 0.80)
     task = data["rows"][0]
-    assert reference_row(data, "scratch", "resnet_small")["summary"][0]["mean"] == 0.80
+    assert reference_row(data, "scratch", "resnet_small")["summary"][0].mean == 0.80
     mine, theirs = versus(data, task, "finetune", "scratch", 10)  # fine-tuning ran at 100 only: the nearest
-    assert (mine["mean"], theirs["mean"]) == (0.85, 0.80)
+    assert (mine.mean, theirs.mean) == (0.85, 0.80)
 
 
 def test_targets_say_met_or_the_gap():

@@ -56,8 +56,7 @@ def test_standardise_leaves_dimensions_constant_on_the_labelled_set_unscaled():
 def test_mlp_head_is_not_derailed_by_pixels_constant_on_the_labelled_set():
     """The raw-pixel failure: dimensions all 0 on the labelled images but not on test images
     used to be scaled by 1e6; the head's random first layer then drowned the signal."""
-    from evaluate.head import mlp_head_probe
-    from pretrain.core.config import HeadConfig
+    from evaluate.head import HeadSettings, mlp_head_probe
 
     def with_border(features: Features, border: bool, seed: int) -> Features:
         noise = torch.rand(len(features), 50, generator=torch.Generator().manual_seed(seed)) if border else None
@@ -66,7 +65,7 @@ def test_mlp_head_is_not_derailed_by_pixels_constant_on_the_labelled_set():
 
     train = with_border(blobs(20, 10, 5, 0), False, 0)
     val, test = with_border(blobs(100, 10, 5, 1), True, 1), with_border(blobs(300, 10, 5, 2), True, 2)
-    result = mlp_head_probe(train, val, test, HeadConfig(max_epochs=0, min_steps=200))
+    result = mlp_head_probe(train, val, test, HeadSettings(max_epochs=0, min_steps=200))
     assert result.accuracy > 0.95
 
 
@@ -96,5 +95,5 @@ def test_linear_probe_flags_a_choice_at_the_grid_edge_and_records_convergence():
 def test_default_l2_grid_is_wide():
     from pretrain.core.config import EvalConfig
 
-    grid = EvalConfig().linear_l2
+    grid = EvalConfig().settings("linear").l2
     assert min(grid) <= 1e-6 and max(grid) >= 10 and len(grid) >= 8

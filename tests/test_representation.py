@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import tiny_config_dict
 
-from evaluate.run import evaluate_run
+from evaluate.entry import EvaluationSettings, evaluate_run
 from pretrain.core.config import ConfigError, config_from_dict, load_config
 from pretrain.engine import run_pretraining
 
@@ -21,12 +21,12 @@ def pooled_run(tmp_path_factory):
 
 @pytest.mark.parametrize(("headline", "other", "dim"), [("code", "encoder_pooled", 16), ("pooled", "encoder_code", 8)])
 def test_both_representations_are_reported_with_the_headline_named(pooled_run, tmp_path, headline, other, dim):
-    overrides = [f"eval.representation={headline}", "eval.finetune.enabled=false", "eval.labels_per_class=[0]"]
-    report, run = evaluate_run(pooled_run, [], overrides, out_dir=tmp_path)
-    assert set(report["sources"]) == {"encoder", other}
-    assert ("pooled features" if headline == "pooled" else "code z") in report["sources"]["encoder"]
-    assert run.features[other]["test"].x.shape[1] == dim
-    assert {d["a"] for d in report["differences"]} <= {"encoder", other}
+    overrides = [f"eval.representation={headline}", "eval.skip=[finetune]", "eval.labels_per_class=[0]"]
+    report = evaluate_run(pooled_run, EvaluationSettings(overrides, baselines=[], out_dir=tmp_path))
+    assert set(report.sources) == {"encoder", other}
+    assert ("pooled features" if headline == "pooled" else "code z") in report.sources["encoder"]
+    assert {m.source: m.result.dim for m in report.measurements("rankme")}[other] == dim
+    assert {d.a for d in report.differences} <= {"encoder", other}
 
 
 def test_an_unknown_representation_is_a_config_error():

@@ -3,9 +3,15 @@
 import pytest
 import torch
 
+import evaluate.protocols.finetune as finetune_protocol
 import evaluate.suite as suite
-from pretrain.core.config import ConfigError, EvalConfig, HeadConfig
+from evaluate.context import EvalContext
+from evaluate.protocol import FrozenProtocol, all_protocols
+from pretrain.core.config import Config, ConfigError, EvalConfig, eval_config_from_dict
+from pretrain.core.protocols import PROTOCOLS
 from pretrain.core.samples import Features
+
+FROZEN = [p for p in all_protocols() if p.frozen]
 
 
 def labelled(n: int, classes: int, d: int = 4, seed: int = 0, offset: int = 0) -> Features:
@@ -33,26 +39,28 @@ def test_every_seed_runs_at_all_labels():
 
 
 def grid_config(mode: str) -> EvalConfig:
-    head = HeadConfig(max_epochs=0, min_steps=20, eval_every=10)
-    return EvalConfig(labels_per_class=[2, 0], seeds=2, linear_l2=[1e-3], head=head, val_per_class=mode)
+    head = {"max_epochs": 0, "min_steps": 20, "eval_every": 10}
+    return eval_config_from_dict(
+        {"labels_per_class": [2, 0], "seeds": 2, "linear": {"l2": [1e-3]}, "mlp_head": head, "val_per_class": mode}
+    )
 
 
 def test_frozen_grid_matches_validation_and_reruns_only_what_is_random():
     parts = {"train": labelled(80, 4), "val": labelled(200, 4, seed=1, offset=80), "test": labelled(40, 4, seed=2)}
     fresh = [{**parts, "train": labelled(80, 4, seed=10 + s)} for s in range(2)]
     records = suite.frozen_grid(
-        {"encoder": parts, "random_init": parts}, grid_config("matched"), 4, 0, {"random_init": fresh}
+        {"encoder": parts, "random_init": parts}, grid_config("matched"), 4, 0, FROZEN, {"random_init": fresh}
     )
     count = {}
     for r in records:
         count[(r.source, r.protocol, r.labels_per_class)] = count.get((r.source, r.protocol, r.labels_per_class), 0) + 1
-        if r.protocol != "knn":
+        if not r.result.selected_on.startswith("nothing"):  # kNN, prototype: nothing chosen, no validation read
             assert r.result.val_size == (20 if r.labels_per_class == 2 else 200)  # 5 per class, or all with all labels
     assert count[("encoder", "linear", 0)] == 1 and count[("encoder", "knn", 0)] == 1  # deterministic: once
     assert count[("encoder", "mlp_head", 0)] == 2  # the head's initialisation is random: every seed
     assert count[("random_init", "linear", 0)] == 2  # a fresh random encoder per seed
-    full = suite.frozen_grid({"encoder": parts}, grid_config("full"), 4, 0)
-    assert all(r.result.val_size == 200 for r in full if r.protocol != "knn")
+    full = suite.frozen_grid({"encoder": parts}, grid_config("full"), 4, 0, FROZEN)
+    assert all(r.result.val_size == 200 for r in full if not r.result.selected_on.startswith("nothing"))
 
 
 def test_frozen_grid_uses_each_seeds_random_draw(monkeypatch):
@@ -62,23 +70,14 @@ def test_frozen_grid_uses_each_seeds_random_draw(monkeypatch):
         {**parts, "train": Features(torch.full((80, 4), float(s)), parts["train"].y, parts["train"].index)}
         for s in range(2)
     ]
-    protocol = suite.FROZEN_PROTOCOLS[0]
-    monkeypatch.setattr(
-        suite,
-        "FROZEN_PROTOCOLS",
-        (
-            protocol.__class__(
-                protocol.name,
-                protocol.result_type,
-                "o",
-                protocol.note,
-                stochastic=False,
-                settings=protocol.settings,
-                run=lambda train, *rest: seen.append(train.x[0, 0].item()),
-            ),
-        ),
-    )
-    suite.frozen_grid({"random_init": parts}, grid_config("matched"), 4, 0, {"random_init": fresh})
+
+    class Spy(FrozenProtocol):
+        name = "spy"
+
+        def fit(self, train, *rest):
+            seen.append(train.x[0, 0].item())
+
+    suite.frozen_grid({"random_init": parts}, grid_config("matched"), 4, 0, [Spy()], {"random_init": fresh})
     assert seen == [0.0, 1.0, 0.0, 1.0]  # budget 2: seeds 0, 1; all labels: seeds 0, 1
 
 
@@ -93,13 +92,15 @@ def test_scratch_starts_from_fresh_weights_each_seed_and_searches_its_rate_once_
         calls.append(("search", encoder, None))
         return type("R", (), {"lr": 1e-3, "val_accuracy": 0.5})()
 
-    monkeypatch.setattr(suite, "finetune", fake_finetune)
-    monkeypatch.setattr(suite, "finetune_lr_search", fake_search)
+    monkeypatch.setattr(finetune_protocol, "finetune", fake_finetune)
+    monkeypatch.setattr(finetune_protocol, "finetune_lr_search", fake_search)
     splits = type(
         "S", (), {"train": labelled(40, 4), "val": labelled(40, 4, offset=40), "test": None, "num_classes": 4}
     )()
-    cfg = EvalConfig(labels_per_class=[2, 0], seeds=2)
-    suite.finetune_grid("pretrained", lambda seed: f"random{seed}", splits, cfg, "cpu", base_seed=5)
+    cfg = Config(eval=EvalConfig(labels_per_class=[2, 0], seeds=2))
+    ctx = EvalContext(cfg, splits, {}, [], "cpu", frozenset(), base_seed=5, encoder="pretrained")
+    ctx.scratch = lambda seed: f"random{seed}"
+    PROTOCOLS["finetune"].evaluate(ctx)
     scratch = [c for c in calls if c[1] != "pretrained"]
     assert [c[1] for c in scratch] == ["random5", "random6", "random5", "random6"]  # one draw per seed
     assert [c[0] for c in scratch] == ["search", "finetune", "search", "finetune"]

@@ -76,13 +76,13 @@ def test_summary_and_differences_from_records():
     records += [Record("encoder", "knn", 1, s, result(right if s < 2 else wrong_half, labels)) for s in range(3)] + [
         Record("pca", "knn", 1, s, result(wrong_half, labels)) for s in range(3)
     ]
-    rows = {(r["source"], r["labels_per_class"]): r for r in summarise(records, labels, 200, 0)}
-    assert rows[("encoder", 0)]["interval"] == "bootstrap over test images" and rows[("encoder", 0)]["ci_low"] == 1.0
-    assert rows[("encoder", 1)]["interval"] == "t over seeds" and rows[("encoder", 1)]["n"] == 3
-    assert rows[("encoder", 1)]["ci_low"] < rows[("encoder", 1)]["mean"] < rows[("encoder", 1)]["ci_high"]
-    diffs = {d["labels_per_class"]: d for d in paired_differences(records, labels, 200, 0)}
-    assert diffs[0]["a"] == "encoder" and diffs[0]["b"] == "pca" and diffs[0]["verdict"] == "better"
-    assert diffs[1]["difference"] == pytest.approx(1 / 3) and diffs[1]["verdict"] == "within noise"
+    rows = {(r.source, r.labels_per_class): r for r in summarise(records, labels, 200, 0)}
+    assert rows[("encoder", 0)].interval == "bootstrap over test images" and rows[("encoder", 0)].ci_low == 1.0
+    assert rows[("encoder", 1)].interval == "t over seeds" and rows[("encoder", 1)].n == 3
+    assert rows[("encoder", 1)].ci_low < rows[("encoder", 1)].mean < rows[("encoder", 1)].ci_high
+    diffs = {d.labels_per_class: d for d in paired_differences(records, labels, 200, 0)}
+    assert diffs[0].a == "encoder" and diffs[0].b == "pca" and diffs[0].verdict == "better"
+    assert diffs[1].difference == pytest.approx(1 / 3) and diffs[1].verdict == "within noise"
 
 
 def test_flags_reach_the_summary():
@@ -98,7 +98,7 @@ def test_flags_reach_the_summary():
         at_cap=True,
     )
     (row,) = summarise([Record("encoder", "mlp_head", 1, 0, capped)], labels, 50, 0)
-    assert row["flags"] == ["at_cap 1/1"]
+    assert row.flags == ["at_cap 1/1"]
 
 
 def test_one_labelled_subset_gives_no_verdict():

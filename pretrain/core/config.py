@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from pretrain.core.protocols import migrate_moved_keys, parse_protocol_sections, sections_to_dict, settings_types
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
     ConfigError,
@@ -120,43 +121,6 @@ class MonitorConfig:
     temperature: float = 0.07
 
 
-@dataclass
-class HeadConfig:
-    """The small MLP head trained on frozen features (early-stopped on validation)."""
-
-    hidden: int = 256
-    layers: int = 2  # 1 = linear head
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 256
-    max_epochs: float = 20.0  # step budget: epochs over the labelled set ...
-    min_steps: int = 1000  # ... but at least this many steps
-    eval_every: int = 50  # steps between validation checks ...
-    max_checks: int = 40  # ... widened so a long budget has at most this many
-    patience: int = 5  # checks without improvement before stopping
-
-
-@dataclass
-class FinetuneConfig:
-    """Encoder + linear head trained together; supervised-from-scratch uses the same recipe
-    with its own encoder learning rate chosen on validation from ``scratch_lr_encoder``."""
-
-    enabled: bool = True
-    max_epochs: float = 4.0  # step budget: epochs over the labelled set ...
-    min_steps: int = 500  # ... but at least this many steps
-    eval_every: int = 25  # steps between validation checks ...
-    max_checks: int = 20  # ... widened so a long budget has at most this many
-    patience: int = 5  # checks without improvement before stopping
-    batch_size: int = 64
-    lr_head: float = 1e-2
-    lr_encoder: float = 3e-4  # lower than the head's: adjust the pretrained weights, do not overwrite them
-    scratch_lr_encoder: list[float] = field(default_factory=lambda: [3e-4, 1e-3, 3e-3])  # chosen on validation
-    weight_decay: float = 1e-4
-    shift: int = 2  # augmentation: random translation in pixels
-    flip: bool = True  # augmentation: random horizontal flip
-    val_images: int = 2000  # cap on validation images scored at each check (0 = no cap)
-
-
 VAL_PER_CLASS_MODES = ("matched", "full")  # eval.val_per_class
 REPRESENTATIONS = ("code", "pooled")  # eval.representation
 
@@ -169,15 +133,9 @@ class EvalConfig:
     # the headline vector: code (z, the m-number bottleneck) | pooled (h, the pooled backbone features
     # before the projection, SimCLR's convention); the other is reported beside it where it exists
     representation: str = "code"
-    knn_k: int = 20
-    knn_temperature: float = 0.07
     knn_ks: list[int] = field(default_factory=lambda: [1, 5, 20, 50])  # kNN accuracy with all labels
     retrieval_ks: list[int] = field(default_factory=lambda: [1, 5, 10])
-    linear_l2: list[float] = field(default_factory=lambda: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0])
-    linear_max_iter: int = 500  # L-BFGS iterations; a fit that hits the cap is flagged unconverged
     bootstrap: int = 1000  # resamples of the test images for all-label intervals
-    head: HeadConfig = field(default_factory=HeadConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     baselines: list[str] = field(default_factory=lambda: ["raw_pixels", "pca", "random_init"])
     layer_probe_labels_per_class: int = 100  # per-layer linear probe budget (0 = all labels, -1 = off)
     clustering_restarts: int = 3
@@ -191,6 +149,16 @@ class EvalConfig:
     # another dataset to evaluate on (every data.* key, as eval.data.*); None: the pretraining dataset.
     # Its images are brought to the encoder's input size and channels.
     data: DataConfig | None = None
+    protocols: list[str] = field(default_factory=list)  # [] = every registered protocol the run can serve
+    skip: list[str] = field(default_factory=list)  # protocols left out (e.g. [finetune], the slow one)
+    # each protocol's own settings, eval.<protocol>.* (pretrain.core.protocols); filled by config_from_dict
+    sections: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def settings(self, protocol: str) -> Any:
+        """The typed settings of ``protocol`` (its ``eval.<protocol>`` section)."""
+        if protocol not in self.sections:
+            self.sections.update(parse_protocol_sections({})[1])  # an EvalConfig built in code: the defaults
+        return self.sections[protocol]
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:
@@ -241,15 +209,33 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
 def config_from_dict(data: dict) -> Config:
     """Typed Config from a plain mapping; task entries are parsed by their own Config classes."""
     tasks = data.get("tasks", [dict(t) for t in DEFAULT_TASKS])
-    cfg = parse_dataclass(Config, {**data, "tasks": []})
+    eval_section, sections = parse_protocol_sections(data.get("eval") or {})
+    cfg = parse_dataclass(Config, {**data, "tasks": [], "eval": eval_section})
+    cfg.eval.sections = sections
     if not isinstance(tasks, list) or not tasks:
         raise ConfigError("tasks: expected a non-empty list of task sections")
     cfg.tasks = [parse_task_config(entry, f"tasks.{i}") for i, entry in enumerate(tasks)]
     return cfg
 
 
+def eval_config_from_dict(data: dict, path: str = "eval") -> EvalConfig:
+    """A typed ``eval`` section, the protocols' ``eval.<name>`` sections included."""
+    rest, sections = parse_protocol_sections(data, path)
+    cfg = parse_dataclass(EvalConfig, rest, path)
+    cfg.sections = sections
+    return cfg
+
+
 def config_to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)
+    """Plain mappings of a config (or a section), the protocols' settings written where they
+    are read from: ``eval.<protocol>``."""
+    data = dataclasses.asdict(cfg)
+    evaluation = data.get("eval") if isinstance(cfg, Config) else data if isinstance(cfg, EvalConfig) else None
+    if evaluation is not None:
+        evaluation.pop("sections")
+        source = cfg.eval if isinstance(cfg, Config) else cfg
+        evaluation.update(sections_to_dict(source.sections))
+    return data
 
 
 def save_config(cfg: Config, path: Path, extra: dict | None = None) -> None:
@@ -262,17 +248,20 @@ def save_config(cfg: Config, path: Path, extra: dict | None = None) -> None:
 
 def current_eval_settings(saved: dict, schema: type | None = None, path: str = "eval") -> dict:
     """A run's saved ``eval`` section without the keys this version no longer has (say, the
-    step caps that became epoch budgets), each dropped with a notice: evaluation settings are
-    the evaluator's, and a run pretrained by an older version must stay evaluable."""
-    schema = schema or EvalConfig
-    fields = {f.name: f for f in dataclasses.fields(schema)}
+    step caps that became epoch budgets), each dropped with a notice, and with moved keys
+    placed where they live now: evaluation settings are the evaluator's, and a run
+    pretrained by an older version must stay evaluable."""
+    if schema is None:
+        saved = migrate_moved_keys(saved, path)
+    nested = {f.name: f.default_factory for f in dataclasses.fields(schema or EvalConfig) if f.init}
+    nested |= settings_types() if schema is None else {}  # eval.<protocol> sections
     kept = {}
     for key, value in saved.items():
-        factory = fields[key].default_factory if key in fields else None
-        if key not in fields:
+        factory = nested.get(key)
+        if key not in nested:
             print(f"note: {path}.{key} in the run's config.yaml is no longer a setting; evaluating without it")
         elif isinstance(factory, type) and dataclasses.is_dataclass(factory) and isinstance(value, dict):
-            kept[key] = current_eval_settings(value, factory, f"{path}.{key}")  # a nested section (head, finetune)
+            kept[key] = current_eval_settings(value, factory, f"{path}.{key}")  # a nested section
         else:
             kept[key] = value
     return kept

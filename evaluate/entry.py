@@ -1,0 +1,176 @@
+"""The one entry point of evaluation: ``evaluate_run(run_dir, settings) -> Report``.
+
+The CLI (``python -m evaluate``) and every bench section call it. Features of every source
+(the encoder, what the run's tasks offer, the baselines) are extracted once; each selected
+protocol (evaluate.protocol, ``eval.protocols`` minus ``eval.skip``) runs on what the
+evaluation offers it; a labelled run adds the all-label metrics, the layer probe and the
+outlier detection; an unlabelled run gets the label-free protocols, and the report says what
+needs labels. Every finished cell is kept in RUN/cells/ (evaluate.cells).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evaluate.baselines import feature_sources, random_encoder
+from evaluate.cells import CellStore
+from evaluate.context import EvalContext
+from evaluate.diagnostics import all_label_metrics, layer_probe
+from evaluate.features import source_features
+from evaluate.outputs import log_tensorboard, write_plots, write_results_csv
+from evaluate.protocol import reference_sources, selected_protocols
+from evaluate.report import write_report
+from evaluate.report_types import CellStats, LayerRow, Report
+from evaluate.run import (
+    LABELLED_FOLDER_HINT,
+    Evaluation,
+    evaluation_dir,
+    feature_splits,
+    outliers,
+    prepare_evaluation,
+    report_header,
+    seeded_variants,
+    task_scorers,
+)
+from evaluate.suite import frozen_grid, paired_differences, summarise
+from pretrain.core.export import load_encoder_spec
+
+
+@dataclass
+class EvaluationSettings:
+    """How to evaluate a run, besides its config's ``eval`` section."""
+
+    overrides: list[str] = field(default_factory=list)  # eval.* overrides
+    baselines: list[str] | None = None  # None: eval.baselines
+    out_dir: Path | None = None  # None: the run directory, or RUN/evals/<settings> with overrides
+    run_sources: bool = True  # the encoder and what its tasks offer; False: the baselines only (bench)
+    other_readings: bool = True  # the reading beside the headline (encoder_code / encoder_pooled)
+    first_seed: int = 0  # first labelled-subset seed (bench pools pretraining runs over disjoint ranges)
+    diagnostics: bool = True  # all-label metrics, layer probe, outliers (labelled runs)
+    write: bool = True  # report.md, report.json, results.csv, plots and TensorBoard logs
+    cells: bool = True  # keep and reuse finished cells (False: compute everything, e.g. to time it)
+
+
+def load_run(run_dir: Path, settings: EvaluationSettings) -> Evaluation:
+    """The run loaded, every selected source's features extracted (or read from the cache)."""
+    cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, settings.baselines, settings.overrides)
+    out_dir = Path(settings.out_dir) if settings.out_dir else evaluation_dir(run_dir, settings.overrides, None)
+    if settings.out_dir is None and settings.baselines is not None:
+        out_dir = evaluation_dir(run_dir, settings.overrides, settings.baselines)
+    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
+    if not settings.run_sources:
+        sources = [s for s in sources if s.name in cfg.eval.baselines]
+    elif not settings.other_readings:
+        sources = [s for s in sources if s.name not in ("encoder_code", "encoder_pooled")]
+    cells = CellStore(run_dir / "cells", device, cfg.eval.precision, enabled=settings.cells)  # shared by the run's
+    features = {s.name: source_features(run_dir, s, splits, feature_splits(splits)) for s in sources}
+    run = Evaluation(run_dir, out_dir, cfg, splits, features, {}, device, encoder, tasks, cells)
+    run.context = EvalContext(
+        cfg=cfg,
+        splits=splits,
+        features=features,
+        sources=sources,
+        device=device,
+        available=frozenset({"features", "images", "encoder", *(["labels"] if splits.labelled else [])}),
+        base_seed=cfg.train.seed,
+        first_seed=settings.first_seed,
+        cells=cells,
+        encoder=encoder if settings.run_sources else None,
+        scratch=lambda s: random_encoder(load_encoder_spec(run_dir), s, cfg.eval.memory_format),
+        scorers=task_scorers(run) if settings.run_sources else [],
+    )
+    if splits.labelled:
+        run.context.variants = seeded_variants(run_dir, cfg, splits, device, list(features))
+    return run
+
+
+def run_protocols(ctx: EvalContext, protocols: list) -> tuple[list, list]:
+    """(records, measurements): the frozen protocols in one pass over the labelled subsets
+    (their records in the order of the pass), then each other protocol in table order."""
+    frozen = [p for p in protocols if p.frozen]
+    records, measurements = [], []
+    if frozen:
+        print(f"features ready: {', '.join(ctx.features)}; running the scarce-label grid ...", flush=True)
+        num_classes, e = ctx.splits.num_classes, ctx.cfg.eval
+        records += frozen_grid(
+            ctx.features, e, num_classes, ctx.base_seed, frozen, ctx.variants, ctx.first_seed, ctx.cells
+        )
+    for protocol in protocols:
+        if protocol in frozen:
+            continue
+        print(f"{protocol.name} ...", flush=True)
+        (measurements if protocol.label_free else records).extend(protocol.evaluate(ctx))
+    return records, measurements
+
+
+def labelled_sections(run: Evaluation, records: list, settings: EvaluationSettings) -> dict:
+    """The report's fields that need labels: the grid's summary and differences, the all-label
+    metrics, the layer probe and the outliers (the last three where ``settings.diagnostics``)."""
+    cfg, splits, cells = run.cfg, run.splits, run.cells
+    seed, test_labels = cfg.train.seed, splits.test.y
+    out = {
+        "summary": summarise(records, test_labels, cfg.eval.bootstrap, seed),
+        "differences": paired_differences(records, test_labels, cfg.eval.bootstrap, seed, reference_sources()),
+    }
+    if settings.diagnostics:
+        print("all-label metrics, layer probe, outliers ...", flush=True)
+        metrics = {n: all_label_metrics(p, cfg, splits.num_classes, cells) for n, p in run.features.items()}
+        layers = [LayerRow(**row) for row in layer_probe(run.encoder, splits, cfg, run.device, cells)]
+        out |= {"all_labels": metrics, "layers": layers, "outliers": outliers(run, run.context.sources)}
+    return out
+
+
+def unavailable_notes(run: Evaluation, left_out: list[str]) -> list[str]:
+    notes = [f"{note}: not served by this evaluation" for note in left_out]
+    if not run.splits.labelled:
+        notes.append(
+            "Without labels nothing here measures transfer: the scarce-label grid, kNN/linear accuracy, retrieval, "
+            f"clustering and the layer probe all need labelled images. {LABELLED_FOLDER_HINT}."
+        )
+    return notes
+
+
+def evaluate_run(run_dir: Path, settings: EvaluationSettings | None = None) -> Report:
+    """Evaluate the run in ``run_dir``; -> its typed Report (written out where ``settings.write``)."""
+    settings, run_dir = settings or EvaluationSettings(), Path(run_dir)
+    started = time.perf_counter()
+    run = load_run(run_dir, settings)
+    feature_seconds = time.perf_counter() - started
+    what = f"the run {run_dir}" + ("" if run.splits.labelled else " (unlabelled images)")
+    protocols, left_out = selected_protocols(run.cfg.eval, run.context.available, what)
+    records, measurements = run_protocols(run.context, protocols)
+    run.predictions = {r.key: r.result.test_predictions for r in records}
+    labelled = labelled_sections(run, records, settings) if run.splits.labelled else {}
+    c = run.cells
+    report = Report(
+        **report_header(run, list(settings.overrides)),
+        labelled=run.splits.labelled,
+        records=records,
+        label_free=measurements,
+        sources={s.name: s.description for s in run.context.sources},
+        unavailable=unavailable_notes(run, left_out),
+        tasks=" + ".join(t.name for t in run.cfg.tasks),
+        **labelled,
+    )
+    report.cells = CellStats(
+        reused=c.hits,
+        computed=c.misses,
+        directory=str(c.directory),
+        seconds={kind: round(s, 2) for kind, s in c.seconds.items()},
+        feature_seconds=round(feature_seconds, 2),
+        wall_seconds=round(time.perf_counter() - started, 2),
+    )
+    if settings.write:
+        write_outputs(report, run)
+    return report
+
+
+def write_outputs(report: Report, run: Evaluation) -> None:
+    """report.md, report.json, results.csv, plots/ and tb/eval into the evaluation's directory."""
+    report.plots = write_plots(report, run)
+    if report.labelled:
+        write_results_csv(report, run.out_dir / "results.csv")
+        log_tensorboard(report, run)
+    write_report(run.out_dir, report)
