@@ -68,6 +68,7 @@ class LinearResult(ProtocolResult):
     grad_norm: float  # largest absolute gradient entry at the end of its fit
     converged: bool  # the fit stopped on its tolerance, not on the iteration cap
     val_accuracy_by_l2: dict[float, float] = field(metadata=DETAIL)
+    FLAGS = ("l2_at_edge", "unconverged")  # the order the report lists them in
 
     def flags(self) -> list[str]:
         """l2_at_edge: the chosen strength is an end of the grid; unconverged: L-BFGS ended above its tolerance."""
@@ -84,6 +85,7 @@ class EarlyStoppedResult(ProtocolResult):
     at_cap: bool  # best_step == max_steps: still improving when the budget ran out
     lr: float | None = None  # the learning rate chosen on validation, where a grid was searched
     lr_at_edge: bool = False  # that choice is the grid's smallest or largest rate
+    FLAGS = ("at_cap", "lr_at_edge")  # the order the report lists them in
 
     def flags(self) -> list[str]:
         """at_cap: still improving when the step budget ran out; lr_at_edge: the rate chosen is an end of its grid."""

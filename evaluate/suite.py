@@ -143,12 +143,14 @@ def group_results(records: list[Record]) -> dict[tuple, dict[int, object]]:
 
 def warning_flags(results: list) -> list[str]:
     """What may make a cell's number unsafe (each result's own ``flags()``), with how many of
-    its seeds raised it, in the order the results name them."""
+    its seeds raised it, in the order its result type declares (``FLAGS``), others after."""
     counts: dict[str, int] = {}
     for r in results:
         for flag in r.flags():
             counts[flag] = counts.get(flag, 0) + 1
-    return [f"{name} {n}/{len(results)}" for name, n in counts.items()]
+    declared = [f for f in getattr(type(results[0]), "FLAGS", ()) if f in counts] if results else []
+    order = declared + [f for f in counts if f not in declared]
+    return [f"{name} {counts[name]}/{len(results)}" for name in order]
 
 
 def summarise(

@@ -121,3 +121,24 @@ def test_all_label_interval_includes_the_spread_between_seeds():
     diff = paired_difference(noisy, steady, labels, all_labels=True, resamples=200, seed=0)
     assert diff["difference"] == pytest.approx(0.04, abs=1e-6) and diff["verdict"] == "within noise"
     assert "widened" in diff["interval"]
+
+
+def test_flags_keep_their_result_types_order_whichever_seed_raised_them():
+    labels = torch.zeros(4, dtype=torch.long)
+
+    def run(at_cap: bool, lr_at_edge: bool) -> EarlyStoppedResult:
+        return EarlyStoppedResult(
+            **prediction_scores(labels, labels, 1),
+            train_size=4,
+            val_size=4,
+            selected_on="",
+            best_step=9,
+            steps_run=9,
+            max_steps=9,
+            at_cap=at_cap,
+            lr_at_edge=lr_at_edge,
+        )
+
+    records = [Record("scratch", "finetune", 1, s, r) for s, r in enumerate([run(False, True), run(True, False)])]
+    (row,) = summarise(records, labels, 50, 0)
+    assert row.flags == ["at_cap 1/2", "lr_at_edge 1/2"]
