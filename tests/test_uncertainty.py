@@ -85,9 +85,8 @@ def test_summary_and_differences_from_records():
     assert diffs[1].difference == pytest.approx(1 / 3) and diffs[1].verdict == "within noise"
 
 
-def test_flags_reach_the_summary():
-    labels = torch.zeros(4, dtype=torch.long)
-    capped = EarlyStoppedResult(
+def early_stopped(labels: torch.Tensor, at_cap: bool, lr_at_edge: bool = False) -> EarlyStoppedResult:
+    return EarlyStoppedResult(
         **prediction_scores(labels, labels, 1),
         train_size=4,
         val_size=4,
@@ -95,9 +94,14 @@ def test_flags_reach_the_summary():
         best_step=9,
         steps_run=9,
         max_steps=9,
-        at_cap=True,
+        at_cap=at_cap,
+        lr_at_edge=lr_at_edge,
     )
-    (row,) = summarise([Record("encoder", "mlp_head", 1, 0, capped)], labels, 50, 0)
+
+
+def test_flags_reach_the_summary():
+    labels = torch.zeros(4, dtype=torch.long)
+    (row,) = summarise([Record("encoder", "mlp_head", 1, 0, early_stopped(labels, at_cap=True))], labels, 50, 0)
     assert row.flags == ["at_cap 1/1"]
 
 
@@ -125,20 +129,7 @@ def test_all_label_interval_includes_the_spread_between_seeds():
 
 def test_flags_keep_their_result_types_order_whichever_seed_raised_them():
     labels = torch.zeros(4, dtype=torch.long)
-
-    def run(at_cap: bool, lr_at_edge: bool) -> EarlyStoppedResult:
-        return EarlyStoppedResult(
-            **prediction_scores(labels, labels, 1),
-            train_size=4,
-            val_size=4,
-            selected_on="",
-            best_step=9,
-            steps_run=9,
-            max_steps=9,
-            at_cap=at_cap,
-            lr_at_edge=lr_at_edge,
-        )
-
-    records = [Record("scratch", "finetune", 1, s, r) for s, r in enumerate([run(False, True), run(True, False)])]
+    runs = [early_stopped(labels, at_cap=False, lr_at_edge=True), early_stopped(labels, at_cap=True)]
+    records = [Record("scratch", "finetune", 1, s, r) for s, r in enumerate(runs)]
     (row,) = summarise(records, labels, 50, 0)
     assert row.flags == ["at_cap 1/2", "lr_at_edge 1/2"]
