@@ -76,7 +76,7 @@ def test_leaderboard_pools_pretraining_seeds_and_baselines_per_architecture(tiny
         assert sorted(r["architecture"] for r in baselines) == sorted({r["architecture"] for r in tasks})
     assert any("resnet_small" in r["architecture"] for r in tasks)
     text = (tiny_bench[0] / "BENCHMARKS.md").read_text()
-    assert "| best task: kNN, all labels | 89.0 |" in text and "kNN − random init" in text
+    assert "| best task: kNN, all labels | 89.0 |" in text and "knn − random init" in text
 
 
 def test_paper_section_rows_and_loads(tiny_bench):
