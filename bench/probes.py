@@ -18,8 +18,7 @@ def knn_and_linear(
     """{"knn": {budget: mean accuracy}, "linear": {budget: ...}} over ``cfg.seeds`` labelled
     subsets per budget (0 = every training label, once: both protocols are deterministic); the
     probe's L2 is chosen on validation images as scarce as the labels (``cfg.val_per_class``)."""
-    grid = dataclasses.replace(cfg, labels_per_class=list(budgets))
-    grid.sections = cfg.sections
+    grid = dataclasses.replace(cfg, labels_per_class=list(budgets))  # keeps the protocols' settings
     protocols = [PROTOCOLS["linear"], PROTOCOLS["knn"]]
     records = frozen_grid({"features": {"train": train, "val": val, "test": test}}, grid, num_classes, seed, protocols)
     scores: dict[str, dict[int, list[float]]] = {"knn": {}, "linear": {}}

@@ -1,5 +1,5 @@
-"""Transfer evaluation of pretrained encoders: ``evaluate_run(run_dir, settings) -> Report``."""
+"""Transfer evaluation of pretrained encoders; the entry point is ``evaluate.entry.evaluate_run``.
 
-from evaluate.entry import EvaluationSettings, evaluate_run
-
-__all__ = ["EvaluationSettings", "evaluate_run"]
+Kept empty of imports: every ``evaluate.*`` module imports this package first, so an import
+here would run the whole evaluation stack (and close import cycles) for any one of them.
+"""

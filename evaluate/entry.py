@@ -20,7 +20,7 @@ from evaluate.context import EvalContext
 from evaluate.diagnostics import all_label_metrics, layer_probe
 from evaluate.features import source_features
 from evaluate.outputs import log_tensorboard, write_plots, write_results_csv
-from evaluate.protocol import reference_sources, selected_protocols
+from evaluate.protocol import reference_sources, run_frozen, selected_protocols
 from evaluate.report import write_report
 from evaluate.report_types import CellStats, LayerRow, Report
 from evaluate.run import (
@@ -34,7 +34,7 @@ from evaluate.run import (
     seeded_variants,
     task_scorers,
 )
-from evaluate.suite import frozen_grid, paired_differences, summarise
+from evaluate.suite import paired_differences, summarise
 from pretrain.core.export import load_encoder_spec
 
 
@@ -56,9 +56,7 @@ class EvaluationSettings:
 def load_run(run_dir: Path, settings: EvaluationSettings) -> Evaluation:
     """The run loaded, every selected source's features extracted (or read from the cache)."""
     cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, settings.baselines, settings.overrides)
-    out_dir = Path(settings.out_dir) if settings.out_dir else evaluation_dir(run_dir, settings.overrides, None)
-    if settings.out_dir is None and settings.baselines is not None:
-        out_dir = evaluation_dir(run_dir, settings.overrides, settings.baselines)
+    out_dir = Path(settings.out_dir or evaluation_dir(run_dir, settings.overrides, settings.baselines))
     sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
     if not settings.run_sources:
         sources = [s for s in sources if s.name in cfg.eval.baselines]
@@ -93,10 +91,7 @@ def run_protocols(ctx: EvalContext, protocols: list) -> tuple[list, list]:
     records, measurements = [], []
     if frozen:
         print(f"features ready: {', '.join(ctx.features)}; running the scarce-label grid ...", flush=True)
-        num_classes, e = ctx.splits.num_classes, ctx.cfg.eval
-        records += frozen_grid(
-            ctx.features, e, num_classes, ctx.base_seed, frozen, ctx.variants, ctx.first_seed, ctx.cells
-        )
+        records += run_frozen(ctx, frozen)
     for protocol in protocols:
         if protocol in frozen:
             continue

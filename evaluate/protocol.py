@@ -75,8 +75,13 @@ class FrozenProtocol(Protocol):
         raise NotImplementedError
 
     def evaluate(self, ctx: EvalContext) -> list[Record]:
-        num_classes, e = ctx.splits.num_classes, ctx.cfg.eval
-        return frozen_grid(ctx.features, e, num_classes, ctx.base_seed, [self], ctx.variants, ctx.first_seed, ctx.cells)
+        return run_frozen(ctx, [self])
+
+
+def run_frozen(ctx: EvalContext, protocols: list[FrozenProtocol]) -> list[Record]:
+    """The frozen ``protocols`` on the evaluation's features, in one pass over its labelled subsets."""
+    e, num_classes = ctx.cfg.eval, ctx.splits.num_classes
+    return frozen_grid(ctx.features, e, num_classes, ctx.base_seed, protocols, ctx.variants, ctx.first_seed, ctx.cells)
 
 
 def all_protocols() -> list[Protocol]:

@@ -22,12 +22,14 @@ import yaml
 from pretrain.core.protocols import migrate_moved_keys, parse_protocol_sections, sections_to_dict, settings_types
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
+    NOT_A_KEY,
     ConfigError,
     apply_override,
     config_changes,
     flatten,
     parse_dataclass,
     read_yaml,
+    yaml_keys,
 )
 
 RESIZE_MODES = ("crop", "squash")  # data.resize
@@ -152,7 +154,8 @@ class EvalConfig:
     protocols: list[str] = field(default_factory=list)  # [] = every registered protocol the run can serve
     skip: list[str] = field(default_factory=list)  # protocols left out (e.g. [finetune], the slow one)
     # each protocol's own settings, eval.<protocol>.* (pretrain.core.protocols); filled by config_from_dict
-    sections: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    # (an init field, so dataclasses.replace keeps it; NOT_A_KEY: never a YAML key of its own)
+    sections: dict[str, Any] = field(default_factory=dict, repr=False, metadata=NOT_A_KEY)
 
     def settings(self, protocol: str) -> Any:
         """The typed settings of ``protocol`` (its ``eval.<protocol>`` section)."""
@@ -253,7 +256,8 @@ def current_eval_settings(saved: dict, schema: type | None = None, path: str = "
     pretrained by an older version must stay evaluable."""
     if schema is None:
         saved = migrate_moved_keys(saved, path)
-    nested = {f.name: f.default_factory for f in dataclasses.fields(schema or EvalConfig) if f.init}
+    keys = yaml_keys(schema or EvalConfig)
+    nested = {f.name: f.default_factory for f in dataclasses.fields(schema or EvalConfig) if f.name in keys}
     nested |= settings_types() if schema is None else {}  # eval.<protocol> sections
     kept = {}
     for key, value in saved.items():

@@ -45,13 +45,21 @@ def parse_dataclass(cls: type, data: Any, path: str = "") -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    known = set(yaml_keys(cls))
     unknown = sorted(set(data) - known)
     if unknown:
         where = ", ".join(_join(path, k) for k in unknown)
         raise ConfigError(f"unknown config key {where}; {cls.__name__} takes: {', '.join(sorted(known))}")
     kwargs = {k: _coerce(hints[k], v, _join(path, k)) for k, v in data.items()}
     return cls(**kwargs)
+
+
+NOT_A_KEY = {"key": False}  # field metadata: set by code after parsing, never read from YAML
+
+
+def yaml_keys(cls: type) -> list[str]:
+    """The fields of dataclass ``cls`` a YAML mapping may set."""
+    return [f.name for f in dataclasses.fields(cls) if f.init and f.metadata.get("key", True)]
 
 
 def _join(path: str, key: Any) -> str:
