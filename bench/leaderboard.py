@@ -41,6 +41,10 @@ ENTRIES = (
     ("relpos_resnet", "relative position, small ResNet, native crops", "configs/relpos_resnet_fmnist.yaml"),
     ("masked", "masked reconstruction, small ResNet", "configs/masked_fmnist.yaml"),
     ("contrastive", "contrastive (SimCLR), small ResNet", "configs/contrastive_fmnist.yaml"),
+    ("byol", "BYOL, small ResNet", "configs/byol_fmnist.yaml"),
+    ("vicreg", "VICReg, small ResNet", "configs/vicreg_fmnist.yaml"),
+    ("barlow_twins", "Barlow Twins, small ResNet", "configs/barlow_twins_fmnist.yaml"),
+    ("dino", "DINO (multi-crop), small ResNet", "configs/dino_fmnist.yaml"),
 )
 BASELINES = ("raw_pixels", "pca", "random_init")
 

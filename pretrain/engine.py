@@ -29,7 +29,7 @@ from pretrain.core.feeds import Feed, choose_storage
 from pretrain.core.images import to_unit_float
 from pretrain.core.precision import to_memory_format
 from pretrain.core.provenance import provenance
-from pretrain.core.tasks import TaskContext, build_task
+from pretrain.core.tasks import TaskContext, TrainingProgress, build_task
 from pretrain.hardware import compile_model, make_accelerator
 from pretrain.meter import LossMeter, NonFiniteLossError
 from pretrain.model import PretrainModel
@@ -106,6 +106,8 @@ def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter, batch
     torch.manual_seed(step_seed(cfg.train.seed, step, acc.process_index))
     positions, pixels = batch
     images = to_memory_format(to_unit_float(pixels), cfg.train.memory_format)
+    unwrapped = acc.unwrap_model(parts.model)
+    unwrapped.set_progress(TrainingProgress(step, parts.total_steps))
     with acc.autocast():
         loss, logs, shown = parts.model(images, positions)
     acc.backward(loss)
@@ -115,6 +117,7 @@ def train_step(parts: LoopParts, cfg: Config, step: int, meter: LossMeter, batch
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+    unwrapped.after_step(TrainingProgress(step + 1, parts.total_steps))  # EMA teachers follow the new weights
     meter.add(loss, logs, len(images))
     return shown, positions
 
@@ -180,6 +183,8 @@ def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int
     extra = f" + {len(splits.unlabelled)} unlabelled" if splits.unlabelled is not None else ""
     test = len(splits.test) if splits.test is not None else 0
     c, h, w = splits.train.image_shape
+    teachers = sum(count_parameters(t) for task in model.tasks for t in task.teachers())
+    heads = count_parameters(model.tasks) - teachers
     lines = [
         f"run: {cfg.run_path}   tasks: {', '.join(model.task_keys)}   encoder: {cfg.encoder.name} "
         f"(m={cfg.encoder.code_dim})",
@@ -187,7 +192,8 @@ def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int
         f"train {len(splits.train)}{extra} / val {len(splits.val)}"
         f" / test {test}   batches from: {storage}   steps: {total_steps} x {cfg.train.batch_size} images x "
         f"{world} process(es)",
-        f"parameters: encoder {count_parameters(model.encoder):,}   task heads {count_parameters(model.tasks):,}",
+        f"parameters: encoder {count_parameters(model.encoder):,}   task heads {heads:,}"
+        + (f"   teachers (EMA, not trained) {teachers:,}" if teachers else ""),
         f"precision: {cfg.train.precision}   memory format: {cfg.train.memory_format}   "
         f"compile: {'on' if cfg.train.compile else 'off'}",
     ]
@@ -202,6 +208,8 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
     model = build_model(cfg, splits)
     if cfg.train.memory_format == "channels_last":
         model = model.to(memory_format=torch.channels_last)
+    if cfg.train.sync_batchnorm and accelerator.num_processes > 1 and accelerator.device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # batch norm over the global batch
     if cfg.train.compile:
         compile_model(model)
     images = splits.pretrain_images

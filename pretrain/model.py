@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from pretrain.core.augment import augment
-from pretrain.core.tasks import Batch, SSLTask, task_keys
+from pretrain.core.tasks import Batch, SSLTask, TrainingProgress, task_keys
 
 
 class PretrainModel(nn.Module):
@@ -37,3 +37,14 @@ class PretrainModel(nn.Module):
             logs.update({f"{key}/{name}": value for name, value in out.logs.items() if name != "loss"})
             shown = shown or out.images
         return total, logs, shown
+
+    def set_progress(self, progress: TrainingProgress) -> None:
+        """Tell every task which step the next forward trains (for its schedules)."""
+        for task in self.tasks:
+            task.progress = progress
+
+    @torch.no_grad()
+    def after_step(self, progress: TrainingProgress) -> None:
+        """Every task's after-step hook (EMA teachers), once the optimizers have stepped."""
+        for task in self.tasks:
+            task.after_step(self.encoder, progress)

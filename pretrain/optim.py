@@ -22,10 +22,13 @@ def make_optimizer(kind: str, groups: list[dict], lr: float, momentum: float = 0
 
 def build_optimizers(model: nn.Module, cfg: OptimConfig) -> list[torch.optim.Optimizer]:
     """The main optimizer over every parameter, except those a task trains with an optimizer
-    of its own (``task.optimizer_groups()``, e.g. decoder-only's code table), which come after.
+    of its own (``task.optimizer_groups()``, e.g. decoder-only's code table), which come after,
+    and a task's teachers (``task.teachers()``, moved by EMA), which no optimizer sees.
     No weight decay on biases and norm scales (1-D tensors), as in timm/MAE."""
-    own = [group for task in getattr(model, "tasks", []) for group in task.optimizer_groups()]
-    taken = {id(p) for group in own for p in group["params"]}
+    tasks = getattr(model, "tasks", [])
+    own = [group for task in tasks for group in task.optimizer_groups()]
+    teachers = {id(p) for task in tasks for teacher in task.teachers() for p in teacher.parameters()}
+    taken = teachers | {id(p) for group in own for p in group["params"]}
     params = [p for p in model.parameters() if p.requires_grad and id(p) not in taken]
     groups = [
         {"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},

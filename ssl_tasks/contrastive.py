@@ -15,18 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.distributed.nn.functional import all_gather
 
-from pretrain.core.augment import AugmentConfig, augment
+from pretrain.core.augment import AugmentConfig
 from pretrain.core.tasks import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
-
-
-def simclr_views() -> AugmentConfig:
-    """SimCLR's crop, flip and colour jitter (brightness and contrast here), for small images."""
-    return AugmentConfig(crop_scale=[0.2, 1.0], flip=0.5, brightness=0.4, contrast=0.4)
+from ssl_tasks.batch_stats import gather_with_grad
+from ssl_tasks.siamese import simclr_views, two_views
 
 
 @dataclass
@@ -35,14 +30,6 @@ class ContrastiveConfig(TaskConfig):
     projection_hidden: int = 512
     projection_dim: int = 128
     augment: AugmentConfig = field(default_factory=simclr_views)
-
-
-def gather_with_grad(z: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """(every process's z concatenated in rank order, this process's rank). The gather keeps
-    gradients (torch.distributed.nn), so the loss of one process trains the others' views."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return z, 0
-    return torch.cat(all_gather(z)), dist.get_rank()
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -74,7 +61,7 @@ class Contrastive(SSLTask):
         )
 
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:
-        views = torch.cat([augment(batch.images, self.cfg.augment), augment(batch.images, self.cfg.augment)])
+        views = two_views(batch.images, self.cfg.augment)
         z1, z2 = self.projection(encoder(views)).chunk(2)  # one encoder pass for both views
         loss = nt_xent(z1, z2, self.cfg.temperature)
         with torch.no_grad():

@@ -14,21 +14,30 @@ def encoder_weights(run_dir):
     return load_file(run_dir / "encoder.safetensors")
 
 
-def test_resume_after_stop_equals_uninterrupted(tiny_cfg, tmp_path):
-    straight = tiny_cfg(run_dir=str(tmp_path / "straight"))
+def task_weights(run_dir):
+    return load_file(run_dir / "task.safetensors")
+
+
+@pytest.mark.parametrize("task", ["autoencoder", "byol", "dino", "vicreg", "barlow_twins"])
+def test_resume_after_stop_equals_uninterrupted(task, tiny_cfg, tmp_path):
+    """Bitwise, encoder and task weights alike: momentum teachers, DINO's center and the
+    schedules they follow come back from the checkpoint as they were."""
+    tasks = [{"name": task}]
+    straight = tiny_cfg(run_dir=str(tmp_path / "straight"), tasks=tasks)
     run_pretraining(straight)
 
-    halted = tiny_cfg(run_dir=str(tmp_path / "halted"), train={"halt_after_steps": 7})
+    halted = tiny_cfg(run_dir=str(tmp_path / "halted"), tasks=tasks, train={"halt_after_steps": 7})
     run_pretraining(halted)
     assert load_checkpoint(halted.run_path)["step"] == 7
     assert not (halted.run_path / "encoder.safetensors").exists()  # not finished yet
     halted.train.halt_after_steps = 0
     run_pretraining(halted, resume=True)
 
-    a, b = encoder_weights(straight.run_path), encoder_weights(halted.run_path)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for weights in (encoder_weights, task_weights):
+        a, b = weights(straight.run_path), weights(halted.run_path)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
 
 
 def test_existing_run_needs_resume(tiny_cfg):

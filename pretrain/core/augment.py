@@ -95,14 +95,17 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return flat.reshape(b, c, h, w)
 
 
-def augment(images: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
-    """A random view of each image (B, C, H, W) in [0, 1], same shape, on the same device."""
-    if not cfg.enabled:
+def augment(images: torch.Tensor, cfg: AugmentConfig, size: int | None = None) -> torch.Tensor:
+    """A random view of each image (B, C, H, W) in [0, 1] on the same device: same shape, or
+    (B, C, size, size) when ``size`` is given (the crop is resampled to it: DINO's local crops)."""
+    n, side, device = len(images), images.shape[-1], images.device
+    size = size or side
+    if not cfg.enabled and size == side:
         return images
-    n, size, device = len(images), images.shape[-1], images.device
     out = images
-    if cfg.crop_scale != [1.0, 1.0] or cfg.flip > 0 or cfg.translate > 0:
-        grid = F.affine_grid(affine_params(n, size, cfg, device), list(images.shape), align_corners=False)
+    if cfg.crop_scale != [1.0, 1.0] or cfg.flip > 0 or cfg.translate > 0 or size != side:
+        shape = [n, images.shape[1], size, size]
+        grid = F.affine_grid(affine_params(n, side, cfg, device), shape, align_corners=False)
         out = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
     if cfg.brightness > 0:
         out = out + uniform(-cfg.brightness, cfg.brightness, n, device).view(n, 1, 1, 1)

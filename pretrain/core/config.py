@@ -108,6 +108,7 @@ class TrainConfig:
     precision: str = "auto"
     memory_format: str = "auto"  # auto (channels_last for conv encoders measured faster) | channels_last | contiguous
     compile: bool = False  # torch.compile the encoder and task heads (off: measured slower here, BENCHMARKS.md speed)
+    sync_batchnorm: bool = False  # several CUDA processes: batch norm over the global batch (SyncBatchNorm)
     log_every: int = 50
     ckpt_every: int = 500
     image_log_every: int = 500

@@ -30,6 +30,7 @@ class Registry:
 
     def register(self, name: str) -> Callable[[T], T]:
         def wrap(obj: T) -> T:
+            self.load_plugins()  # a name the plugins register is taken even before the first lookup
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered by {self._entries[name]!r}")
             self._entries[name] = obj

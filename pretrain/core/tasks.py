@@ -17,6 +17,12 @@ capability has a default that says "not available", so a task offers one by over
     anomaly_scores(encoder, images, device)      per-image scores for outlier detection
     feature_sources(encoder, device)             representations besides the encoder's code
 
+A task that trains with a schedule or a teacher (BYOL, DINO) uses three training hooks:
+``self.progress`` (the step being trained and the total, set by the loop before every
+forward), ``after_step(encoder, progress)`` (called after every optimizer step, for EMA
+teachers and centers) and ``add_teacher(name, module)`` (a module saved, resumed and exported
+with the task but never optimised).
+
 The registry imports the ``ssl_tasks`` package on its first lookup, which registers the
 built-in tasks; the core itself never imports a task module.
 """
@@ -75,6 +81,19 @@ class TaskContext:
     num_samples: int  # N, the pretraining set size (per-sample codes, loads)
 
 
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Where training is: ``step`` optimizer steps done, of ``total``. Schedules read ``fraction``."""
+
+    step: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        """step / total in [0, 1]."""
+        return min(1.0, self.step / max(1, self.total))
+
+
 @dataclass
 class FeatureSource:
     """A representation evaluation can probe: a name, an identity string (what its feature
@@ -98,6 +117,8 @@ class SSLTask(nn.Module):
     def __init__(self, cfg: TaskConfig, encoder: nn.Module, ctx: TaskContext):
         super().__init__()
         self.cfg = cfg
+        self.progress = TrainingProgress(0, 1)  # the loop sets it before every forward
+        self.teacher_names: list[str] = []
 
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:  # pragma: no cover
         raise NotImplementedError
@@ -107,6 +128,22 @@ class SSLTask(nn.Module):
     def prepare(self, images: torch.Tensor) -> None:
         """Called once before training with the pretraining images (N, C, H, W) uint8, on
         every process alike (so DDP replicas agree). Default: nothing."""
+
+    def add_teacher(self, name: str, module: nn.Module) -> nn.Module:
+        """Own ``module`` as a teacher: it is checkpointed, resumed and exported with the task
+        (it is a submodule), but gets no gradient and no optimizer (pretrain.optim leaves it out)."""
+        module.requires_grad_(False)
+        self.add_module(name, module)
+        self.teacher_names.append(name)
+        return module
+
+    def teachers(self) -> list[nn.Module]:
+        """The modules registered with ``add_teacher``."""
+        return [getattr(self, name) for name in self.teacher_names]
+
+    def after_step(self, encoder: nn.Module, progress: TrainingProgress) -> None:
+        """Called under no_grad after every optimizer step, ``progress.step`` steps done, on
+        every process alike (EMA teachers, centers). Default: nothing."""
 
     def optimizer_groups(self) -> list[dict]:
         """Parameters this task trains with an optimizer of its own: dicts with ``params``,
