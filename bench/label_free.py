@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench.leaderboard import BASELINES, ENTRIES
+from bench.leaderboard import BASELINES, scale_entries
 from bench.runs import bench_config, epochs_override, pretrain
 from bench.scales import Scale
 from evaluate.entry import EvaluationSettings, evaluate_run
@@ -74,7 +74,7 @@ def correlations(rows: list[dict], wanted: list[str], resamples: int) -> list[di
 
 def run_label_free(scale: Scale, root: Path) -> dict:
     rows = []
-    for i, (name, label, base) in enumerate(ENTRIES):
+    for i, (name, label, base) in enumerate(scale_entries(scale)):
         rows += evaluate_entry(name, label, base, scale, root, list(BASELINES) if i == 0 else [])
     wanted = [f"{p} {b}" for p, b in targets(scale)]
     return {

@@ -49,6 +49,11 @@ ENTRIES = (
 BASELINES = ("raw_pixels", "pca", "random_init")
 
 
+def scale_entries(scale: Scale) -> tuple:
+    """The entries a scale runs: the first ``scale.leaderboard_entries`` (0: all)."""
+    return ENTRIES[: scale.leaderboard_entries or None]
+
+
 def representation_label(label: str, source: str) -> str:
     """The leaderboard row name of ``source`` from the run labelled ``label``."""
     if source == "encoder":
@@ -255,7 +260,7 @@ def entry_rows(
 def run_leaderboard(scale: Scale, root: Path) -> dict:
     rows, architectures = [], set()
     splits = load_splits_checked(bench_config(ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard"))
-    for name, label, base in ENTRIES:
+    for name, label, base in scale_entries(scale):
         rows += entry_rows(name, label, base, scale, root, splits.test.y, architectures)
     rows.sort(key=lambda r: r["kind"] == "baseline")  # tasks first, then the baselines
     first_rows = {(r["run"], r["kind"]): r for r in rows}.values()  # one row per evaluation: its time once

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.leaderboard import ENTRIES
+from bench.leaderboard import scale_entries
 from bench.runs import bench_config
 from bench.scales import SCALES, Scale
 from bench.variants import Runner, Variant, bare_loop, sync, time_runners, variant_rows
@@ -194,7 +194,7 @@ def loop_speed_per_task(scale: Scale, root: Path) -> list[dict]:
     """One worker per task (bench.leaderboard.ENTRIES); the first ``speed_variant_tasks`` (0:
     all) in every variant of ``speed_variants``, the others in auto's only."""
     rows = []
-    for i, (_name, label, base) in enumerate(ENTRIES):
+    for i, (_name, label, base) in enumerate(scale_entries(scale)):
         all_variants = not scale.speed_variant_tasks or i < scale.speed_variant_tasks
         print(f"   speed: {label} ({'every variant' if all_variants else 'auto only'})", flush=True)
         result = run_worker(base, scale, all_variants)

@@ -13,7 +13,7 @@ import torch
 
 from bench.__main__ import main as bench_main
 from bench.label_free import SCORES, trusted
-from bench.leaderboard import BASELINES, ENTRIES
+from bench.leaderboard import BASELINES, scale_entries
 from bench.paper_fig2 import paper_epochs, verdict
 from bench.report import TITLES
 from bench.scales import SCALES
@@ -50,7 +50,7 @@ def test_every_section_is_reported(tiny_bench):
 def test_leaderboard_has_every_task_and_baseline(tiny_bench):
     rows = tiny_bench[1]["leaderboard"]["data"]["rows"]
     names = [r["representation"] for r in rows]
-    assert all(label in names for _, label, _ in ENTRIES)
+    assert all(label in names for _, label, _ in scale_entries(SCALES["tiny"]))
     assert "decoder-only, inferred codes" in names  # the decoder-only run gives two representations
     assert {r["source"] for r in rows if r["kind"] == "baseline"} == {*BASELINES, "scratch"}
     for row in rows:
@@ -99,7 +99,7 @@ def test_bottleneck_and_speed_sections(tiny_bench):
         (d, m) for d in ("mirror", "linear") for m in (2, 16)
     )
     speed = results["speed"]["data"]
-    assert [r["config"] for r in speed["loop"]] == [base for _, _, base in ENTRIES]
+    assert [r["config"] for r in speed["loop"]] == [base for _, _, base in scale_entries(SCALES["tiny"])]
     for r in speed["loop"]:
         assert r["toolkit_images_per_s"] > 0 and r["bare_images_per_s"] > 0 and r["peak_memory_mib"] > 0
         assert r["ratio"] == pytest.approx(r["toolkit_images_per_s"] / r["bare_images_per_s"])
@@ -191,13 +191,13 @@ def test_label_free_section_scores_every_run_and_correlates_each_score_with_each
     out, results = tiny_bench
     data = results["label_free"]["data"]
     tasks = [r for r in data["rows"] if r["kind"] == "task"]
-    assert [r["representation"] for r in tasks] == [label for _, label, _ in ENTRIES]
+    assert [r["representation"] for r in tasks] == [label for _, label, _ in scale_entries(SCALES["tiny"])]
     assert {r["source"] for r in data["rows"] if r["kind"] == "baseline"} == set(BASELINES)
     assert all(set(r["scores"]) >= {"rankme", "alignment", "uniformity", "view_retrieval"} for r in data["rows"])
     assert data["targets"] == ["knn 2", "knn 0", "linear 2", "linear 0"]
     assert len(data["correlations"]) == len(SCORES) * len(data["targets"])
     for c in data["correlations"]:
-        assert c["runs"] == len(ENTRIES)
+        assert c["runs"] == len(scale_entries(SCALES["tiny"]))
         assert c["rho"] is None or -1 <= c["low"] <= c["high"] <= 1
     assert "## 9. Do label-free scores predict transfer?" in (out / "BENCHMARKS.md").read_text()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.leaderboard import cached, mean_metrics
+from bench.leaderboard import ENTRIES, cached, mean_metrics, scale_entries
+from bench.scales import SCALES
 from bench.targets import TARGETS, Target, target_line
 from bench.verdicts import paired_difference, paired_differences, per_run, reference_row, versus
 from evaluate import suite
@@ -117,3 +118,8 @@ def test_cached_results_are_reused_only_under_the_same_key(tmp_path):
     again = cached(path, ["a", 1], compute)
     assert again["value"] == 1 and len(calls) == 1 and again["seconds"] >= 0
     assert cached(path, ["a", 2], compute)["value"] == 2  # other settings: computed again
+
+
+def test_the_benchmark_scales_run_every_entry_and_the_test_scale_a_prefix():
+    assert scale_entries(SCALES["small"]) == scale_entries(SCALES["full"]) == ENTRIES
+    assert scale_entries(SCALES["tiny"]) == ENTRIES[: SCALES["tiny"].leaderboard_entries]
