@@ -85,6 +85,9 @@ def eval_overrides(scale: Scale, seeds: int) -> list[str]:
         f"eval.finetune.max_epochs={scale.finetune_max_epochs}",
         f"eval.finetune.min_steps={scale.finetune_min_steps}",
         f"eval.finetune.labels_per_class=[{','.join(map(str, scale.finetune_labels))}]",
+        f"eval.self_training.labels_per_class=[{','.join(map(str, scale.finetune_labels))}]",
+        f"eval.self_training.max_epochs={scale.self_training_max_epochs}",
+        f"eval.self_training.min_steps={scale.self_training_min_steps}",
         "eval.layer_probe_labels_per_class=-1",  # the leaderboard shows no layer probe
     ]
 
@@ -143,7 +146,11 @@ def task_records(run_dir: Path, scale: Scale, first_seed: int) -> dict:
     reading beside the headline) on the labelled subsets ``first_seed`` ... ``first_seed + seeds - 1``,
     fine-tuning (without scratch) included, through the evaluation's one entry point."""
     settings = EvaluationSettings(
-        overrides=[*eval_overrides(scale, scale.seeds), "eval.finetune.scratch=false"],
+        overrides=[
+            *eval_overrides(scale, scale.seeds),
+            "eval.finetune.scratch=false",
+            "eval.self_training.scratch=false",
+        ],
         baselines=[],
         other_readings=not first_seed,  # the reading beside the headline: first pretraining run only (CPU time)
         first_seed=first_seed,

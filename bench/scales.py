@@ -33,6 +33,8 @@ class Scale:
     pretrain_seeds: int = 3  # pretraining runs per task (their subsets pooled: seeds x pretrain_seeds per cell)
     finetune_max_epochs: float = 4.0  # fine-tuning budget: epochs over the labelled set ...
     finetune_min_steps: int = 500  # ... but at least this many steps
+    self_training_max_epochs: float = 1.0  # the self-trained student's budget: epochs over the unlabelled images ...
+    self_training_min_steps: int = 200  # ... but at least this many steps
     # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
     paper_sizes: tuple[int, ...] = (500, 1000, 5000, 15000)
     paper_epochs: float = 200.0
@@ -106,6 +108,8 @@ SCALES = {
         pretrain_seeds=2,
         finetune_max_epochs=0.0,
         finetune_min_steps=10,
+        self_training_max_epochs=0.0,
+        self_training_min_steps=10,
         paper_sizes=(40, 120),
         paper_epochs=2.0,
         paper_test_images=40,

@@ -91,8 +91,9 @@ def reference_row(data: dict, source: str, architecture: str) -> dict | None:
 
 
 def protocol_budget(data: dict, protocol: str, budget: int) -> int:
-    """``budget``, or for fine-tuning with scarce labels the nearest budget it ran at."""
-    if protocol != "finetune" or budget in data["finetune_labels"] or budget == 0:
+    """``budget``, or for the protocols that train on images (fine-tuning, self-training) with
+    scarce labels the nearest budget they ran at."""
+    if "images" not in PROTOCOLS[protocol].needs or budget in data["finetune_labels"] or budget == 0:
         return budget
     return min(data["finetune_labels"], key=lambda b: abs(b - budget))
 

@@ -20,7 +20,7 @@ from evaluate.context import EvalContext
 from evaluate.diagnostics import all_label_metrics, layer_probe
 from evaluate.features import source_features
 from evaluate.outputs import log_tensorboard, write_plots, write_results_csv
-from evaluate.protocol import reference_sources, run_frozen, selected_protocols
+from evaluate.protocol import reference_sources, run_frozen, selected_protocols, supervised_counterparts
 from evaluate.report import write_report
 from evaluate.report_types import CellStats, LayerRow, Report
 from evaluate.run import (
@@ -34,7 +34,7 @@ from evaluate.run import (
     seeded_variants,
     task_scorers,
 )
-from evaluate.suite import paired_differences, summarise
+from evaluate.suite import counterpart_differences, paired_differences, summarise
 from pretrain.core.export import load_encoder_spec
 
 
@@ -104,10 +104,11 @@ def labelled_sections(run: Evaluation, records: list, settings: EvaluationSettin
     """The report's fields that need labels: the grid's summary and differences, the all-label
     metrics, the layer probe and the outliers (the last three where ``settings.diagnostics``)."""
     cfg, splits, cells = run.cfg, run.splits, run.cells
-    seed, test_labels = cfg.train.seed, splits.test.y
+    seed, test_labels, counterparts = cfg.train.seed, splits.test.y, supervised_counterparts()
     out = {
         "summary": summarise(records, test_labels, cfg.eval.bootstrap, seed),
         "differences": paired_differences(records, test_labels, cfg.eval.bootstrap, seed, reference_sources()),
+        "semi_supervised": counterpart_differences(records, test_labels, counterparts, cfg.eval.bootstrap, seed),
     }
     if settings.diagnostics:
         print("all-label metrics, layer probe, outliers ...", flush=True)

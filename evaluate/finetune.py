@@ -83,7 +83,7 @@ def classify(
     return encode_images(model, images, batch_size, device, precision=precision).argmax(1)
 
 
-def finetune(
+def finetune_model(
     encoder: nn.Module,
     train: ImageSet,
     val: ImageSet,
@@ -94,15 +94,42 @@ def finetune(
     device: torch.device | str = "cpu",
     lr_encoder: float | None = None,
     precision: str = "fp32",
-) -> EarlyStoppedResult:
-    """Fine-tune a copy of ``encoder`` with a new head on ``train`` for at most
-    ``settings.max_epochs`` epochs (at least ``min_steps`` steps); early-stop on ``val``;
-    score the best-validation weights on ``test``. ``lr_encoder`` overrides the settings' rate
-    (and is recorded as chosen). Forward passes run under ``precision``'s autocast; the loss,
-    BatchNorm statistics, weights and optimizer state stay fp32. The copy keeps the
-    encoder's memory format (channels-last where evaluation put it there)."""
+) -> tuple[Classifier, EarlyStoppedResult]:
+    """(the fine-tuned classifier, its result): fine-tune a copy of ``encoder`` with a new head
+    on ``train`` for at most ``settings.max_epochs`` epochs (at least ``min_steps`` steps);
+    early-stop on ``val``; score the best-validation weights on ``test``. ``lr_encoder``
+    overrides the settings' rate (and is recorded as chosen). Forward passes run under
+    ``precision``'s autocast; the loss, BatchNorm statistics, weights and optimizer state stay
+    fp32. The copy keeps the encoder's memory format (channels-last where evaluation put it there)."""
     torch.manual_seed(seed)
     model = Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
+    train_images, train_labels = train.x.to(device), train.y.to(device)
+
+    def batch(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return augment(to_unit_float(train_images[index]), settings.shift, settings.flip), train_labels[index]
+
+    stopped = train_classifier(model, batch, len(train), val, settings, seed, device, lr_encoder, precision)
+    predictions = classify(model, test.x, device, precision=precision)
+    return model, early_stopped_result(predictions, test.y, stopped, len(train), len(val), num_classes, lr_encoder)
+
+
+def train_classifier(
+    model: Classifier,
+    batch,
+    rows: int,
+    val: ImageSet,
+    settings,
+    seed: int,
+    device,
+    lr_encoder: float | None,
+    precision: str,
+    loss_fn=F.cross_entropy,
+):
+    """AdamW on ``model`` (encoder at ``lr_encoder`` or the settings' rate, head at ``lr_head``)
+    over batches ``batch(index) -> (images (B, C, H, W) float, targets)`` drawn from ``rows``
+    rows, ``loss_fn(logits (B, K) fp32, targets)`` (default: cross-entropy on classes (B,)),
+    early-stopped on ``val`` accuracy; ``settings`` gives the budget (FinetuneSettings or
+    evaluate.self_training.SelfTrainingSettings)."""
     opt = torch.optim.AdamW(
         [
             {"params": model.encoder.parameters(), "lr": lr_encoder or settings.lr_encoder},
@@ -111,14 +138,12 @@ def finetune(
         weight_decay=settings.weight_decay,
     )
     gen = torch.Generator().manual_seed(seed)
-    train_images, train_labels = train.x.to(device), train.y.to(device)
 
     def train_step(step: int) -> None:
-        index = torch.randint(0, len(train), (settings.batch_size,), generator=gen).to(device)
-        images = augment(to_unit_float(train_images[index]), settings.shift, settings.flip)
+        images, targets = batch(torch.randint(0, rows, (settings.batch_size,), generator=gen).to(device))
         with autocast(precision, device):
             logits = model(images)
-        loss = F.cross_entropy(logits.float(), train_labels[index])
+        loss = loss_fn(logits.float(), targets)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -126,11 +151,14 @@ def finetune(
     def validate() -> float:
         return (classify(model, val.x, device, precision=precision) == val.y).float().mean().item()
 
-    budget = step_budget(len(train), settings.batch_size, settings.max_epochs, settings.min_steps)
+    budget = step_budget(rows, settings.batch_size, settings.max_epochs, settings.min_steps)
     every = check_interval(budget, settings.eval_every, settings.max_checks)
-    stopped = train_with_early_stopping(model, train_step, validate, budget, every, settings.patience)
-    predictions = classify(model, test.x, device, precision=precision)
-    return early_stopped_result(predictions, test.y, stopped, len(train), len(val), num_classes, lr_encoder)
+    return train_with_early_stopping(model, train_step, validate, budget, every, settings.patience)
+
+
+def finetune(*args, **kwargs) -> EarlyStoppedResult:
+    """The result of ``finetune_model(*args, **kwargs)``."""
+    return finetune_model(*args, **kwargs)[1]
 
 
 def finetune_lr_search(lrs: list[float], *args, **kwargs) -> EarlyStoppedResult:

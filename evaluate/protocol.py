@@ -41,6 +41,12 @@ class Protocol:
     stochastic: bool = False  # its result depends on a seed beyond the labelled draw (initialisation, batches)
     compares: tuple[str, ...] | None = None  # the sources it scores, where not every feature source
     references: tuple[str, ...] = ()  # sources of its own that learned ones are compared against (scratch)
+    uses_unlabelled: bool = False  # semi-supervised: it also reads the unlabelled training images (never their labels)
+    supervised_counterpart: str = ""  # the protocol on the labelled images alone that it is reported beside
+
+    def runs_at(self, labels_per_class: int) -> bool:
+        """Whether it runs at this budget (0 = all labels); a semi-supervised protocol has nothing to use at 0."""
+        return True
 
     def evaluate(self, ctx: EvalContext) -> list:  # pragma: no cover - every protocol implements it
         """-> [Record] for a grid protocol, [Measurement] for a label-free one."""
@@ -70,8 +76,10 @@ class FrozenProtocol(Protocol):
     frozen = True
 
     def fit(
-        self, train: Features, val: Features, test: Features, cfg, num_classes: int, seed: int
+        self, train: Features, val: Features, test: Features, cfg, num_classes: int, seed: int, **pool: Features
     ) -> ProtocolResult:  # pragma: no cover - every frozen protocol implements it
+        """Fit on the labelled ``train`` subset, select on ``val``, score ``test``; a protocol that
+        ``uses_unlabelled`` also gets ``pool``: every training image, its labels hidden (-1)."""
         raise NotImplementedError
 
     def evaluate(self, ctx: EvalContext) -> list[Record]:
@@ -97,7 +105,12 @@ def protocol_rank(name: str) -> tuple[int, str]:
 
 def reference_sources() -> tuple[str, ...]:
     """Sources not learned by pretraining: the baselines, and what protocols declare (scratch)."""
-    return (*BASELINES, *(r for p in all_protocols() for r in p.references))
+    return tuple(dict.fromkeys((*BASELINES, *(r for p in all_protocols() for r in p.references))))
+
+
+def supervised_counterparts() -> dict[str, str]:
+    """{semi-supervised protocol: the supervised protocol it is reported beside, on the same source}."""
+    return {p.name: p.supervised_counterpart for p in all_protocols() if p.supervised_counterpart}
 
 
 def missing_needs(protocol: Protocol, available: frozenset[str]) -> list[str]:

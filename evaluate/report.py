@@ -51,6 +51,37 @@ def differences_table(differences: list[Difference]) -> str:
     return "\n".join(lines)
 
 
+def semi_supervised_table(differences: list[Difference]) -> str:
+    """Rows: semi-supervised protocol − its supervised counterpart, per source; columns: label budgets."""
+    budgets = sorted({d.labels_per_class for d in differences}, key=lambda b: (b == 0, b))
+    cells = {(d.protocol, d.a, d.labels_per_class): d for d in differences}
+    pairs = sorted({(d.protocol, d.versus, d.a) for d in differences}, key=lambda k: (protocol_rank(k[0]), k[2]))
+    lines = [
+        "| protocol | features | " + " | ".join(budget_name(b) for b in budgets) + " |",
+        "|---|---|" + "---:|" * len(budgets),
+    ]
+    for protocol, versus, source in pairs:
+        row = " | ".join(difference_cell(cells.get((protocol, source, n))) for n in budgets)
+        lines.append(f"| {protocol} − {versus} | {source} | {row} |")
+    return "\n".join(lines)
+
+
+def semi_supervised_lines(report: Report) -> list[str]:
+    """What using the unlabelled images adds, source by source (empty where no such protocol ran)."""
+    if not report.semi_supervised:
+        return []
+    return [
+        "",
+        "### Semi-supervised minus supervised, same features",
+        "",
+        "What reading the unlabelled training images adds to each source, paired over the shared labelled subsets. "
+        "A gain that raw pixels get too is the protocol's, not pretraining's: compare sources under one protocol "
+        "in the table above.",
+        "",
+        semi_supervised_table(report.semi_supervised),
+    ]
+
+
 def flag_notes(summary: list[SummaryRow]) -> list[str]:
     return [
         f"- ⚑ {r.source} / {r.protocol} / {budget_name(r.labels_per_class)}: {', '.join(r.flags)}"
@@ -165,6 +196,7 @@ def labelled_lines(report: Report) -> list[str]:
         "either side is random.",
         "",
         differences_table(report.differences) if report.differences else "(no reference to compare with)",
+        *semi_supervised_lines(report),
     ]
     return parts + diagnostic_lines(report)
 

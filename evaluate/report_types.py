@@ -58,6 +58,7 @@ class Difference:
     interval: str
     n: int
     verdict: str  # better | worse | within noise | too few seeds
+    versus: str = ""  # the protocol ``b`` ran under, where not ``protocol`` (semi-supervised minus supervised)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Report:
     records: list[Record] = field(default_factory=list)
     summary: list[SummaryRow] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
+    semi_supervised: list[Difference] = field(default_factory=list)  # each source: semi-supervised − supervised
     all_labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> kNN over k, retrieval, clusters
     layers: list[LayerRow] = field(default_factory=list)
     outliers: dict[str, Any] = field(default_factory=dict)

@@ -44,6 +44,21 @@ def feature_digest(part: Features | Samples) -> str:
 _DIGESTS: dict[tuple[int, int], tuple] = {}
 
 
+def unlabelled_pool(train: Features) -> Features:
+    """Every training row with its labels hidden (-1): all a semi-supervised protocol may read
+    of the split. One object per split's rows (so its digest is computed once), forgotten with them."""
+    key = id(train.x)
+    held = _POOLS.get(key)
+    if held is None or held[0]() is not train.x:
+        forget = lambda _ref, key=key: _POOLS.pop(key, None)  # noqa: E731
+        held = (weakref.ref(train.x, forget), Samples(train.x, torch.full_like(train.y, -1), train.index))
+        _POOLS[key] = held
+    return held[1]
+
+
+_POOLS: dict[int, tuple] = {}
+
+
 def labelled_subsets(labels: torch.Tensor, budgets: list[int], seeds: int, base_seed: int, first_seed: int = 0):
     """[(labels_per_class, seed, positions)]: ``seeds`` draws per budget (seeds ``first_seed`` ...
     ``first_seed + seeds - 1``, so runs given disjoint ranges draw disjoint subsets and share
@@ -81,14 +96,21 @@ def assert_disjoint(labelled_index: torch.Tensor, val_index: torch.Tensor, train
 
 
 def runs_here(protocol, per_class: int, seed: int, first_seed: int, seeded_source: bool) -> bool:
-    """With all labels, a deterministic protocol on a fixed source gives one answer: run it once."""
+    """With all labels, a deterministic protocol on a fixed source gives one answer: run it
+    once; a protocol that does not run at a budget (``runs_at``) is left out there."""
+    if not protocol.runs_at(per_class):
+        return False
     return per_class != 0 or seed == first_seed or protocol.stochastic or seeded_source
 
 
-def frozen_cell(cells: CellStore | None, protocol, parts: tuple, cfg: EvalConfig, num_classes: int, seed: int):
-    """One frozen protocol on (train, val, test) Features, from ``cells`` where it was computed before."""
+def frozen_cell(
+    cells: CellStore | None, protocol, parts: tuple, cfg: EvalConfig, num_classes: int, seed: int, pool: Features
+):
+    """One frozen protocol on (train, val, test) Features, from ``cells`` where it was computed
+    before; a protocol that ``uses_unlabelled`` also reads ``pool`` (every training row, labels hidden)."""
     train, val, test = parts
-    compute = lambda: protocol.fit(train, val, test, cfg, num_classes, seed)  # noqa: E731
+    extra = {"pool": pool} if protocol.uses_unlabelled else {}
+    compute = lambda: protocol.fit(train, val, test, cfg, num_classes, seed, **extra)  # noqa: E731
     if cells is None:
         return compute()
     key = {
@@ -98,6 +120,8 @@ def frozen_cell(cells: CellStore | None, protocol, parts: tuple, cfg: EvalConfig
         "classes": num_classes,
         "seed": seed,
     }
+    if protocol.uses_unlabelled:
+        key["pool"] = feature_digest(pool)
     return cells.get(protocol.name, key, compute)
 
 
@@ -126,9 +150,10 @@ def frozen_grid(
         for source, parts in features.items():
             parts = variants[source][seed % len(variants[source])] if source in variants else parts
             train, val = parts["train"].take(positions), parts["val"].take(val_rows)
+            pool = unlabelled_pool(parts["train"])
             for p in protocols:
                 if runs_here(p, per_class, seed, first_seed, source in variants):
-                    result = frozen_cell(cells, p, (train, val, parts["test"]), cfg, num_classes, seed)
+                    result = frozen_cell(cells, p, (train, val, parts["test"]), cfg, num_classes, seed, pool)
                     records.append(Record(source, p.name, per_class, seed, result))
     return records
 
@@ -195,6 +220,21 @@ def comparisons(records: list[Record], references: tuple[str, ...]) -> list[tupl
         for b in references
         if b in sources
     ]
+
+
+def counterpart_differences(
+    records: list[Record], test_labels: torch.Tensor, counterparts: dict[str, str], resamples: int = 1000, seed: int = 0
+) -> list[Difference]:
+    """Semi-supervised minus supervised on the same source: each protocol of ``counterparts``
+    ({semi-supervised: supervised}) against its counterpart, per budget both ran, paired over
+    the shared labelled subsets (their seeds)."""
+    groups, rows = group_results(records), []
+    for (source, protocol, per_class), semi in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        other = groups.get((source, counterparts.get(protocol, ""), per_class))
+        if other is not None:
+            diff = paired_difference(semi, other, test_labels, per_class == 0, resamples, seed)
+            rows.append(Difference(protocol, source, source, per_class, versus=counterparts[protocol], **diff))
+    return rows
 
 
 def paired_differences(

@@ -38,6 +38,8 @@ def tiny_config_dict(run_dir: Path, **sections) -> dict:
                 "val_images": 40,
                 "scratch_lr_encoder": [3e-4, 1e-3],
             },
+            "self_training": {"labels_per_class": [2], "min_steps": 20, "eval_every": 10, "max_epochs": 0.0},
+            "label_propagation": {"ks": [5, 10]},
             "bootstrap": 200,
             "layer_probe_labels_per_class": 5,
             "tsne_points": 100,

@@ -62,10 +62,7 @@ class Finetune(Protocol):
         records, scratch_lr, precision = [], {}, {"precision": cfg.precision}
         subsets = labelled_subsets(splits.train.y, budgets, cfg.seeds, ctx.base_seed, ctx.first_seed)
         for per_class, seed, positions in tqdm(subsets, desc="fine-tuning", leave=False):
-            labelled = splits.train.take(positions)
-            val = validation_subset(splits.val, per_class, cfg.val_per_class, ctx.base_seed + seed)
-            val = val.subsample(ft.val_images, ctx.base_seed)
-            args = (labelled, val, splits.test, splits.num_classes, ft, seed, ctx.device)
+            args = self.subset_args(ctx, per_class, seed, positions)
             if ctx.encoder is not None:
                 run = partial(finetune, ctx.encoder, *args, **precision)
                 result = self.cell(ctx.cells, "finetune", ctx.encoder, args, cfg, run)
@@ -75,12 +72,25 @@ class Finetune(Protocol):
                 records.append(Record(SCRATCH, self.name, per_class, seed, result))
         return records
 
+    def subset_args(self, ctx: EvalContext, per_class: int, seed: int, positions: torch.Tensor) -> tuple:
+        """(labelled, val, test, classes, settings, seed, device) of one labelled subset: its
+        validation images as scarce as its labels, capped at ``eval.finetune.val_images``."""
+        cfg, ft, splits = ctx.cfg.eval, ctx.settings(self.name), ctx.splits
+        val = validation_subset(splits.val, per_class, cfg.val_per_class, ctx.base_seed + seed)
+        val = val.subsample(ft.val_images, ctx.base_seed)
+        return (splits.train.take(positions), val, splits.test, splits.num_classes, ft, seed, ctx.device)
+
+    def scratch_search(self, ctx: EvalContext, fresh, args: tuple) -> EarlyStoppedResult:
+        """Supervised-from-scratch at each rate of ``scratch_lr_encoder``, the best on validation
+        (its ``lr``); self-training reads the same cell for its scratch teacher's rate."""
+        search = partial(finetune_lr_search, args[4].scratch_lr_encoder, fresh, *args, precision=ctx.cfg.eval.precision)
+        return self.cell(ctx.cells, "scratch_search", fresh, args, ctx.cfg.eval, search)
+
     def scratch_run(self, ctx: EvalContext, fresh, args: tuple, per_class: int, scratch_lr: dict):
         """Supervised-from-scratch on one subset: the lr search on a budget's first seed, that lr after."""
-        cfg, ft, precision = ctx.cfg.eval, args[4], {"precision": ctx.cfg.eval.precision}
+        cfg, precision = ctx.cfg.eval, {"precision": ctx.cfg.eval.precision}
         if per_class not in scratch_lr:
-            search = partial(finetune_lr_search, ft.scratch_lr_encoder, fresh, *args, **precision)
-            result = self.cell(ctx.cells, "scratch_search", fresh, args, cfg, search)
+            result = self.scratch_search(ctx, fresh, args)
             scratch_lr[per_class] = result.lr
             return result
         lr = scratch_lr[per_class]

@@ -1,0 +1,164 @@
+"""``label_propagation``: the labelled subset's labels spread over a kNN graph of every
+training image's frozen features, labelled or not (evaluate.label_propagation, after Zhou et
+al. 2004 and Iscen et al. 2019); k and α chosen on validation images as scarce as the labels;
+validation and test images predicted inductively from their training neighbours.
+
+It is a semi-supervised protocol: it reads the unlabelled training images (their features,
+never their labels), so its supervised counterpart, ``knn`` on the labelled subset alone, is
+reported beside it for the same features: propagation lifts raw pixels too, and a gain that
+every source gets is not a gain from pretraining.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import torch
+
+from evaluate import label_propagation as lp
+from evaluate.protocol import FrozenProtocol
+from evaluate.results import DETAIL, ProtocolResult, prediction_scores
+from evaluate.suite import feature_digest
+from pretrain.core.protocols import register_protocol
+from pretrain.core.samples import Features
+from pretrain.core.search import cosine_search
+
+MEMO_SIZE = 16  # neighbour searches kept (a source's graph is shared by every subset and seed)
+
+
+@dataclass
+class LabelPropagationSettings:
+    """``eval.label_propagation``: the grid chosen on validation, and the solver's stopping rule."""
+
+    ks: list[int] = field(default_factory=lambda: [10, 20, 50])  # neighbours per node (capped at N - 1)
+    alphas: list[float] = field(default_factory=lambda: [0.5, 0.9, 0.99])  # how far labels spread, in (0, 1)
+    tol: float = 1e-6  # conjugate gradients stop at this relative residual ...
+    max_iter: int = 500  # ... or after this many iterations
+
+
+@dataclass(kw_only=True)
+class LabelPropagationResult(ProtocolResult):
+    k: int  # chosen on validation
+    alpha: float  # chosen on validation
+    at_edge: bool  # a choice is an end of its grid: the grid may be too narrow
+    iterations: int  # conjugate-gradient iterations of the chosen solve
+    graph_size: int  # training images in the graph, labelled and unlabelled
+    isolated: int  # nodes with no edge
+    unreached: int  # unlabelled nodes in components holding no labelled node
+    components: int
+    unlabelled_components: int
+    classes_without_labels: list[int]
+    fallback: int  # test images whose neighbours no label reached (their nearest labelled image decides)
+    val_accuracy_by_setting: dict[str, float] = field(metadata=DETAIL)
+    FLAGS = ("at_edge", "isolated", "unreached", "class_without_labels", "fallback")
+
+    def flags(self) -> list[str]:
+        raised = {
+            "at_edge": self.at_edge,
+            "isolated": self.isolated > 0,
+            "unreached": self.unreached > 0,
+            "class_without_labels": bool(self.classes_without_labels),
+            "fallback": self.fallback > 0,
+        }
+        return [name for name in self.FLAGS if raised[name]]
+
+
+def rows_of(pool: Features, labelled: Features) -> torch.Tensor:
+    """Positions (L,) in ``pool`` of the labelled images, matched on their dataset index."""
+    order = pool.index.argsort()
+    found = order[torch.searchsorted(pool.index[order], labelled.index).clamp(max=len(pool) - 1)]
+    if not torch.equal(pool.index[found], labelled.index):
+        raise ValueError("a labelled image is not in the training pool the graph is built from")
+    return found
+
+
+def at_edge(choice, grid: list) -> bool:
+    """The choice is the smallest or largest value of a grid of several."""
+    return len(set(grid)) > 1 and choice in (min(grid), max(grid))
+
+
+@register_protocol("label_propagation")
+class LabelPropagation(FrozenProtocol):
+    rank = 3
+    settings_type = LabelPropagationSettings
+    result_type = LabelPropagationResult
+    uses_unlabelled = True
+    supervised_counterpart = "knn"
+
+    def __init__(self):
+        self.memo: OrderedDict = OrderedDict()
+
+    def runs_at(self, per_class: int) -> bool:
+        return per_class != 0  # with all labels there is nothing unlabelled to propagate to
+
+    def remembered(self, key: tuple, compute):
+        if key not in self.memo:
+            self.memo[key] = compute()
+            while len(self.memo) > MEMO_SIZE:
+                self.memo.popitem(last=False)
+        return self.memo[key]
+
+    def neighbours(self, pool: Features, queries: Features | None, k: int) -> lp.Neighbours:
+        """Each pool node's k other nearest nodes (``queries`` None), or each query's k nearest nodes."""
+        if queries is None:
+            return self.remembered(("nodes", feature_digest(pool), k), lambda: lp.nearest_others(pool.x, k))
+        compute = lambda: lp.Neighbours(*cosine_search(pool.x, queries.x, k))  # noqa: E731
+        return self.remembered(("queries", feature_digest(pool), feature_digest(queries), k), compute)
+
+    def graph(self, pool: Features, k_max: int, k: int) -> lp.Graph:
+        nodes = self.neighbours(pool, None, k_max)
+        return self.remembered(("graph", feature_digest(pool), k_max, k), lambda: lp.knn_graph(nodes.first(k)))
+
+    def fit(self, train, val, test, cfg, num_classes: int, seed: int, pool: Features) -> LabelPropagationResult:
+        s = cfg.settings(self.name)
+        if bool((pool.y >= 0).any()):
+            raise ValueError("label_propagation: the pool carries labels; hide them (evaluate.suite.unlabelled_pool)")
+        positions = rows_of(pool, train)
+        k_max = min(max(s.ks), len(pool) - 1)
+        ks = sorted({min(k, k_max) for k in s.ks})
+        seeds = lp.seed_matrix(positions, train.y, len(pool), num_classes)
+        val_neighbours = lp.Neighbours(*cosine_search(pool.x, val.x, k_max))
+        by_setting, best = {}, None
+        for k in ks:
+            graph = self.graph(pool, k_max, k)
+            for alpha in s.alphas:
+                propagated, iterations = lp.propagate(graph, seeds, alpha, s.tol, s.max_iter)
+                distributions = lp.class_distributions(propagated)
+                scores = lp.inductive_scores(distributions, val_neighbours.first(k))
+                accuracy = (lp.predict(scores, train.x, train.y, val.x)[0] == val.y).float().mean().item()
+                by_setting[f"k={k}, alpha={alpha:g}"] = accuracy
+                if best is None or accuracy > best[0]:
+                    best = (accuracy, k, alpha, iterations, distributions, graph)
+        accuracy, k, alpha, iterations, distributions, graph = best
+        scores = lp.inductive_scores(distributions, self.neighbours(pool, test, k_max).first(k))
+        predictions, fallback = lp.predict(scores, train.x, train.y, test.x)
+        reach = lp.reach(graph, positions, train.y, num_classes)
+        return LabelPropagationResult(
+            **prediction_scores(predictions, test.y, num_classes),
+            train_size=len(train),
+            val_size=len(val),
+            selected_on="validation split (k and alpha)",
+            val_accuracy=accuracy,
+            k=k,
+            alpha=alpha,
+            at_edge=at_edge(k, ks) or at_edge(alpha, s.alphas),
+            iterations=iterations,
+            graph_size=len(pool),
+            isolated=reach.isolated,
+            unreached=reach.unreached,
+            components=reach.components,
+            unlabelled_components=reach.unlabelled_components,
+            classes_without_labels=reach.classes_without_labels,
+            fallback=fallback,
+            val_accuracy_by_setting=by_setting,
+        )
+
+    def note(self, cfg) -> str:
+        s = cfg.settings(self.name)
+        return (
+            "- label_propagation: a kNN graph (cosine, w = max(cos, 0)^3, W + Wᵀ, symmetric normalisation) over every "
+            "training image, labelled or not (their labels never read); F = (I − αS)⁻¹Y by conjugate gradients; "
+            f"k from {s.ks} and α from {s.alphas} chosen on validation; validation and test images predicted from "
+            "their k training neighbours (never graph nodes); not run with all labels."
+        )
