@@ -89,6 +89,7 @@ def eval_overrides(scale: Scale, seeds: int) -> list[str]:
         f"eval.self_training.max_epochs={scale.self_training_max_epochs}",
         f"eval.self_training.min_steps={scale.self_training_min_steps}",
         "eval.layer_probe_labels_per_class=-1",  # the leaderboard shows no layer probe
+        f"eval.skip=[{','.join(scale.leaderboard_skip)}]",
     ]
 
 

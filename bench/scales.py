@@ -35,6 +35,7 @@ class Scale:
     finetune_min_steps: int = 500  # ... but at least this many steps
     self_training_max_epochs: float = 1.0  # the self-trained student's budget: epochs over the unlabelled images ...
     self_training_min_steps: int = 200  # ... but at least this many steps
+    leaderboard_skip: tuple[str, ...] = ()  # protocols its evaluations leave out (eval.skip)
     # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
     paper_sizes: tuple[int, ...] = (500, 1000, 5000, 15000)
     paper_epochs: float = 200.0
@@ -110,6 +111,7 @@ SCALES = {
         finetune_min_steps=10,
         self_training_max_epochs=0.0,
         self_training_min_steps=10,
+        leaderboard_skip=("self_training",),  # CI time: tested in tests/test_semi_supervised.py
         paper_sizes=(40, 120),
         paper_epochs=2.0,
         paper_test_images=40,

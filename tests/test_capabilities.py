@@ -20,7 +20,7 @@ from pretrain.core.encoders import encode_images, map_batches
 from pretrain.core.tasks import TASKS, FeatureSource, SSLTask, TaskConfig, TaskOutput, register_task
 from pretrain.engine import run_pretraining
 
-EVAL = ["--baselines", "none", "eval.skip=[finetune]", "eval.labels_per_class=[0]"]
+EVAL = ["--baselines", "none", "eval.skip=[finetune,self_training]", "eval.labels_per_class=[0]"]
 
 
 @dataclass

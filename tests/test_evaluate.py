@@ -105,7 +105,7 @@ def test_export_round_trips(tiny_cfg, tmp_path):
 def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg, evaluation_dir):
     cfg = tiny_cfg(tasks=[{"name": "decoder_only", "infer_steps": 5}], train={"epochs": 2})
     run_dir = run_pretraining(cfg)
-    overrides = ["eval.skip=[finetune]", "eval.labels_per_class=[0]"]
+    overrides = ["eval.skip=[finetune,self_training]", "eval.labels_per_class=[0]"]
     assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0  # report, plots, logs
     out = evaluation_dir(run_dir)
     report = Report.from_json((out / "report.json").read_text())
@@ -119,7 +119,7 @@ def test_decoder_only_run_reports_encoder_and_inferred_codes(tiny_cfg, evaluatio
 
 def test_evaluate_reuses_cached_features(tiny_cfg):
     run_dir = run_pretraining(tiny_cfg())
-    overrides = ["eval.skip=[finetune]", "eval.labels_per_class=[0]"]
+    overrides = ["eval.skip=[finetune,self_training]", "eval.labels_per_class=[0]"]
     first = evaluate_run(run_dir, EvaluationSettings(overrides=overrides))
     stamps = {p: p.stat().st_mtime_ns for p in (run_dir / "features").glob("*.pt")}
     assert stamps
@@ -135,7 +135,7 @@ def test_compare_two_runs(tiny_cfg, tmp_path, capsys, evaluation_dir):
         run_dir = run_pretraining(
             tiny_cfg(run_dir=tmp_path / name, tasks=[{"name": "autoencoder", "decoder": decoder}])
         )
-        overrides = ["eval.skip=[finetune]", f"eval.seeds={seeds}"]
+        overrides = ["eval.skip=[finetune,self_training]", f"eval.seeds={seeds}"]
         assert main(["--run", str(run_dir), "--baselines", "none", *overrides]) == 0
         runs.append(str(evaluation_dir(run_dir)))
     capsys.readouterr()

@@ -21,7 +21,7 @@ def pooled_run(tmp_path_factory):
 
 @pytest.mark.parametrize(("headline", "other", "dim"), [("code", "encoder_pooled", 16), ("pooled", "encoder_code", 8)])
 def test_both_representations_are_reported_with_the_headline_named(pooled_run, tmp_path, headline, other, dim):
-    overrides = [f"eval.representation={headline}", "eval.skip=[finetune]", "eval.labels_per_class=[0]"]
+    overrides = [f"eval.representation={headline}", "eval.skip=[finetune,self_training]", "eval.labels_per_class=[0]"]
     report = evaluate_run(pooled_run, EvaluationSettings(overrides, baselines=[], out_dir=tmp_path))
     assert set(report.sources) == {"encoder", other}
     assert ("pooled features" if headline == "pooled" else "code z") in report.sources["encoder"]
