@@ -229,8 +229,8 @@ def counterpart_differences(
     ({semi-supervised: supervised}) against its counterpart, per budget both ran, paired over
     the shared labelled subsets (their seeds)."""
     groups, rows = group_results(records), []
-    for (source, protocol, per_class), semi in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        other = groups.get((source, counterparts.get(protocol, ""), per_class))
+    for (source, protocol, per_class), semi in sorted(groups.items(), key=lambda kv: kv[0]):
+        other = groups.get((source, counterparts[protocol], per_class)) if protocol in counterparts else None
         if other is not None:
             diff = paired_difference(semi, other, test_labels, per_class == 0, resamples, seed)
             rows.append(Difference(protocol, source, source, per_class, versus=counterparts[protocol], **diff))

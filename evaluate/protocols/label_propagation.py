@@ -95,8 +95,9 @@ class LabelPropagation(FrozenProtocol):
     def remembered(self, pool: Features, key: tuple, compute):
         """``compute()`` once per ``pool`` and ``key``: the searches and graphs of the last
         MEMO_POOLS feature sets are kept (the grid visits every source at every subset)."""
-        held = self.memo.setdefault(feature_digest(pool), {})
-        self.memo.move_to_end(feature_digest(pool))
+        name = feature_digest(pool)
+        held = self.memo.setdefault(name, {})
+        self.memo.move_to_end(name)
         while len(self.memo) > MEMO_POOLS:
             self.memo.popitem(last=False)
         if key not in held:
