@@ -50,8 +50,8 @@ BASELINES = ("raw_pixels", "pca", "random_init")
 
 
 def scale_entries(scale: Scale) -> tuple:
-    """The entries a scale runs: the first ``scale.leaderboard_entries`` (0: all)."""
-    return ENTRIES[: scale.leaderboard_entries or None]
+    """The entries a scale runs, in ENTRIES order: those ``scale.leaderboard_only`` names (none named: all)."""
+    return tuple(e for e in ENTRIES if not scale.leaderboard_only or e[0] in scale.leaderboard_only)
 
 
 def representation_label(label: str, source: str) -> str:

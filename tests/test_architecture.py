@@ -1,6 +1,6 @@
 """The layers, read from the source: imports run one way and never in a circle.
 
-Ground floor first (README, "Architecture"):
+Ground floor first (docs/architecture.md):
 
     pretrain.core  ->  ssl_tasks  ->  pretrain (the trainer)  ->  evaluate  ->  bench
 

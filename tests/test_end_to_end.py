@@ -30,6 +30,9 @@ def test_pretrain_then_evaluate_fashion_mnist_subset(tmp_path):
         "eval.finetune.scratch_lr_encoder=[1e-3]",
         "eval.mlp_head.max_epochs=0",
         "eval.mlp_head.min_steps=300",
+        "eval.self_training.labels_per_class=[10]",  # the teacher is the finetune cell at 10 already run
+        "eval.self_training.max_epochs=0",
+        "eval.self_training.min_steps=30",
         "eval.tsne_points=300",
         "eval.layer_probe_labels_per_class=10",
     ]
@@ -48,6 +51,7 @@ def test_pretrain_then_evaluate_fashion_mnist_subset(tmp_path):
     assert mean[("raw_pixels", "knn", 0)] > 0.6
     assert mean[("encoder", "knn", 0)] > mean[("random_init", "knn", 0)] - 0.05
     assert ("scratch", "finetune", 10) in mean
+    assert {("encoder", "self_training", 10), ("encoder", "label_propagation", 10)} <= set(mean)
     markdown = (run_dir / "report.md").read_text()
     assert "| encoder | linear |" in markdown and "| raw_pixels | knn |" in markdown and "| pca |" in markdown
     assert markdown in ev.stdout

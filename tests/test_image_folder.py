@@ -204,3 +204,42 @@ def test_subsets_of_streamed_images_stay_unread(tmp_path):
     cfg = folder_cfg(root, tmp_path / "cache", image_size=8, val_size=4, test_size=4, cache=False, train_subset=6)
     splits = load_splits(cfg)
     assert len(splits.train) == 6 and not isinstance(splits.train.x, torch.Tensor)  # still files, decoded when read
+
+
+def write_sized(folder, sizes: dict[str, tuple[int, int]]) -> None:
+    """folder/<name>.png for each name -> (width, height)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (w, h) in sizes.items():
+        Image.fromarray(np.full((h, w, 3), 90, np.uint8)).save(folder / f"{name}.png")
+
+
+def test_native_size_is_the_most_common_not_the_first_file(tmp_path, capsys):
+    write_sized(tmp_path / "d" / "train" / "c", {f"a{i}": (20, 20) for i in range(3)})  # sorted first: the old rule
+    write_sized(tmp_path / "d" / "train" / "c", {f"b{i:03d}": (24, 24) for i in range(40)})
+    for split in ("val", "test"):
+        write_sized(tmp_path / "d" / split / "c", {f"v{i}": (24, 24) for i in range(4)})
+    splits = load_splits(folder_cfg(tmp_path / "d", tmp_path / "cache"))
+    assert splits.train.image_shape == (3, 24, 24)
+    out = capsys.readouterr().out
+    assert "image size 24x24: the most common among 43 sampled files (24x24: 40, 20x20: 3)" in out
+    assert "the other 3 are resized to it" in out
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({f"{c}{i}": (s, s) for c, s in zip("abc", (20, 24, 28)) for i in range(10)}, "vary widely"),
+        ({**{f"a{i}": (16, 16) for i in range(20)}, **{f"b{i}": (40, 40) for i in range(4)}}, "vary widely"),
+        ({**{f"a{i}": (40, 30) for i in range(20)}, **{f"b{i}": (20, 20) for i in range(2)}}, "40x30 .* not square"),
+    ],
+    ids=["no-majority", "sides-beyond-2x", "non-square-majority"],
+)
+def test_mixed_sizes_without_image_size_stop_with_the_spread(tmp_path, sizes, message):
+    write_sized(tmp_path / "d" / "c", sizes)
+    cfg = folder_cfg(tmp_path / "d", tmp_path / "cache", val_size=4, test_size=4)
+    with pytest.raises(DataError, match=message) as err:
+        load_splits(cfg)
+    assert "set data.image_size=S" in str(err.value)
+    assert all(f"{w}x{h}: " in str(err.value) for w, h in set(sizes.values()))  # the spread is shown
+    resized = load_splits(folder_cfg(tmp_path / "d", tmp_path / "cache", val_size=4, test_size=4, image_size=12))
+    assert resized.train.image_shape == (3, 12, 12)  # a size chosen by the user always works

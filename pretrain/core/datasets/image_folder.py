@@ -17,7 +17,6 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pretrain.core.arrays import FileImages
@@ -28,7 +27,6 @@ from pretrain.core.decode import (
     IMAGE_EXTENSIONS,
     DecodeSettings,
     FileDecoder,
-    decode_image,
     file_mode,
     is_image_file,
 )
@@ -40,10 +38,11 @@ from pretrain.core.image_cache import (
     entry_key,
     read_entry,
 )
+from pretrain.core.image_sizes import sampled_side
 from pretrain.core.samples import ImageSet
 
 SPLIT_FOLDERS = ("train", "val", "test")
-MODE_SAMPLE = 256  # files whose header decides the default channels
+HEADER_SAMPLE = 256  # files whose header decides the default channels and size
 
 
 def visible(entries) -> list[os.DirEntry]:
@@ -138,28 +137,14 @@ def list_splits(root: Path, cfg: DataConfig) -> tuple[dict[str, SplitFiles], tup
 
 def decode_settings(paths: list[Path], cfg: DataConfig) -> tuple[DecodeSettings, tuple[int, int, int]]:
     """The decode settings and image shape: channels from data.channels, else grey if every
-    sampled file header is grey; the size from data.image_size, else the first image's own."""
+    sampled file header is grey; the size from data.image_size, else the most common sampled
+    header size (pretrain.core.image_sizes: printed, and an error when sizes vary widely)."""
     channels = cfg.channels
     if not channels:
-        sample = paths[:: max(1, len(paths) // MODE_SAMPLE)]
+        sample = paths[:: max(1, len(paths) // HEADER_SAMPLE)]
         channels = 1 if all(file_mode(p) in GREY_MODES | {""} for p in sample) else 3
-    size = cfg.image_size
-    if not size:
-        first = first_decodable(paths, DecodeSettings(0, cfg.resize, channels))
-        h, w = first.shape[1:]
-        if h != w:
-            raise DataError(f"{paths[0].parent}: images are {h}x{w}, not square; set data.image_size=S")
-        size = h
+    size = cfg.image_size or sampled_side(paths, HEADER_SAMPLE)
     return DecodeSettings(size, cfg.resize, channels), (channels, size, size)
-
-
-def first_decodable(paths: list[Path], settings: DecodeSettings) -> np.ndarray:
-    for path in paths[:100]:
-        try:
-            return decode_image(path, settings)
-        except Exception:  # noqa: BLE001,S112  (bad files are reported by the full decode)
-            continue
-    raise DataError(f"none of the first {min(100, len(paths))} files in {paths[0].parent} can be decoded")
 
 
 def workers(cfg: DataConfig) -> int:

@@ -1,0 +1,227 @@
+"""Take a run's encoder away: timm weights, TorchScript or ONNX, each with its input contract.
+
+    python -m pretrain.export --run runs/ae_fmnist --format onnx          # runs/ae_fmnist/export/encoder.onnx
+    python -m pretrain.export --run runs/relpos_resnet_fmnist --format timm --out resnet18.safetensors
+    ssl-export --run runs/ae_fmnist --format torchscript                  # the same, once `pip install .`
+
+- ``timm``: the backbone's weights alone, keyed as a plain ``timm.create_model(name, num_classes=0,
+  in_chans=C)`` expects them (``load_state_dict`` with no key surgery). It returns pooled features
+  (B, d) of *normalised* images; the projection to the code (B, m) is a second file, ``*.proj.safetensors``.
+- ``torchscript`` and ``onnx`` (opset ``ONNX_OPSET``): the whole encoder, float images (B, C, S, S)
+  in [0, 1] -> codes (B, m), normalisation inside. The batch size is free; C and S are fixed.
+
+Every format carries the input size, channels and normalisation statistics: in the file
+(safetensors metadata, a TorchScript extra file ``encoder.json``, ONNX ``metadata_props``) and
+in a sidecar ``<file>.json``. Each export is loaded back and compared with the run's encoder on
+random images before the command reports success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+try:  # optional (`pip install '.[export]'`, part of the test extras): only --format onnx needs them
+    import onnx
+    import onnxruntime
+except ImportError:
+    onnx = onnxruntime = None
+
+from pretrain.core.checkpoint import atomic_write
+from pretrain.core.encoders import BACKBONES, Encoder, EncoderSpec, use_small_stem
+from pretrain.core.export import UnfinishedRunError, assert_pretraining_finished, export_info, load_encoder
+from pretrain.core.registry import Registry
+
+ONNX_OPSET = 18  # what the torch.export-based exporter writes natively; documented in docs/export.md
+TOLERANCE = 1e-5  # max |exported - encoder| on random images, checked after every export
+DEFAULT_FILES = {"timm": "encoder.timm.safetensors", "torchscript": "encoder.torchscript.pt", "onnx": "encoder.onnx"}
+
+# name -> fn(encoder, out: Path, meta: dict) -> float, the max |difference| of the loaded-back export
+FORMATS = Registry("export format")
+
+
+class ExportError(RuntimeError):
+    """The run's encoder cannot be written in the asked format; the message says what to do instead."""
+
+
+def metadata(encoder: Encoder, run_dir: Path, fmt: str) -> dict:
+    """What a user needs to feed the exported model: shapes, value range and normalisation."""
+    s = encoder.spec
+    per_channel = lambda v: [float(x) for x in v] if isinstance(v, list) else [float(v)] * s.in_chans  # noqa: E731
+    return {
+        "format": fmt,
+        "encoder": s.name,
+        "input_size": [s.in_chans, s.image_size, s.image_size],
+        "input_range": [0.0, 1.0],
+        "mean": per_channel(s.mean),
+        "std": per_channel(s.std),
+        "normalisation_inside": fmt != "timm",  # timm: the user subtracts mean and divides by std
+        "output": "pooled features (B, feature_dim)" if fmt == "timm" else "codes (B, code_dim)",
+        "code_dim": s.code_dim,
+        "feature_dim": encoder.feature_dim,
+        "run": str(run_dir),
+        **export_info(run_dir),
+        "torch": torch.__version__,
+    }
+
+
+def random_images(encoder: Encoder, n: int = 4, seed: int = 0) -> torch.Tensor:
+    """(n, C, S, S) uniform in [0, 1]: the probe every export is checked on."""
+    s = encoder.spec
+    return torch.rand(n, s.in_chans, s.image_size, s.image_size, generator=torch.Generator().manual_seed(seed))
+
+
+def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+def plain_timm_model(arguments: dict, spec: EncoderSpec) -> nn.Module:
+    """``timm.create_model(**arguments)``, with the small stem swapped in where the run used one."""
+    model = timm.create_model(pretrained=False, **arguments)
+    if spec.small_stem:
+        use_small_stem(model, spec)
+    return model.eval()
+
+
+def timm_arguments(encoder: Encoder) -> list[dict]:
+    """Candidate ``create_model`` arguments, plainest first; ``img_size`` only for models that need it."""
+    s = encoder.spec
+    plain = {"model_name": s.name, "num_classes": 0, "in_chans": s.in_chans}
+    return [plain, {**plain, "img_size": s.image_size}]
+
+
+@FORMATS.register("timm")
+def write_timm(encoder: Encoder, out: Path, meta: dict) -> float:
+    """Backbone weights for ``timm.create_model``, checked by loading them into a fresh one (strict)."""
+    if encoder.spec.name in BACKBONES.names():
+        raise ExportError(
+            f"{encoder.spec.name} is this toolkit's own encoder, not a timm model; "
+            "use --format torchscript or --format onnx"
+        )
+    weights = {k: v.detach().contiguous() for k, v in encoder.backbone.state_dict().items()}
+    meta["small_stem"] = bool(encoder.spec.small_stem)
+    meta["projection"] = str(projection_path(out).name)
+    images = random_images(encoder)
+    with torch.no_grad():
+        expected = encoder.forward_pooled(images)
+        for arguments in timm_arguments(encoder):
+            meta["create_model"] = arguments
+            model = plain_timm_model(arguments, encoder.spec)
+            if loads_strictly(model, weights):
+                break
+        else:
+            raise ExportError(f"no plain timm.create_model({encoder.spec.name!r}, ...) takes these weights")
+        difference = max_difference(model((images - encoder.mean) / encoder.std), expected)
+    text = {k: json.dumps(v) for k, v in meta.items()}
+    atomic_write(out, lambda tmp: save_file(weights, tmp, metadata=text))
+    proj = {k: v.detach().contiguous() for k, v in encoder.proj.state_dict().items()}
+    atomic_write(projection_path(out), lambda tmp: save_file(proj, tmp, metadata=text))
+    return difference
+
+
+def loads_strictly(model: nn.Module, weights: dict) -> bool:
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError:  # missing or unexpected keys, or a shape that differs
+        return False
+    return True
+
+
+def projection_path(out: Path) -> Path:
+    """``encoder.timm.safetensors`` -> ``encoder.timm.proj.safetensors``: the code projection (m, d) + (m,)."""
+    return out.with_name(out.name.removesuffix(".safetensors") + ".proj.safetensors")
+
+
+@FORMATS.register("torchscript")
+def write_torchscript(encoder: Encoder, out: Path, meta: dict) -> float:
+    """The encoder traced at batch 2 (batch size stays free), metadata in the extra file ``encoder.json``."""
+    images = random_images(encoder)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\..* is deprecated")  # still the TorchScript API
+        traced = torch.jit.trace(encoder, images[:2], check_trace=False)
+        files = {"encoder.json": json.dumps(meta, indent=2)}
+        atomic_write(out, lambda tmp: torch.jit.save(traced, tmp, _extra_files=files))
+        loaded = torch.jit.load(str(out))
+        return max_difference(loaded(images), encoder(images))
+
+
+@FORMATS.register("onnx")
+def write_onnx(encoder: Encoder, out: Path, meta: dict) -> float:
+    """The encoder through torch.export to ONNX (opset ``ONNX_OPSET``), batch dimension dynamic."""
+    if onnx is None or onnxruntime is None:
+        raise ExportError("--format onnx needs onnx, onnxscript and onnxruntime: pip install '.[export]'")
+    meta["opset"] = ONNX_OPSET
+    images = random_images(encoder)
+
+    def write(tmp: str) -> None:
+        batch = {"images": {0: torch.export.Dim("batch")}}
+        torch.onnx.export(
+            encoder, (images[:2],), tmp, input_names=["images"], output_names=["codes"],
+            opset_version=ONNX_OPSET, dynamic_shapes=batch, dynamo=True, external_data=False, verbose=False,
+        )  # fmt: skip
+        model = onnx.load(tmp)
+        onnx.helper.set_model_props(model, {k: json.dumps(v) for k, v in meta.items()})
+        onnx.save(model, tmp)
+
+    atomic_write(out, write)
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (codes,) = session.run(None, {"images": images.numpy()})
+    with torch.no_grad():
+        return max_difference(torch.from_numpy(codes), encoder(images))
+
+
+def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, float]:
+    """Write the finished run's encoder in ``fmt`` (+ ``<out>.json``) -> (path, max |difference|).
+
+    Raises ExportError when the loaded-back export differs from the encoder by more than TOLERANCE."""
+    run_dir = Path(run_dir)
+    write: Callable[[Encoder, Path, dict], float] = FORMATS.lookup(fmt)
+    assert_pretraining_finished(run_dir)
+    encoder = load_encoder(run_dir)
+    out = Path(out) if out else run_dir / "export" / DEFAULT_FILES[fmt]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = metadata(encoder, run_dir, fmt)
+    difference = write(encoder, out, meta)
+    meta["max_difference"] = difference
+    atomic_write(Path(f"{out}.json"), lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    if not difference <= TOLERANCE:  # also catches NaN
+        raise ExportError(f"{out} loaded back differs from the encoder by {difference:.3g} (> {TOLERANCE})")
+    return out, difference
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pretrain.export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, type=Path, help="a run directory written by python -m pretrain")
+    parser.add_argument("--format", required=True, choices=FORMATS.names(), dest="fmt")
+    parser.add_argument("--out", type=Path, default=None, help="the file to write (default: RUN/export/...)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        out, difference = export_run(args.run, args.fmt, args.out)
+    except (ExportError, FileNotFoundError, UnfinishedRunError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    meta = json.loads(Path(f"{out}.json").read_text())
+    extra = f" and {projection_path(out)}" if args.fmt == "timm" else ""
+    print(f"wrote {out}{extra} (+ {out}.json)")
+    print(f"  input {meta['input_size']} in [0, 1]; mean {meta['mean']}, std {meta['std']}; output {meta['output']}")
+    print(f"  loaded back: max |difference| from the run's encoder on random images {difference:.2g}")
+    if args.fmt == "timm" and meta["small_stem"]:
+        print("  the run used a small stem: see docs/export.md for the two lines that rebuild it in timm")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
