@@ -12,8 +12,8 @@
 
 Every format carries the input size, channels and normalisation statistics: in the file
 (safetensors metadata, a TorchScript extra file ``encoder.json``, ONNX ``metadata_props``) and
-in a sidecar ``<file>.json``. Each export is loaded back and compared with the run's encoder on
-random images before the command reports success.
+in a sidecar ``<file>.json``. Each file is loaded back from its temporary copy and compared with
+the run's encoder on random images; only a file that passes is moved into place.
 """
 
 from __future__ import annotations
@@ -27,22 +27,32 @@ from pathlib import Path
 
 import timm
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 try:  # optional (`pip install '.[export]'`, part of the test extras): only --format onnx needs them
     import onnx
     import onnxruntime
+    import onnxscript  # noqa: F401  (torch's ONNX exporter imports it; checked here for a clear error)
 except ImportError:
     onnx = onnxruntime = None
 
 from pretrain.core.checkpoint import atomic_write
 from pretrain.core.encoders import BACKBONES, Encoder, EncoderSpec, use_small_stem
-from pretrain.core.export import UnfinishedRunError, assert_pretraining_finished, export_info, load_encoder
+from pretrain.core.export import (
+    ENCODER_SPEC,
+    ENCODER_WEIGHTS,
+    TASK_WEIGHTS,
+    UnfinishedRunError,
+    assert_pretraining_finished,
+    export_info,
+    load_encoder,
+)
 from pretrain.core.registry import Registry
+from pretrain.core.typed_yaml import ConfigError
 
 ONNX_OPSET = 18  # what the torch.export-based exporter writes natively; documented in docs/export.md
-TOLERANCE = 1e-5  # max |exported - encoder| on random images, checked after every export
+TOLERANCE = 1e-5  # max |exported - encoder| on random images, checked before a file is moved into place
 DEFAULT_FILES = {"timm": "encoder.timm.safetensors", "torchscript": "encoder.torchscript.pt", "onnx": "encoder.onnx"}
 
 # name -> fn(encoder, out: Path, meta: dict) -> float, the max |difference| of the loaded-back export
@@ -54,16 +64,17 @@ class ExportError(RuntimeError):
 
 
 def metadata(encoder: Encoder, run_dir: Path, fmt: str) -> dict:
-    """What a user needs to feed the exported model: shapes, value range and normalisation."""
+    """What a user needs to feed the exported model: shapes, value range and normalisation
+    (the statistics the encoder really applies: per channel, std clamped as in ``Encoder``)."""
     s = encoder.spec
-    per_channel = lambda v: [float(x) for x in v] if isinstance(v, list) else [float(v)] * s.in_chans  # noqa: E731
+    per_channel = lambda t: t.reshape(-1).expand(s.in_chans).tolist()  # noqa: E731  (older runs: one value)
     return {
         "format": fmt,
         "encoder": s.name,
         "input_size": [s.in_chans, s.image_size, s.image_size],
         "input_range": [0.0, 1.0],
-        "mean": per_channel(s.mean),
-        "std": per_channel(s.std),
+        "mean": per_channel(encoder.mean),
+        "std": per_channel(encoder.std),
         "normalisation_inside": fmt != "timm",  # timm: the user subtracts mean and divides by std
         "output": "pooled features (B, feature_dim)" if fmt == "timm" else "codes (B, code_dim)",
         "code_dim": s.code_dim,
@@ -81,7 +92,21 @@ def random_images(encoder: Encoder, n: int = 4, seed: int = 0) -> torch.Tensor:
 
 
 def max_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| over every element; NaN when either holds a NaN (so it fails ``<= TOLERANCE``)."""
     return float((a.float() - b.float()).abs().max())
+
+
+def checked(difference: float, what: str) -> float:
+    """``difference`` if within TOLERANCE, else ExportError (raised inside a write: nothing is kept)."""
+    if not difference <= TOLERANCE:  # also catches NaN
+        raise ExportError(f"{what} loaded back differs from the encoder by {difference:.3g} (> {TOLERANCE})")
+    return difference
+
+
+def normalised(images: torch.Tensor, meta: dict) -> torch.Tensor:
+    """(B, C, S, S) in [0, 1] -> what a timm backbone takes, with the statistics the metadata publishes."""
+    mean, std = (torch.tensor(meta[k]).view(-1, 1, 1) for k in ("mean", "std"))
+    return (images - mean) / std
 
 
 def plain_timm_model(arguments: dict, spec: EncoderSpec) -> nn.Module:
@@ -99,41 +124,57 @@ def timm_arguments(encoder: Encoder) -> list[dict]:
     return [plain, {**plain, "img_size": s.image_size}]
 
 
+def timm_difference(arguments: dict, spec: EncoderSpec, weights: dict, images, expected, meta) -> float:
+    """max |pooled features| difference of a fresh ``create_model(**arguments)`` loaded with
+    ``weights`` (strict), on normalised ``images``; inf when it cannot be built or loaded."""
+    try:
+        model = plain_timm_model(arguments, spec)
+        model.load_state_dict(weights, strict=True)
+        with torch.no_grad():
+            return max_difference(model(normalised(images, meta)), expected)
+    except (TypeError, RuntimeError, AssertionError):  # no img_size argument; keys or shapes that differ
+        return float("inf")
+
+
 @FORMATS.register("timm")
 def write_timm(encoder: Encoder, out: Path, meta: dict) -> float:
-    """Backbone weights for ``timm.create_model``, checked by loading them into a fresh one (strict)."""
+    """Backbone weights for ``timm.create_model``, read back from the written file into a fresh
+    model (strict), plus the projection; both are kept only if the codes match the encoder's."""
     if encoder.spec.name in BACKBONES.names():
         raise ExportError(
             f"{encoder.spec.name} is this toolkit's own encoder, not a timm model; "
             "use --format torchscript or --format onnx"
         )
-    weights = {k: v.detach().contiguous() for k, v in encoder.backbone.state_dict().items()}
-    meta["small_stem"] = bool(encoder.spec.small_stem)
-    meta["projection"] = str(projection_path(out).name)
+    meta.update(small_stem=bool(encoder.spec.small_stem), projection=projection_path(out).name)
     images = random_images(encoder)
     with torch.no_grad():
-        expected = encoder.forward_pooled(images)
-        for arguments in timm_arguments(encoder):
-            meta["create_model"] = arguments
-            model = plain_timm_model(arguments, encoder.spec)
-            if loads_strictly(model, weights):
-                break
-        else:
-            raise ExportError(f"no plain timm.create_model({encoder.spec.name!r}, ...) takes these weights")
-        difference = max_difference(model((images - encoder.mean) / encoder.std), expected)
+        pooled, codes = encoder.forward_pooled(images), encoder(images)
+    weights = {k: v.detach().contiguous() for k, v in encoder.backbone.state_dict().items()}
+    reproduces = lambda a: timm_difference(a, encoder.spec, weights, images, pooled, meta) <= TOLERANCE  # noqa: E731
+    best = next((arguments for arguments in timm_arguments(encoder) if reproduces(arguments)), None)
+    if best is None:
+        raise ExportError(f"no plain timm.create_model({encoder.spec.name!r}, ...) reproduces this backbone; "
+                          "use --format torchscript or --format onnx")  # fmt: skip
+    meta["create_model"] = best
     text = {k: json.dumps(v) for k, v in meta.items()}
-    atomic_write(out, lambda tmp: save_file(weights, tmp, metadata=text))
-    proj = {k: v.detach().contiguous() for k, v in encoder.proj.state_dict().items()}
-    atomic_write(projection_path(out), lambda tmp: save_file(proj, tmp, metadata=text))
-    return difference
+    projection = {k: v.detach().contiguous() for k, v in encoder.proj.state_dict().items()}
+    difference = {}
 
+    def write_pair(proj_tmp: str) -> None:
+        save_file(projection, proj_tmp, metadata=text)
 
-def loads_strictly(model: nn.Module, weights: dict) -> bool:
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError:  # missing or unexpected keys, or a shape that differs
-        return False
-    return True
+        def write_weights(tmp: str) -> None:
+            save_file(weights, tmp, metadata=text)
+            model, proj = plain_timm_model(best, encoder.spec), nn.Linear(encoder.feature_dim, encoder.code_dim)
+            model.load_state_dict(load_file(tmp))
+            proj.load_state_dict(load_file(proj_tmp))
+            with torch.no_grad():
+                difference["codes"] = checked(max_difference(proj(model(normalised(images, meta))), codes), str(out))
+
+        atomic_write(out, write_weights)
+
+    atomic_write(projection_path(out), write_pair)
+    return difference["codes"]
 
 
 def projection_path(out: Path) -> Path:
@@ -144,23 +185,27 @@ def projection_path(out: Path) -> Path:
 @FORMATS.register("torchscript")
 def write_torchscript(encoder: Encoder, out: Path, meta: dict) -> float:
     """The encoder traced at batch 2 (batch size stays free), metadata in the extra file ``encoder.json``."""
-    images = random_images(encoder)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit\..* is deprecated")  # still the TorchScript API
-        traced = torch.jit.trace(encoder, images[:2], check_trace=False)
-        files = {"encoder.json": json.dumps(meta, indent=2)}
-        atomic_write(out, lambda tmp: torch.jit.save(traced, tmp, _extra_files=files))
-        loaded = torch.jit.load(str(out))
-        return max_difference(loaded(images), encoder(images))
+    images, difference = random_images(encoder), {}
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\..* is deprecated")  # still the TorchScript API
+            traced = torch.jit.trace(encoder, images[:2], check_trace=False)
+            torch.jit.save(traced, tmp, _extra_files={"encoder.json": json.dumps(meta, indent=2)})
+            difference["codes"] = checked(max_difference(torch.jit.load(tmp)(images), encoder(images)), str(out))
+
+    atomic_write(out, write)
+    return difference["codes"]
 
 
 @FORMATS.register("onnx")
 def write_onnx(encoder: Encoder, out: Path, meta: dict) -> float:
-    """The encoder through torch.export to ONNX (opset ``ONNX_OPSET``), batch dimension dynamic."""
+    """The encoder through torch.export to ONNX (opset ``ONNX_OPSET``), batch dimension dynamic,
+    run back in onnxruntime."""
     if onnx is None or onnxruntime is None:
         raise ExportError("--format onnx needs onnx, onnxscript and onnxruntime: pip install '.[export]'")
     meta["opset"] = ONNX_OPSET
-    images = random_images(encoder)
+    images, difference = random_images(encoder), {}
 
     def write(tmp: str) -> None:
         batch = {"images": {0: torch.export.Dim("batch")}}
@@ -171,31 +216,49 @@ def write_onnx(encoder: Encoder, out: Path, meta: dict) -> float:
         model = onnx.load(tmp)
         onnx.helper.set_model_props(model, {k: json.dumps(v) for k, v in meta.items()})
         onnx.save(model, tmp)
+        session = onnxruntime.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        (codes,) = session.run(None, {"images": images.numpy()})
+        with torch.no_grad():
+            difference["codes"] = checked(max_difference(torch.from_numpy(codes), encoder(images)), str(out))
 
     atomic_write(out, write)
-    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    (codes,) = session.run(None, {"images": images.numpy()})
-    with torch.no_grad():
-        return max_difference(torch.from_numpy(codes), encoder(images))
+    return difference["codes"]
+
+
+def output_path(run_dir: Path, fmt: str, out: str | Path | None) -> Path:
+    """``--out`` or RUN/export/<default>; never a folder, never one of the run's own files."""
+    path = Path(out) if out else run_dir / "export" / DEFAULT_FILES[fmt]
+    if path.is_dir():
+        raise ExportError(f"--out {path} is a folder; give a file name, e.g. {path / DEFAULT_FILES[fmt]}")
+    if path.resolve() in {(run_dir / name).resolve() for name in (ENCODER_WEIGHTS, ENCODER_SPEC, TASK_WEIGHTS)}:
+        raise ExportError(f"--out {path} would overwrite the run's own {path.name}; choose another file")
+    return path
 
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, float]:
     """Write the finished run's encoder in ``fmt`` (+ ``<out>.json``) -> (path, max |difference|).
 
-    Raises ExportError when the loaded-back export differs from the encoder by more than TOLERANCE."""
+    Raises ExportError, leaving no file, when the loaded-back export differs by more than TOLERANCE."""
     run_dir = Path(run_dir)
     write: Callable[[Encoder, Path, dict], float] = FORMATS.lookup(fmt)
-    assert_pretraining_finished(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir} is not a run directory (python -m pretrain writes runs/<name>/)")
+    assert_pretraining_finished(run_dir, then="export")
     encoder = load_encoder(run_dir)
-    out = Path(out) if out else run_dir / "export" / DEFAULT_FILES[fmt]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        if not torch.isfinite(encoder(random_images(encoder))).all():
+            raise ExportError(f"the encoder of {run_dir} outputs NaN or inf on random images: did pretraining diverge?")
+    out = output_path(run_dir, fmt, out)
     meta = metadata(encoder, run_dir, fmt)
-    difference = write(encoder, out, meta)
-    meta["max_difference"] = difference
+    try:
+        meta["max_difference"] = write(encoder, out, meta)
+    except (RuntimeError, ConfigError, TypeError) as err:  # tracing or export failed: say which and why
+        if isinstance(err, ExportError):
+            raise
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ExportError(f"{fmt} export of {encoder.spec.name} failed: {first}") from err
     atomic_write(Path(f"{out}.json"), lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
-    if not difference <= TOLERANCE:  # also catches NaN
-        raise ExportError(f"{out} loaded back differs from the encoder by {difference:.3g} (> {TOLERANCE})")
-    return out, difference
+    return out, meta["max_difference"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

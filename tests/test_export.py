@@ -17,7 +17,7 @@ from torch import nn
 
 from pretrain.core.encoders import build_encoder
 from pretrain.core.export import export_encoder, load_encoder
-from pretrain.export import FORMATS, main, projection_path
+from pretrain.export import FORMATS, ExportError, export_run, main, projection_path
 
 MEAN, STD = [0.25, 0.5, 0.75], [0.2, 0.3, 0.4]
 
@@ -104,7 +104,7 @@ def test_onnx_round_trip_in_onnxruntime(tmp_path, name, shape):
     model = onnx.load(str(out))
     props = {p.key: json.loads(p.value) for p in model.metadata_props}
     assert props["opset"] == 18 and any(o.version == 18 for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    assert props["input_size"] == list(shape) and props["std"] == STD[: shape[0]]
+    assert props["input_size"] == list(shape) and props["std"] == STD[: shape[0]] and props["mean"] == MEAN[: shape[0]]
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = images(shape, n=3)
     (codes,) = session.run(None, {"images": x.numpy()})
@@ -120,5 +120,45 @@ def test_timm_format_of_a_local_encoder_is_refused_with_the_way_out(tmp_path, ca
 
 
 def test_a_run_without_an_encoder_is_an_error(tmp_path, capsys):
-    assert main(["--run", str(tmp_path), "--format", "onnx"]) == 1
+    assert main(["--run", str(tmp_path), "--format", "onnx"]) == 1  # a folder, but nothing pretrained
     assert "has pretraining of this run finished?" in capsys.readouterr().err
+
+
+def test_a_run_that_stopped_early_is_refused_with_the_resume_command(tmp_path, capsys):
+    run, _ = finished_run(tmp_path, "paper_conv", (1, 28, 28))
+    (run / "progress.json").write_text(json.dumps({"step": 5, "total_steps": 9, "exported": False}))
+    (run / "config.yaml").write_text("train: {}\n")
+    assert main(["--run", str(run), "--format", "torchscript"]) == 1
+    assert "stopped at step 5 of 9" in (err := capsys.readouterr().err) and "--resume`, then export" in err
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "timm"])
+def test_an_export_that_fails_its_check_leaves_no_file(tmp_path, monkeypatch, fmt):
+    run, _ = finished_run(tmp_path, "resnet18" if fmt == "timm" else "paper_conv", (1, 28, 28))
+
+    def differs(difference, what):  # the check of the file read back from its temporary copy fails
+        raise ExportError(f"{what} loaded back differs from the encoder")
+
+    monkeypatch.setattr("pretrain.export.checked", differs)
+    with pytest.raises(ExportError, match="differs from the encoder"):
+        export_run(run, fmt)
+    assert not (run / "export").exists() or not any((run / "export").iterdir())
+
+
+def test_older_runs_with_one_statistic_publish_it_per_channel(tmp_path):
+    torch.manual_seed(0)
+    encoder = build_encoder("paper_conv", 8, (3, 28, 28), 0.4, 0.0)  # one value for all channels; a flat std
+    export_encoder(tmp_path, encoder, nn.ModuleList(), {"steps": 1})
+    out, _ = export_run(tmp_path, "torchscript")
+    meta = sidecar(out)
+    assert meta["mean"] == pytest.approx([0.4] * 3) and meta["std"] == pytest.approx([1e-6] * 3)  # as applied
+
+
+def test_bad_destinations_and_runs_are_clear_errors(tmp_path, capsys):
+    run, _ = finished_run(tmp_path, "paper_conv", (1, 28, 28))
+    for out, message in [(run / "encoder.safetensors", "would overwrite the run's own"), (run, "is a folder")]:
+        assert main(["--run", str(run), "--format", "torchscript", "--out", str(out)]) == 1
+        assert message in capsys.readouterr().err
+    assert main(["--run", str(tmp_path / "no_such_run"), "--format", "onnx"]) == 1
+    assert "is not a run directory" in capsys.readouterr().err
+    load_encoder(run)  # the run's own export is untouched

@@ -13,6 +13,7 @@ from PIL import Image
 from pretrain.core.config import ConfigError, DataConfig
 from pretrain.core.data import DataError, load_splits
 from pretrain.core.decode import DecodeSettings, decode_image
+from pretrain.core.image_sizes import evenly_spaced, header_size
 
 
 def folder_cfg(root, cache_dir, **kw) -> DataConfig:
@@ -216,13 +217,14 @@ def write_sized(folder, sizes: dict[str, tuple[int, int]]) -> None:
 def test_native_size_is_the_most_common_not_the_first_file(tmp_path, capsys):
     write_sized(tmp_path / "d" / "train" / "c", {f"a{i}": (20, 20) for i in range(3)})  # sorted first: the old rule
     write_sized(tmp_path / "d" / "train" / "c", {f"b{i:03d}": (24, 24) for i in range(40)})
+    write_sized(tmp_path / "d" / "train" / "c", {"c_outlier": (60, 60)})  # one far outlier does not stop it
     for split in ("val", "test"):
         write_sized(tmp_path / "d" / split / "c", {f"v{i}": (24, 24) for i in range(4)})
     splits = load_splits(folder_cfg(tmp_path / "d", tmp_path / "cache"))
     assert splits.train.image_shape == (3, 24, 24)
     out = capsys.readouterr().out
-    assert "image size 24x24: the most common among 43 sampled files (24x24: 40, 20x20: 3)" in out
-    assert "the other 3 are resized to it" in out
+    assert "image size 24x24: the most common among 44 sampled files (24x24: 40, 20x20: 3, 60x60: 1)" in out
+    assert "the other 4 are resized to it" in out
 
 
 @pytest.mark.parametrize(
@@ -243,3 +245,21 @@ def test_mixed_sizes_without_image_size_stop_with_the_spread(tmp_path, sizes, me
     assert all(f"{w}x{h}: " in str(err.value) for w, h in set(sizes.values()))  # the spread is shown
     resized = load_splits(folder_cfg(tmp_path / "d", tmp_path / "cache", val_size=4, test_size=4, image_size=12))
     assert resized.train.image_shape == (3, 12, 12)  # a size chosen by the user always works
+
+
+def test_header_sizes_follow_exif_orientation_without_decoding(tmp_path):
+    img = Image.fromarray(np.zeros((20, 30, 3), np.uint8))  # 30 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: decoded as 20 wide, 30 high
+    img.save(tmp_path / "turned.jpg", exif=exif.tobytes())
+    img.save(tmp_path / "upright.png")
+    assert header_size(tmp_path / "turned.jpg") == (20, 30)
+    assert decode_image(tmp_path / "turned.jpg", DecodeSettings(0, "crop", 3)).shape == (3, 30, 20)  # agrees
+    assert header_size(tmp_path / "upright.png") == (30, 20)
+    assert header_size(tmp_path / "missing.png") is None
+
+
+def test_sampling_takes_at_most_the_sample_evenly():
+    assert evenly_spaced(list(range(10)), 4) == [0, 2, 5, 7]
+    assert evenly_spaced(list(range(3)), 256) == [0, 1, 2]
+    assert len(evenly_spaced(list(range(511)), 256)) == 256

@@ -74,9 +74,10 @@ class UnfinishedRunError(RuntimeError):
     """The run directory's pretraining stopped before its last step: its export (if any) is not of its config."""
 
 
-def assert_pretraining_finished(run_dir: str | Path) -> None:
+def assert_pretraining_finished(run_dir: str | Path, then: str = "evaluate") -> None:
     """Raise ``UnfinishedRunError`` unless the run's pretraining ran to its last step and exported
-    the encoder. Runs written before progress.json existed are judged by their export alone."""
+    the encoder (the message says to resume, ``then`` do what was asked). Runs written before
+    progress.json existed are judged by their export alone."""
     run_dir, progress = Path(run_dir), read_progress(run_dir)
     if progress is None or (progress["exported"] and progress["step"] == progress["total_steps"]):
         return
@@ -84,7 +85,7 @@ def assert_pretraining_finished(run_dir: str | Path) -> None:
     again = " train.halt_after_steps=0" if halted else ""
     raise UnfinishedRunError(
         f"pretraining stopped at step {progress['step']} of {progress['total_steps']}; resume with "
-        f"`python -m pretrain --config {run_dir}/config.yaml --resume{again}`, then evaluate"
+        f"`python -m pretrain --config {run_dir}/config.yaml --resume{again}`, then {then}"
     )
 
 

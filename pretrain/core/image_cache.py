@@ -27,10 +27,11 @@ from tqdm.auto import tqdm
 
 from pretrain.core.arrays import open_memmap
 from pretrain.core.decode import BadImage, DecodeSettings, decode_image
+from pretrain.core.locations import data_dir
 
 FORMAT_VERSION = 1
 CHUNK_FILES = 64  # files per task sent to a decode process
-REPO_CACHE = Path(__file__).resolve().parents[2] / "data" / "cache"
+REPO_CACHE = data_dir() / "cache"
 
 
 class BadFileError(ValueError):

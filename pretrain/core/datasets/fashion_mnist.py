@@ -14,9 +14,10 @@ import torch
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
 from pretrain.core.datasets.download import download
+from pretrain.core.locations import data_dir
 from pretrain.core.samples import ImageSet
 
-REPO_DATA = Path(__file__).resolve().parents[3] / "data"
+REPO_DATA = data_dir()
 PLACES = (
     "/usr/share/datasets/fashion-mnist",  # Debian's dataset-fashion-mnist
     str(REPO_DATA / "fashion-mnist"),  # files put there by hand

@@ -38,7 +38,7 @@ from pretrain.core.image_cache import (
     entry_key,
     read_entry,
 )
-from pretrain.core.image_sizes import sampled_side
+from pretrain.core.image_sizes import evenly_spaced, sampled_side
 from pretrain.core.samples import ImageSet
 
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -135,15 +135,15 @@ def list_splits(root: Path, cfg: DataConfig) -> tuple[dict[str, SplitFiles], tup
     return splits, classes
 
 
-def decode_settings(paths: list[Path], cfg: DataConfig) -> tuple[DecodeSettings, tuple[int, int, int]]:
+def decode_settings(paths: list[Path], cfg: DataConfig, where: str) -> tuple[DecodeSettings, tuple[int, int, int]]:
     """The decode settings and image shape: channels from data.channels, else grey if every
     sampled file header is grey; the size from data.image_size, else the most common sampled
     header size (pretrain.core.image_sizes: printed, and an error when sizes vary widely)."""
     channels = cfg.channels
     if not channels:
-        sample = paths[:: max(1, len(paths) // HEADER_SAMPLE)]
+        sample = evenly_spaced(paths, HEADER_SAMPLE)
         channels = 1 if all(file_mode(p) in GREY_MODES | {""} for p in sample) else 3
-    size = cfg.image_size or sampled_side(paths, HEADER_SAMPLE)
+    size = cfg.image_size or sampled_side(paths, HEADER_SAMPLE, where)
     return DecodeSettings(size, cfg.resize, channels), (channels, size, size)
 
 
@@ -204,6 +204,6 @@ def image_folder(cfg: DataConfig) -> Dataset:
         raise DataError("data.name=image_folder needs data.root=DIR, the folder of images")
     root = Path(cfg.root).expanduser()
     splits, classes = list_splits(root, cfg)
-    settings, shape = decode_settings(splits["train"].paths, cfg)
+    settings, shape = decode_settings(splits["train"].paths, cfg, f"{root} (training split)")
     sets = cached_sets(root, splits, settings, shape, cfg) if cfg.cache else streamed_sets(splits, settings, shape, cfg)
     return Dataset(sets["train"], sets.get("test"), classes, val=sets["val"], source=str(root))
