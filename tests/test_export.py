@@ -58,14 +58,15 @@ def test_timm_weights_load_into_plain_create_model(tmp_path, name, shape, option
     assert main(["--run", str(run), "--format", "timm"]) == 0
     path = run / "export" / "encoder.timm.safetensors"
     meta = sidecar(path)
-    assert meta["input_size"] == list(shape) and meta["mean"] == MEAN[: shape[0]] and meta["std"] == STD[: shape[0]]
+    assert meta["input_size"] == list(shape)
+    assert meta["mean"] == pytest.approx(MEAN[: shape[0]]) and meta["std"] == pytest.approx(STD[: shape[0]])
     assert meta["normalisation_inside"] is False
     expected_args = {"model_name": name, "num_classes": 0, "in_chans": shape[0]}
     if name.startswith("vit"):
         expected_args["img_size"] = shape[1]
     assert meta["create_model"] == expected_args
     with safe_open(str(path), "pt") as f:  # the statistics travel inside the weights file too
-        assert json.loads(f.metadata()["mean"]) == MEAN[: shape[0]]
+        assert json.loads(f.metadata()["mean"]) == pytest.approx(MEAN[: shape[0]])
 
     model = timm.create_model(**meta["create_model"])  # what a new user types
     if meta["small_stem"]:  # the two lines docs/export.md gives
@@ -104,7 +105,8 @@ def test_onnx_round_trip_in_onnxruntime(tmp_path, name, shape):
     model = onnx.load(str(out))
     props = {p.key: json.loads(p.value) for p in model.metadata_props}
     assert props["opset"] == 18 and any(o.version == 18 for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    assert props["input_size"] == list(shape) and props["std"] == STD[: shape[0]] and props["mean"] == MEAN[: shape[0]]
+    assert props["input_size"] == list(shape)
+    assert props["std"] == pytest.approx(STD[: shape[0]]) and props["mean"] == pytest.approx(MEAN[: shape[0]])
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = images(shape, n=3)
     (codes,) = session.run(None, {"images": x.numpy()})
