@@ -24,7 +24,10 @@ from evaluate.run import evaluation_dir
 from pretrain.core.config import load_config
 
 DEFAULT_CONFIG = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
-TINY = ("configs/smoke.yaml", ("eval.skip=[finetune,self_training]", "eval.layer_probe_labels_per_class=-1"))
+TINY = (
+    "configs/smoke.yaml",
+    ("eval.skip=[finetune,self_training,label_propagation]", "eval.layer_probe_labels_per_class=-1"),
+)
 
 
 def timed(command: list[str], cwd: Path) -> float:
