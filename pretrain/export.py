@@ -103,6 +103,14 @@ def checked(difference: float, what: str) -> float:
     return difference
 
 
+def written_and_checked(out: Path, write: Callable[[str], float]) -> float:
+    """``atomic_write(out, write)`` -> the difference ``write`` measured on the temporary copy
+    (``write`` raises through ``checked`` when it is too large, and nothing is moved into place)."""
+    measured: list[float] = []
+    atomic_write(out, lambda tmp: measured.append(write(tmp)))
+    return measured[0]
+
+
 def normalised(images: torch.Tensor, meta: dict) -> torch.Tensor:
     """(B, C, S, S) in [0, 1] -> what a timm backbone takes, with the statistics the metadata publishes."""
     mean, std = (torch.tensor(meta[k]).view(-1, 1, 1) for k in ("mean", "std"))
@@ -158,23 +166,21 @@ def write_timm(encoder: Encoder, out: Path, meta: dict) -> float:
     meta["create_model"] = best
     text = {k: json.dumps(v) for k, v in meta.items()}
     projection = {k: v.detach().contiguous() for k, v in encoder.proj.state_dict().items()}
-    difference = {}
 
-    def write_pair(proj_tmp: str) -> None:
+    def write_pair(proj_tmp: str) -> float:
         save_file(projection, proj_tmp, metadata=text)
 
-        def write_weights(tmp: str) -> None:
+        def write_weights(tmp: str) -> float:
             save_file(weights, tmp, metadata=text)
             model, proj = plain_timm_model(best, encoder.spec), nn.Linear(encoder.feature_dim, encoder.code_dim)
             model.load_state_dict(load_file(tmp))
             proj.load_state_dict(load_file(proj_tmp))
             with torch.no_grad():
-                difference["codes"] = checked(max_difference(proj(model(normalised(images, meta))), codes), str(out))
+                return checked(max_difference(proj(model(normalised(images, meta))), codes), str(out))
 
-        atomic_write(out, write_weights)
+        return written_and_checked(out, write_weights)
 
-    atomic_write(projection_path(out), write_pair)
-    return difference["codes"]
+    return written_and_checked(projection_path(out), write_pair)
 
 
 def projection_path(out: Path) -> Path:
@@ -185,17 +191,16 @@ def projection_path(out: Path) -> Path:
 @FORMATS.register("torchscript")
 def write_torchscript(encoder: Encoder, out: Path, meta: dict) -> float:
     """The encoder traced at batch 2 (batch size stays free), metadata in the extra file ``encoder.json``."""
-    images, difference = random_images(encoder), {}
+    images = random_images(encoder)
 
-    def write(tmp: str) -> None:
+    def write(tmp: str) -> float:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.filterwarnings("ignore", message=r".*torch\.jit\..* is deprecated")  # still the TorchScript API
             traced = torch.jit.trace(encoder, images[:2], check_trace=False)
             torch.jit.save(traced, tmp, _extra_files={"encoder.json": json.dumps(meta, indent=2)})
-            difference["codes"] = checked(max_difference(torch.jit.load(tmp)(images), encoder(images)), str(out))
+            return checked(max_difference(torch.jit.load(tmp)(images), encoder(images)), str(out))
 
-    atomic_write(out, write)
-    return difference["codes"]
+    return written_and_checked(out, write)
 
 
 @FORMATS.register("onnx")
@@ -205,9 +210,9 @@ def write_onnx(encoder: Encoder, out: Path, meta: dict) -> float:
     if onnx is None or onnxruntime is None:
         raise ExportError("--format onnx needs onnx, onnxscript and onnxruntime: pip install '.[export]'")
     meta["opset"] = ONNX_OPSET
-    images, difference = random_images(encoder), {}
+    images = random_images(encoder)
 
-    def write(tmp: str) -> None:
+    def write(tmp: str) -> float:
         batch = {"images": {0: torch.export.Dim("batch")}}
         torch.onnx.export(
             encoder, (images[:2],), tmp, input_names=["images"], output_names=["codes"],
@@ -219,10 +224,9 @@ def write_onnx(encoder: Encoder, out: Path, meta: dict) -> float:
         session = onnxruntime.InferenceSession(tmp, providers=["CPUExecutionProvider"])
         (codes,) = session.run(None, {"images": images.numpy()})
         with torch.no_grad():
-            difference["codes"] = checked(max_difference(torch.from_numpy(codes), encoder(images)), str(out))
+            return checked(max_difference(torch.from_numpy(codes), encoder(images)), str(out))
 
-    atomic_write(out, write)
-    return difference["codes"]
+    return written_and_checked(out, write)
 
 
 def output_path(run_dir: Path, fmt: str, out: str | Path | None) -> Path:
