@@ -4,6 +4,7 @@
     python -m bench --scale full                      # the sizes the issue and the paper ask for
     python -m bench --sections paper,speed            # some sections; the others keep their results
     python -m bench --report-only                     # rewrite BENCHMARKS.md and plots from results.json
+    python -m bench --sections leaderboard --entries vicreg,dino   # those rows, merged into the stored section
 
 Each section's result is saved as soon as it finishes, and finished pretraining runs under
 runs/bench/<scale>/ are reused, so an interrupted benchmark restarts where it stopped
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench import plots
+from bench.leaderboard_parts import MergeError, check_entries, merged_section
 from bench.report import TITLES, write_benchmarks
 from bench.runs import provenance
 from bench.scales import SCALES
@@ -83,30 +85,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--runs", type=Path, default=Path("runs/bench"), help="pretraining runs go to RUNS/<scale>/")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the Markdown and plots")
+    parser.add_argument(
+        "--entries", default="", help="leaderboard only: run these entries and merge their rows into the stored section"
+    )
     args = parser.parse_args(argv)
     args.sections = [s for s in args.sections.split(",") if s]
+    args.entries = [e for e in args.entries.split(",") if e]
     unknown = [s for s in args.sections if s not in TITLES]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(TITLES)}")
+    if args.entries and args.sections != ["leaderboard"]:
+        parser.error("--entries goes with --sections leaderboard only")
+    try:
+        check_entries(args.entries)
+    except MergeError as error:
+        parser.error(str(error))
     return args
+
+
+def run_section(section: str, scale, args, results: dict, source: dict) -> dict:
+    """The section's result as results.json holds it (with ``--entries``: merged into the stored one)."""
+    started = time.perf_counter()
+    if args.entries:
+        wall = lambda: time.perf_counter() - started  # noqa: E731
+        return merged_section(results.get(section), scale, args.entries, args.runs / scale.name, source, wall)
+    data = section_runners()[section](scale, args.runs / scale.name)
+    return {"provenance": source, "wall_seconds": time.perf_counter() - started, "data": data}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale, results_path = SCALES[args.scale], args.out / "results.json"
     results = load_results(results_path)
-    runners = {} if args.report_only else section_runners()
     for section in [] if args.report_only else args.sections:
         print(f"== bench: {TITLES[section]} (scale {scale.name})", flush=True)
         outputs = (str(results_path), str(args.out / "plots"), str(args.markdown))
         source = provenance(scale, section, outputs)  # the code as it was when the section started
-        started = time.perf_counter()
-        data = runners[section](scale, args.runs / scale.name)
-        results[section] = {
-            "provenance": source,
-            "wall_seconds": time.perf_counter() - started,
-            "data": data,
-        }
+        try:
+            results[section] = run_section(section, scale, args, results, source)
+        except MergeError as error:  # a stored section the merge cannot join (checked before anything runs)
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
         save_results(results, results_path)  # a later section's crash loses nothing done before it
     draw_plots(results, args.out / "plots")
     written = [str(write_benchmarks(results, args.markdown, args.out / "plots")), f"{args.out / 'plots'}/"]

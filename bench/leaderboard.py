@@ -265,14 +265,18 @@ def entry_rows(
     return rows
 
 
+def compute_seconds(rows: list[dict]) -> float:
+    """Pretraining + evaluation, summed over runs (resumes included): each evaluation's time once."""
+    first_rows = {(r["run"], r["kind"]): r for r in rows}.values()  # a run's readings share one evaluation
+    return sum(sum(r.get("run_seconds", [])) + r["eval_seconds"] for r in first_rows)
+
+
 def run_leaderboard(scale: Scale, root: Path) -> dict:
     rows, architectures = [], set()
     splits = load_splits_checked(bench_config(ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard"))
     for name, label, base in scale_entries(scale):
         rows += entry_rows(name, label, base, scale, root, splits.test.y, architectures)
     rows.sort(key=lambda r: r["kind"] == "baseline")  # tasks first, then the baselines
-    first_rows = {(r["run"], r["kind"]): r for r in rows}.values()  # one row per evaluation: its time once
-    compute = sum(sum(r.get("run_seconds", [])) + r["eval_seconds"] for r in first_rows)
     return {
         "rows": rows,
         "epochs": scale.leaderboard_epochs,
@@ -283,5 +287,5 @@ def run_leaderboard(scale: Scale, root: Path) -> dict:
         "finetune_max_epochs": scale.finetune_max_epochs,
         "finetune_min_steps": scale.finetune_min_steps,
         "full_per_class": len(splits.train) // splits.num_classes,
-        "compute_seconds": compute,  # pretraining + evaluation, summed over runs (resumes included)
+        "compute_seconds": compute_seconds(rows),
     }

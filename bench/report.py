@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.data_bench import data_section
 from bench.label_free import label_free_section
+from bench.leaderboard_parts import parts_lines
 from bench.make_run import make_run_section
 from bench.paper_fig2 import verdict
 from bench.rows import grid_protocols, summary_of
@@ -245,6 +246,11 @@ def write_benchmarks(results: dict, path: Path, plot_dir: Path) -> Path:
             continue
         result = results[section]
         plots = os.path.relpath(plot_dir, Path(path).parent)
-        parts += [*provenance_lines(section, result), "", *WRITERS[section](result["data"], plots)]
+        parts += [
+            *provenance_lines(section, result),
+            *parts_lines(result),
+            "",
+            *WRITERS[section](result["data"], plots),
+        ]
     Path(path).write_text("\n".join(parts) + "\n")
     return Path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 
 from pretrain.core.config import Config
 from pretrain.core.encoders import channels_last_faster
@@ -41,4 +42,15 @@ def make_accelerator(cfg: Config) -> Accelerator:
     resolve_hardware(cfg, training_device())
     # cpu=True without a GPU: only then does Accelerate join torchrun/launch processes with gloo.
     mixed = accelerate_precision(cfg.train.precision)
+    forget_other_precision(mixed)
     return Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
+
+
+def forget_other_precision(mixed: str) -> None:
+    """Accelerate keeps one AcceleratorState per process and refuses an Accelerator with another
+    mixed precision ("already been initialized"). A process that runs several runs (the bench,
+    the tests, a notebook) may need fp32 after bf16 (``auto`` picks bf16 on a CPU with native
+    bf16), so that state is dropped; the process group and device (PartialState) are kept."""
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision", mixed) != mixed:
+        AcceleratorState._reset_state(reset_partial_state=False)

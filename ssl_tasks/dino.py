@@ -39,6 +39,9 @@ class DinoConfig(MomentumConfig):
     base_momentum: float = 0.996  # DINO's teacher momentum, cosine to 1
     head_hidden: int = 512  # DINO: 2048
     head_bottleneck: int = 128  # DINO: 256
+    head_batch_norm: bool = (
+        True  # batch norm after the hidden layers, as solo-learn's DINO head for ResNets (DINO's ViT head: none)
+    )
     prototypes: int = 1024  # K, DINO: 65536
     student_temperature: float = 0.1
     teacher_temperature: float = 0.07  # after the warm-up
@@ -55,12 +58,25 @@ class DinoConfig(MomentumConfig):
 
 class DinoHead(nn.Module):
     """(B, m) -> (B, K): a 3-layer GELU MLP to a bottleneck, L2-normalised, then a linear layer
-    whose rows are normalised (DINO's weight-normed last layer with its norm fixed to 1)."""
+    whose rows are normalised (DINO's weight-normed last layer with its norm fixed to 1).
 
-    def __init__(self, in_dim: int, hidden: int, bottleneck: int, prototypes: int):
+    ``batch_norm`` puts batch norm after both hidden layers. Why: a pooled ResNet code is much
+    the same direction for every image early on, so the teacher's outputs differ little between
+    images; centering then removes nearly all of them and the sharpened target is near uniform
+    (the collapse DINO's sec. 5.3 describes), which the student learns to copy. Standardising
+    each hidden unit over the batch keeps the images apart (solo-learn's DINO head does this)."""
+
+    def __init__(self, in_dim: int, hidden: int, bottleneck: int, prototypes: int, batch_norm: bool = False):
         super().__init__()
+        norm = (lambda: nn.BatchNorm1d(hidden)) if batch_norm else nn.Identity
         self.mlp = nn.Sequential(
-            nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck)
+            nn.Linear(in_dim, hidden),
+            norm(),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            norm(),
+            nn.GELU(),
+            nn.Linear(hidden, bottleneck),
         )
         self.prototypes = nn.Parameter(torch.randn(prototypes, bottleneck) * 0.02)
 
@@ -93,6 +109,14 @@ def dino_loss(
         return torch.stack(terms).mean()
 
 
+def target_entropy(teacher: torch.Tensor, center: torch.Tensor, tau_t: float) -> torch.Tensor:
+    """Mean entropy (nats) of the teacher's targets, teacher logits (B, K): ln K means uniform
+    targets (collapse to uniform), 0 one-hot; the loss minus it is the KL the student has left
+    to close (DINO's Fig. 7 tracks both)."""
+    q = F.softmax((teacher.detach().float() - center) / tau_t, dim=-1)
+    return -(q * q.clamp_min(1e-12).log()).sum(-1).mean()
+
+
 def updated_center(center: torch.Tensor, teacher: torch.Tensor, momentum: float) -> torch.Tensor:
     """DINO eq. 4: c <- m c + (1 - m) mean of the teacher logits (B, K) over the global batch."""
     return center * momentum + global_mean(teacher) * (1 - momentum)
@@ -105,7 +129,9 @@ class Dino(MomentumTask):
 
     def __init__(self, cfg: DinoConfig, encoder: nn.Module, ctx: TaskContext):
         super().__init__(cfg, encoder, ctx)
-        self.head = DinoHead(encoder.code_dim, cfg.head_hidden, cfg.head_bottleneck, cfg.prototypes)
+        self.head = DinoHead(
+            encoder.code_dim, cfg.head_hidden, cfg.head_bottleneck, cfg.prototypes, cfg.head_batch_norm
+        )
         self.teacher_encoder = self.teacher_of("teacher_encoder", encoder)
         self.teacher_head = self.teacher_of("teacher_head", self.head)
         self.register_buffer("center", torch.zeros(1, cfg.prototypes))
@@ -135,7 +161,11 @@ class Dino(MomentumTask):
         tau_t = teacher_temperature(self.progress, self.cfg)
         loss = dino_loss(student, list(teacher.chunk(2)), self.center, self.cfg.student_temperature, tau_t)
         self.pending_center = updated_center(self.center, teacher, self.cfg.center_momentum)
-        logs = {"teacher_temperature": torch.tensor(tau_t), "momentum": torch.tensor(self.momentum(self.progress))}
+        logs = {
+            "teacher_temperature": torch.tensor(tau_t),
+            "momentum": torch.tensor(self.momentum(self.progress)),
+            "target_entropy": target_entropy(teacher, self.center, tau_t),
+        }
         first, second = global_views.detach().chunk(2)
         return TaskOutput(loss, logs, images=(first, second))
 
