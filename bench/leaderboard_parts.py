@@ -136,7 +136,8 @@ def parts_lines(result: dict) -> list[str]:
         p = part["provenance"]
         command = p["command"] + (f" --entries {','.join(part['entries'])}" if part["entries"] else "")
         lines.append(
-            f"- {p['date']}, commit `{p['commit'][:12]}`, {p['machine']['cpu']}, `{command}` "
+            f"- {p['date']}, commit `{p['commit'][:12]}`, {p['machine']['cpu']} "
+            f"(auto precision {p['machine'].get('auto_precision', 'not recorded')}), `{command}` "
             f"({minutes(part['wall_seconds'])} wall): {'; '.join(names)}."
         )
     return lines

@@ -19,6 +19,7 @@ import torch
 
 from bench.scales import Scale
 from pretrain.core.config import Config, load_config
+from pretrain.core.precision import resolve_precision
 from pretrain.core.provenance import git_commit, package_versions
 from pretrain.engine import run_pretraining
 
@@ -58,6 +59,7 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "memory_gib": round(memory, 1) if memory else None,
         "gpu": gpu,
+        "auto_precision": resolve_precision("auto", "cuda" if gpu else "cpu"),  # what train.precision=auto trains in
         "python": platform.python_version(),
         "packages": package_versions(),
     }
