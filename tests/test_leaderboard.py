@@ -7,7 +7,7 @@ import torch
 
 from bench.leaderboard import ENTRIES, cached, mean_metrics, scale_entries
 from bench.scales import SCALES
-from bench.targets import TARGETS, Target, target_line
+from bench.targets import TARGETS, Target, target_line, versus_simclr_section
 from bench.verdicts import paired_difference, paired_differences, per_run, reference_row, versus
 from evaluate import suite
 from evaluate.report_types import SummaryRow
@@ -125,3 +125,32 @@ def test_the_benchmark_scales_run_every_entry_and_the_test_scale_the_named_ones(
     tiny = SCALES["tiny"].leaderboard_only
     assert [name for name, _, _ in scale_entries(SCALES["tiny"])] == [e[0] for e in ENTRIES if e[0] in tiny]
     assert set(tiny) <= {e[0] for e in ENTRIES}  # a renamed entry is not silently dropped
+
+
+def two_run_row(run: str, knn_all: tuple[float, float], linear_all: tuple[float, float]) -> dict:
+    """A task row with two pretraining runs (seeds 0 and 2 hold their all-label figures)."""
+    return {
+        "kind": "task",
+        "source": "encoder",
+        "run": run,
+        "representation": run,
+        "summary": [
+            summary("knn", 0, {0: knn_all[0], 2: knn_all[1]}),
+            summary("linear", 0, {0: linear_all[0], 2: linear_all[1]}),
+        ],
+    }
+
+
+def test_a_method_beats_simclr_only_beyond_noise_on_knn_and_linear():
+    simclr = two_run_row("contrastive", (0.84, 0.845), (0.85, 0.855))
+    vicreg = two_run_row("vicreg", (0.85, 0.856), (0.86, 0.866))  # +1 point in both runs, both protocols
+    byol = two_run_row("byol", (0.86, 0.80), (0.86, 0.86))  # the runs disagree on kNN
+    data = {"rows": [simclr, byol, vicreg], "seeds": 2, "pretrain_seeds": 2, "finetune_labels": [100]}
+    lines = versus_simclr_section(data)
+    assert lines[-1].endswith("met (vicreg).")
+    vicreg_line = next(line for line in lines if line.startswith("| vicreg |"))
+    assert "+1.1 [+0.4, +1.7] **better**" in vicreg_line  # (1.0 + 1.1) / 2, t with 1 df
+    assert "within noise" in next(line for line in lines if line.startswith("| byol |"))
+    data["rows"] = [simclr, byol]
+    assert versus_simclr_section(data)[-1].endswith("gap: none beyond noise on both.")
+    assert versus_simclr_section({**data, "rows": [byol]}) == []  # no SimCLR row: nothing to compare
