@@ -125,9 +125,10 @@ def _part(provenance: dict, wall_seconds: float, entries: list[str]) -> dict:
 
 def parts_lines(result: dict) -> list[str]:
     """One line per part that still holds rows: which rows, when, at which commit, by which command."""
-    parts, rows = result.get("parts", []), result["data"]["rows"]
+    parts = result.get("parts", [])  # other sections have none
     if len(parts) < 2:
         return []
+    rows = result["data"]["rows"]
     lines = ["Measured in parts (`--entries` runs some entries and merges their rows):"]
     for index, part in enumerate(parts):
         names = list(dict.fromkeys(r["representation"] for r in rows if r.get("part", 0) == index))
