@@ -1,5 +1,6 @@
 """Section 1 built in parts: ``python -m bench --sections leaderboard --entries vicreg,dino`` runs
-only those entries (with the baselines of their architectures, measured anew beside them) and
+only those entries (with the random-init and scratch baselines of their architectures,
+measured anew beside them) and
 merges their rows into the stored section, replacing the rows they remeasure.
 
 Why: at ``small`` size the whole section takes hours of CPU; a new task (or a fix to one) needs
@@ -82,8 +83,13 @@ def entry_rank(row: dict) -> int:
 
 
 def merge_rows(stored: list[dict], fresh: list[dict], entries: list[str]) -> list[dict]:
-    """The stored rows with those of ``entries`` and of the baselines in ``fresh`` replaced by
-    ``fresh``'s: tasks in ENTRIES order (a task's rows kept together), then the baselines."""
+    """The stored rows with those of ``entries`` and of the per-architecture baselines in
+    ``fresh`` replaced by ``fresh``'s: tasks in ENTRIES order (a task's rows kept together), then
+    the baselines. Raw pixels and PCA stay the stored ones where there are any: they are one row
+    for the whole table, and PCA takes the code size of the table's first entry (m = 20), which
+    a part's first entry need not share."""
+    held = {baseline_key(r) for r in stored if r["kind"] == "baseline"}
+    fresh = [r for r in fresh if r["kind"] == "task" or r["source"] in PER_ARCHITECTURE or baseline_key(r) not in held]
     remeasured = {baseline_key(r) for r in fresh if r["kind"] == "baseline"}
     kept = [
         r

@@ -65,7 +65,8 @@ def provenance_lines(section: str, result: dict) -> list[str]:
     )
     lines = [
         f"Measured {p['date']} at commit `{p['commit']}` on {where}; torch {m['packages']['torch']}.",
-        f"Command: `{p['command']}` (scale `{p['scale']}`), {minutes(result['wall_seconds'])} wall.",
+        f"Command: `{p['command']}` (scale `{p['scale']}`), {minutes(result['wall_seconds'])} wall"
+        + (" summed over the parts below." if len(result.get("parts", [])) > 1 else "."),
     ]
     scale, full = SCALES[p["scale"]], SCALES["full"]
     smaller = [
