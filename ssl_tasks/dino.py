@@ -39,9 +39,8 @@ class DinoConfig(MomentumConfig):
     base_momentum: float = 0.996  # DINO's teacher momentum, cosine to 1
     head_hidden: int = 512  # DINO: 2048
     head_bottleneck: int = 128  # DINO: 256
-    head_batch_norm: bool = (
-        True  # batch norm after the hidden layers, as solo-learn's DINO head for ResNets (DINO's ViT head: none)
-    )
+    # batch norm after the hidden layers, as solo-learn's DINO head for ResNets (DINO's ViT head: none)
+    head_batch_norm: bool = True
     prototypes: int = 1024  # K, DINO: 65536
     student_temperature: float = 0.1
     # DINO's default 0.04 throughout (its 0.04 -> 0.07 warm-up is for long runs). Measured here
@@ -96,6 +95,11 @@ def teacher_temperature(progress: TrainingProgress, cfg: DinoConfig) -> float:
     return cfg.warmup_teacher_temperature + t * (cfg.teacher_temperature - cfg.warmup_teacher_temperature)
 
 
+def sharpened_targets(teacher: torch.Tensor, center: torch.Tensor, tau_t: float) -> torch.Tensor:
+    """softmax((g_t - c) / tau_t): the teacher's centred, sharpened distribution (B, K), no gradient."""
+    return F.softmax((teacher.detach().float() - center) / tau_t, dim=-1)
+
+
 def dino_loss(
     student: list[torch.Tensor], teacher: list[torch.Tensor], center: torch.Tensor, tau_s: float, tau_t: float
 ) -> torch.Tensor:
@@ -104,7 +108,7 @@ def dino_loss(
     student: logits (B, K) per crop, the 2 global crops first; teacher: logits (B, K) of the 2
     global crops (detached); center: (1, K)."""
     with full_precision(center):
-        targets = [F.softmax((t.detach().float() - center) / tau_t, dim=-1) for t in teacher]
+        targets = [sharpened_targets(t, center, tau_t) for t in teacher]
         log_probs = [F.log_softmax(s.float() / tau_s, dim=-1) for s in student]
         terms = [
             (-q * log_p).sum(-1).mean() for i, q in enumerate(targets) for j, log_p in enumerate(log_probs) if i != j
@@ -116,7 +120,7 @@ def target_entropy(teacher: torch.Tensor, center: torch.Tensor, tau_t: float) ->
     """Mean entropy (nats) of the teacher's targets, teacher logits (B, K): ln K means uniform
     targets (collapse to uniform), 0 one-hot; the loss minus it is the KL the student has left
     to close (DINO's Fig. 7 tracks both)."""
-    q = F.softmax((teacher.detach().float() - center) / tau_t, dim=-1)
+    q = sharpened_targets(teacher, center, tau_t)
     return -(q * q.clamp_min(1e-12).log()).sum(-1).mean()
 
 
