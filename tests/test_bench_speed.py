@@ -133,7 +133,8 @@ def test_roofline_shares_of_both_peaks(ae_variants, peaks):
     assert s["toolkit_share_fp32"] == pytest.approx(s["toolkit_flops_per_s"] / peaks["fp32"]["flops_per_s"])
     assert s["toolkit_share_bf16"] > 0
     assert s["best_fp32"]["variant"] in ("fp32", "fp32+channels_last+compile", "fp32+channels_last")
-    assert s["best_bf16"]["variant"] == "bf16" and s["best_bf16"]["share"] > 0
+    # which bf16 variant is fastest is a timing (auto is bf16+channels_last on a CPU with native bf16)
+    assert s["best_bf16"]["variant"] in ("bf16", "bf16+channels_last") and s["best_bf16"]["share"] > 0
 
 
 def test_gpu_check_needs_cuda_unless_told():
