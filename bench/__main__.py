@@ -5,6 +5,7 @@
     python -m bench --sections paper,speed            # some sections; the others keep their results
     python -m bench --report-only                     # rewrite BENCHMARKS.md and plots from results.json
     python -m bench --sections leaderboard --entries vicreg,dino   # those rows, merged into the stored section
+    python -m bench --sections sweep --entries byol_fmnist         # that config's grid, merged likewise
 
 Each section's result is saved as soon as it finishes, and finished pretraining runs under
 runs/bench/<scale>/ are reused, so an interrupted benchmark restarts where it stopped
@@ -20,10 +21,12 @@ import time
 from pathlib import Path
 
 from bench import plots
-from bench.leaderboard_parts import MergeError, check_entries, merged_section
+from bench.leaderboard_parts import check_entries, merged_section
+from bench.parts import MergeError
 from bench.report import TITLES, write_benchmarks
 from bench.runs import provenance
 from bench.scales import SCALES
+from bench.sweep import check_sweep_entries, merged_sweep
 from pretrain.core.checkpoint import atomic_write
 
 
@@ -35,11 +38,13 @@ def section_runners() -> dict:
     from bench.leaderboard import run_leaderboard
     from bench.make_run import run_make_run
     from bench.paper_fig2 import run_paper_fig2
+    from bench.semi_leaderboard import run_semi_leaderboard
     from bench.speed import run_speed
     from bench.sweep import run_sweep
 
     return {
         "leaderboard": run_leaderboard,
+        "semi": run_semi_leaderboard,
         "paper": run_paper_fig2,
         "bottleneck": run_bottleneck,
         "speed": run_speed,
@@ -49,6 +54,11 @@ def section_runners() -> dict:
         "make_run": run_make_run,
         "label_free": run_label_free,
     }
+
+
+# the sections ``--entries`` can measure in parts: how each checks its entry names, and merges
+ENTRY_CHECKS = {"leaderboard": check_entries, "sweep": check_sweep_entries}
+MERGERS = {"leaderboard": merged_section, "sweep": merged_sweep}
 
 
 def draw_plots(results: dict, plot_dir: Path) -> list[Path]:
@@ -86,7 +96,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=Path("runs/bench"), help="pretraining runs go to RUNS/<scale>/")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the Markdown and plots")
     parser.add_argument(
-        "--entries", default="", help="leaderboard only: run these entries and merge their rows into the stored section"
+        "--entries",
+        default="",
+        help="leaderboard or sweep alone: run these entries and merge their rows into the stored section",
     )
     args = parser.parse_args(argv)
     args.sections = [s for s in args.sections.split(",") if s]
@@ -94,10 +106,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [s for s in args.sections if s not in TITLES]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(TITLES)}")
-    if args.entries and args.sections != ["leaderboard"]:
-        parser.error("--entries goes with --sections leaderboard only")
+    if args.entries and args.sections not in (["leaderboard"], ["sweep"]):
+        parser.error("--entries goes with --sections leaderboard or --sections sweep alone")
     try:
-        check_entries(args.entries)
+        ENTRY_CHECKS[args.sections[0]](args.entries) if args.entries else None
     except MergeError as error:
         parser.error(str(error))
     return args
@@ -108,7 +120,8 @@ def run_section(section: str, scale, args, results: dict, source: dict) -> dict:
     started = time.perf_counter()
     if args.entries:
         wall = lambda: time.perf_counter() - started  # noqa: E731
-        return merged_section(results.get(section), scale, args.entries, args.runs / scale.name, source, wall)
+        merge = MERGERS[section]
+        return merge(results.get(section), scale, args.entries, args.runs / scale.name, source, wall)
     data = section_runners()[section](scale, args.runs / scale.name)
     return {"provenance": source, "wall_seconds": time.perf_counter() - started, "data": data}
 

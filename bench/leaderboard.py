@@ -110,14 +110,18 @@ def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
 def cached(path: Path, key: list, compute: Callable[[], dict]) -> dict:
     """``compute()`` with the ``seconds`` it took, saved at ``path`` under ``key``; a later call
     with the same key loads it (a crashed bench resumes; ``make bench`` starts from an empty
-    directory, so it never serves stale figures)."""
-    if path.is_file():
-        saved = torch.load(path, weights_only=False)
-        if saved["key"] == key:
-            return saved["value"]
+    directory, so it never serves stale figures). One file holds every key asked of it, so the
+    sections evaluating one run differently (1 and 1b) do not recompute each other's."""
+    saved = torch.load(path, weights_only=False) if path.is_file() else {}
+    if "key" in saved:  # the one-key layout of earlier commits
+        saved = {"entries": {repr(saved["key"]): saved["value"]}}
+    entries = saved.get("entries", {})
+    if repr(key) in entries:
+        return entries[repr(key)]
     started = time.perf_counter()
     value = {**compute(), "seconds": round(time.perf_counter() - started, 1)}
-    torch.save({"key": key, "value": value}, path.with_suffix(".tmp"))
+    entries[repr(key)] = value
+    torch.save({"entries": entries}, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)
     return value
 

@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.leaderboard import ENTRIES, compute_seconds, run_leaderboard
+from bench.parts import MergeError, check_known, merged_result, parts_with
 from bench.rows import grid_protocols
 from bench.scales import Scale
 from bench.verdicts import PER_ARCHITECTURE
-from evaluate.report import minutes
 from pretrain.core.protocols import PROTOCOLS
 
 # the settings a merged part must share with the stored section: (data key, Scale field)
@@ -35,16 +35,9 @@ SHARED_SETTINGS = (
 )
 
 
-class MergeError(ValueError):
-    """``--entries`` cannot run: an unknown entry, or a stored section it cannot join."""
-
-
 def check_entries(entries: list[str]) -> None:
     """A MergeError naming each unknown entry and the known ones."""
-    known = [name for name, _, _ in ENTRIES]
-    unknown = [e for e in entries if e not in known]
-    if unknown:
-        raise MergeError(f"--entries: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    check_known(entries, [name for name, _, _ in ENTRIES])
 
 
 def check_settings(stored: dict, scale: Scale) -> None:
@@ -112,39 +105,11 @@ def merged_section(stored: dict | None, scale: Scale, entries: list[str], root: 
         check_settings(stored_data, scale)
     skip = skipped_protocols(stored_data["rows"], scale) if stored_data else scale.leaderboard_skip
     fresh = run_leaderboard(replace(scale, leaderboard_only=tuple(entries), leaderboard_skip=skip), root)
-    parts = list(stored.get("parts") or [_part(stored["provenance"], stored["wall_seconds"], [])]) if stored else []
-    part = len(parts)
-    parts.append(_part(source, wall(), entries))
+    parts = parts_with(stored, source, wall(), entries)
+    part = len(parts) - 1
     for row in fresh["rows"]:
         row["part"] = part
     if stored_data is None:
-        return {"provenance": source, "wall_seconds": parts[0]["wall_seconds"], "parts": parts, "data": fresh}
+        return merged_result(None, parts, fresh)
     rows = merge_rows([{"part": 0, **r} for r in stored_data["rows"]], fresh["rows"], entries)
-    data = {**stored_data, "rows": rows, "compute_seconds": compute_seconds(rows)}
-    wall_seconds = sum(p["wall_seconds"] for p in parts)
-    return {"provenance": stored["provenance"], "wall_seconds": wall_seconds, "parts": parts, "data": data}
-
-
-def _part(provenance: dict, wall_seconds: float, entries: list[str]) -> dict:
-    return {"provenance": provenance, "wall_seconds": wall_seconds, "entries": list(entries)}
-
-
-def parts_lines(result: dict) -> list[str]:
-    """One line per part that still holds rows: which rows, when, at which commit, by which command."""
-    parts = result.get("parts", [])  # other sections have none
-    if len(parts) < 2:
-        return []
-    rows = result["data"]["rows"]
-    lines = ["Measured in parts (`--entries` runs some entries and merges their rows):"]
-    for index, part in enumerate(parts):
-        names = list(dict.fromkeys(r["representation"] for r in rows if r.get("part", 0) == index))
-        if not names:
-            continue
-        p = part["provenance"]
-        command = p["command"] + (f" --entries {','.join(part['entries'])}" if part["entries"] else "")
-        lines.append(
-            f"- {p['date']}, commit `{p['commit'][:12]}`, {p['machine']['cpu']} "
-            f"(auto precision {p['machine'].get('auto_precision', 'not recorded')}), `{command}` "
-            f"({minutes(part['wall_seconds'])} wall): {'; '.join(names)}."
-        )
-    return lines
+    return merged_result(stored, parts, {**stored_data, "rows": rows, "compute_seconds": compute_seconds(rows)})

@@ -7,17 +7,17 @@ from pathlib import Path
 
 from bench.data_bench import data_section
 from bench.label_free import label_free_section
-from bench.leaderboard_parts import parts_lines
 from bench.make_run import make_run_section
 from bench.paper_fig2 import verdict
-from bench.rows import grid_protocols, summary_of
+from bench.parts import parts_lines
+from bench.rows import leaderboard_table
 from bench.scales import SCALES
+from bench.semi_leaderboard import semi_section
 from bench.speed_report import gpu_section, speed_section
 from bench.sweep import sweep_section
 from bench.targets import targets_section
 from bench.verdicts import baseline_table, highest_line, protocol_budget
-from evaluate.report import budget_name, mean_std, minutes, pct
-from pretrain.core.protocols import PROTOCOLS
+from evaluate.report import minutes, pct
 
 SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller than full" notes
     "leaderboard": (
@@ -30,6 +30,8 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
         "finetune_max_epochs",
         "finetune_min_steps",
     ),
+    "semi": ("data", "semi_entries", "semi_frozen_labels", "finetune_labels", "seeds", "pretrain_seeds",
+             "finetune_max_epochs", "finetune_min_steps", "self_training_max_epochs", "self_training_min_steps"),
     "paper": ("data", "paper_sizes", "paper_epochs", "paper_max_images", "paper_test_images", "paper_infer_steps"),
     "bottleneck": ("data", "widths", "width_train_subset", "width_epochs", "width_labels", "seeds"),
     "speed": ("data", "speed_steps", "speed_repeats", "speed_segment_seconds", "speed_loop_seconds", "speed_variants",
@@ -43,6 +45,7 @@ SECTION_FIELDS = {  # the Scale fields each section depends on, for "smaller tha
 }  # fmt: skip
 TITLES = {
     "leaderboard": "1. Transfer leaderboard",
+    "semi": "1b. Semi-supervised leaderboard: the unlabelled images used",
     "paper": "2. The decoder-only paper's experiment (Fig. 2)",
     "bottleneck": "3. The seeds' claims: bottleneck width and decoder capacity",
     "speed": "4. Speed (CPU)",
@@ -80,29 +83,6 @@ def provenance_lines(section: str, result: dict) -> list[str]:
             f"Full size: `python -m bench --scale full --sections {section}`."
         )
     return lines
-
-
-def leaderboard_table(data: dict) -> str:
-    frozen, tuned = data["frozen_labels"], data["finetune_labels"]
-    columns = [
-        (p, b) for p in grid_protocols(data["rows"]) for b in (tuned if "images" in PROTOCOLS[p].needs else frozen)
-    ]
-    head = ["representation"] + [f"{p} {budget_name(b)}" for p, b in columns] + ["NMI", "cluster acc", "pretrain"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    for row in data["rows"]:
-        cells = {(r.protocol, r.labels_per_class): r for r in summary_of(row)}
-        clustering = row["all_labels"].get("clustering")
-        extra = [f"{clustering['nmi']:.3f}", pct(clustering["accuracy"])] if clustering else ["—", "—"]
-        seconds = minutes(row["pretrain_seconds"]) if row["pretrain_seconds"] is not None else "—"
-        seconds += f", {row['epochs']:g} ep" if "epochs" in row else ""
-        lines.append(
-            f"| {row['representation']} | "
-            + " | ".join(mean_std(cells.get(c)) for c in columns)
-            + " | "
-            + " | ".join(extra)
-            + f" | {seconds} |"
-        )
-    return "\n".join(lines)
 
 
 def epochs_text(epochs: float) -> str:
@@ -222,6 +202,7 @@ def bottleneck_section(data: dict, plots: str) -> list[str]:
 
 WRITERS = {
     "leaderboard": leaderboard_section,
+    "semi": semi_section,
     "paper": paper_section,
     "bottleneck": bottleneck_section,
     "speed": speed_section,

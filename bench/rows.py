@@ -1,10 +1,12 @@
 """Leaderboard rows as bench/results.json holds them, read back typed: each row's summary as
-evaluate's SummaryRow, and the grid protocols they hold in the registry's order."""
+evaluate's SummaryRow, the grid protocols they hold in the registry's order, and their table."""
 
 from __future__ import annotations
 
 from evaluate.protocol import protocol_rank
+from evaluate.report import budget_name, mean_std, minutes, pct
 from evaluate.report_types import SummaryRow, from_plain
+from pretrain.core.protocols import PROTOCOLS
 
 REFERENCE_TITLES = {"raw_pixels": "raw pixels", "pca": "PCA", "random_init": "random init", "scratch": "scratch"}
 
@@ -17,3 +19,28 @@ def summary_of(row: dict) -> list[SummaryRow]:
 def grid_protocols(rows: list[dict]) -> list[str]:
     """The protocols the rows hold cells of, in table order (the registry's ranks)."""
     return sorted({r.protocol for row in rows for r in summary_of(row)}, key=protocol_rank)
+
+
+def leaderboard_table(data: dict, clustering: bool = True) -> str:
+    """One line per row: each grid protocol at each budget it ran at (mean ± std), then k-means
+    NMI and cluster accuracy (``clustering``) and the pretraining time."""
+    frozen, tuned = data["frozen_labels"], data["finetune_labels"]
+    columns = [
+        (p, b) for p in grid_protocols(data["rows"]) for b in (tuned if "images" in PROTOCOLS[p].needs else frozen)
+    ]
+    head = ["representation"] + [f"{p} {budget_name(b)}" for p, b in columns]
+    head += ["NMI", "cluster acc", "pretrain"] if clustering else ["pretrain"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for row in data["rows"]:
+        cells = {(r.protocol, r.labels_per_class): r for r in summary_of(row)}
+        found = row["all_labels"].get("clustering")
+        extra = [f"{found['nmi']:.3f}", pct(found["accuracy"])] if found else ["—", "—"]
+        seconds = minutes(row["pretrain_seconds"]) if row["pretrain_seconds"] is not None else "—"
+        seconds += f", {row['epochs']:g} ep" if "epochs" in row else ""
+        lines.append(
+            f"| {row['representation']} | "
+            + " | ".join(mean_std(cells.get(c)) for c in columns)
+            + "".join(f" | {e}" for e in (extra if clustering else []))
+            + f" | {seconds} |"
+        )
+    return "\n".join(lines)

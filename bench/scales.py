@@ -36,6 +36,10 @@ class Scale:
     self_training_max_epochs: float = 1.0  # the self-trained student's budget: epochs over the unlabelled images ...
     self_training_min_steps: int = 200  # ... but at least this many steps
     leaderboard_skip: tuple[str, ...] = ()  # protocols its evaluations leave out (eval.skip)
+    # 1b. semi-supervised leaderboard (bench/semi_leaderboard.py): section 1's runs, these protocols
+    semi_entries: tuple[str, ...] = ("ae_mirror", "ae_m64", "vae", "contrastive", "vicreg")
+    semi_frozen_labels: tuple[int, ...] = (1, 10)
+    semi_protocols: tuple[str, ...] = ("knn", "linear", "label_propagation", "finetune", "self_training")
     # 2. decoder-only paper, Fig. 2 (sec. 3.1: 200 epochs, 1000 test images)
     paper_sizes: tuple[int, ...] = (500, 1000, 5000, 15000)
     paper_epochs: float = 200.0
@@ -85,6 +89,7 @@ SCALES = {
         pretrain_seeds=2,
         finetune_labels=(100,),
         finetune_min_steps=250,
+        semi_entries=("ae_mirror", "ae_m64", "vicreg"),  # the default; the best kNN; the best linear at 10/class
         paper_max_images=120_000,
         paper_infer_steps=100,
         width_train_subset=20000,
@@ -114,6 +119,8 @@ SCALES = {
         self_training_max_epochs=0.0,
         self_training_min_steps=10,
         leaderboard_skip=("self_training",),  # CI time: tested in tests/test_semi_supervised.py
+        semi_entries=("ae_mirror",),
+        semi_frozen_labels=(2,),
         paper_sizes=(40, 120),
         paper_epochs=2.0,
         paper_test_images=40,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from bench.parts import MergeError, check_known, merged_result, parts_with
 from bench.probes import knn_and_linear
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
@@ -64,9 +65,17 @@ def score_on_validation(run_dir: Path, budget: int, seeds: int) -> dict:
     )
 
 
-def run_sweep(scale: Scale, root: Path) -> dict:
+def sweep_names() -> list[str]:
+    """What ``--entries`` names in this section: each grid's config by its stem (byol_fmnist)."""
+    return [Path(base).stem for base in GRIDS]
+
+
+def run_sweep(scale: Scale, root: Path, only: tuple[str, ...] = ()) -> dict:
+    """Every setting of every grid (of those ``only`` names, by stem), pretrained and scored."""
     rows = []
     for base, grid in list(GRIDS.items())[: scale.sweep_tasks or None]:
+        if only and Path(base).stem not in only:
+            continue
         for index, overrides in enumerate(grid[: scale.sweep_settings or None]):
             name = f"{Path(base).stem}_{index}"
             extra = [*overrides, *scale.sweep_overrides]
@@ -85,6 +94,12 @@ def run_sweep(scale: Scale, root: Path) -> dict:
                     "val_linear_scarce": scores["linear"][scale.width_labels],
                 }
             )
+    return sweep_data(rows, scale)
+
+
+def sweep_data(rows: list[dict], scale: Scale) -> dict:
+    """The section's data: the rows, and the chosen setting of each config (the highest
+    validation kNN accuracy with all labels among the settings within the budget)."""
     chosen = {}
     for row in rows:
         best = chosen.get(row["config"])
@@ -96,6 +111,35 @@ def run_sweep(scale: Scale, root: Path) -> dict:
         "budget_seconds": scale.sweep_budget_seconds,
         "labels_per_class": scale.width_labels,
     }
+
+
+def check_sweep_entries(entries: list[str]) -> None:
+    check_known(entries, sweep_names())
+
+
+def merged_sweep(stored: dict | None, scale: Scale, entries: list[str], root: Path, source: dict, wall) -> dict:
+    """Run the grids ``entries`` names and return section 7 with their rows in place of the
+    stored ones (the other configs' rows and choices kept); the same contract as section 1's
+    parts (bench/leaderboard_parts.py)."""
+    check_sweep_entries(entries)
+    stored_data = stored["data"] if stored else None
+    if stored_data is not None:
+        shared = (stored["provenance"]["scale"], stored_data["budget_seconds"], stored_data["labels_per_class"])
+        if shared != (scale.name, scale.sweep_budget_seconds, scale.width_labels):
+            raise MergeError(
+                f"--entries: the stored sweep was measured with other settings (scale, budget, labels): {shared}. "
+                f"Run the whole section: python -m bench --scale {scale.name} --sections sweep"
+            )
+    fresh = run_sweep(scale, root, tuple(entries))
+    parts = parts_with(stored, source, wall(), entries)
+    for row in fresh["rows"]:
+        row["part"] = len(parts) - 1
+    if stored_data is None:
+        return merged_result(None, parts, fresh)
+    kept = [{"part": 0, **r} for r in stored_data["rows"] if Path(r["config"]).stem not in entries]
+    order = sweep_names()
+    rows = sorted(kept + fresh["rows"], key=lambda r: order.index(Path(r["config"]).stem))
+    return merged_result(stored, parts, sweep_data(rows, scale))
 
 
 def sweep_section(data: dict, plots: str) -> list[str]:

@@ -46,12 +46,14 @@ TARGETS = (
     Target("best task: linear, 10 labels/class", "linear", 10, 0.80),
     Target("best task: fine-tuned − scratch (same encoder), 100 labels/class", "finetune_gain", 100, 0.04),
     Target("best task: k-means NMI, all labels (N2D reports 0.684)", "nmi", 0, 0.70),
-    # issue 22: the unlabelled images used when labels are scarce
+    # issue 21: the methods users pick instead
+    Target("best task: linear, 10 labels/class (issue 21)", "linear", 10, 0.75),
+)
+# issue 22: the unlabelled images used when labels are scarce (section 1b, bench/semi_leaderboard.py)
+SEMI_TARGETS = (
     Target("best task, label propagation: 10 labels/class", "label_propagation", 10, 0.80),
     Target("best task, label propagation: 1 label/class", "label_propagation", 1, 0.60),
     Target("best task: self-trained − scratch self-trained, 100 labels/class", "self_training_gain", 100, 0.0),
-    # issue 21: the methods users pick instead
-    Target("best task: linear, 10 labels/class (issue 21)", "linear", 10, 0.75),
 )
 # issue 21: the methods users would pick instead of SimCLR, compared with it in the same budget
 USER_METHODS = ("byol", "vicreg", "barlow_twins", "dino")

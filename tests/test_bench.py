@@ -63,6 +63,22 @@ def test_leaderboard_has_every_task_and_baseline(tiny_bench):
     assert "AE, mirror decoder" in tuned and "raw pixels" not in tuned
 
 
+def test_the_semi_supervised_leaderboard_pairs_each_protocol_with_its_supervised_counterpart(tiny_bench):
+    data = tiny_bench[1]["semi"]["data"]
+    tasks = [r for r in data["rows"] if r["kind"] == "task"]
+    assert {r["run"] for r in tasks} == set(SCALES["tiny"].semi_entries)
+    held = {(s["protocol"], s["labels_per_class"]) for r in data["rows"] for s in r["summary"]}
+    assert held == {("knn", 2), ("linear", 2), ("label_propagation", 2), ("finetune", 2), ("self_training", 2)}
+    raw = next(r for r in data["rows"] if r["source"] == "raw_pixels")
+    assert {s["protocol"] for s in raw["summary"]} == {"knn", "linear", "label_propagation"}  # no encoder to train
+    scratch = next(r for r in data["rows"] if r["source"] == "scratch")
+    assert {s["protocol"] for s in scratch["summary"]} == {"finetune", "self_training"}
+    text = (tiny_bench[0] / "BENCHMARKS.md").read_text()
+    assert "| label_propagation − knn, 2 | self_training − finetune, 2 |" in text
+    assert "label_propagation − raw pixels" in text and "self_training − scratch" in text
+    assert "| best task, label propagation: 1 label/class | 60.0 | not measured | — |" in text  # tiny runs 2/class
+
+
 def test_leaderboard_pools_pretraining_seeds_and_baselines_per_architecture(tiny_bench):
     data = tiny_bench[1]["leaderboard"]["data"]
     scale = SCALES["tiny"]

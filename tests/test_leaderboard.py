@@ -118,6 +118,13 @@ def test_cached_results_are_reused_only_under_the_same_key(tmp_path):
     again = cached(path, ["a", 1], compute)
     assert again["value"] == 1 and len(calls) == 1 and again["seconds"] >= 0
     assert cached(path, ["a", 2], compute)["value"] == 2  # other settings: computed again
+    assert cached(path, ["a", 1], compute)["value"] == 1 and len(calls) == 2  # both keys kept (sections 1 and 1b)
+
+
+def test_a_cache_in_the_one_key_layout_is_still_read(tmp_path):
+    path = tmp_path / "eval.pt"
+    torch.save({"key": ["a", 1], "value": {"value": 7, "seconds": 1.0}}, path)
+    assert cached(path, ["a", 1], lambda: pytest.fail("recomputed"))["value"] == 7
 
 
 def test_the_benchmark_scales_run_every_entry_and_the_test_scale_the_named_ones():

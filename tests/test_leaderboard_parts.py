@@ -1,4 +1,4 @@
-"""The leaderboard measured in parts: ``--entries`` rows merged into the stored section."""
+"""Section 1 measured in parts: ``--entries`` rows merged into the stored section."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 import bench.leaderboard_parts as parts
 from bench.__main__ import parse_args
+from bench.parts import parts_lines
 from bench.scales import SCALES
 from evaluate.report_types import SummaryRow, to_plain
 
@@ -118,7 +119,7 @@ def test_a_part_runs_only_its_entries_with_the_stored_protocols(monkeypatch, tmp
     assert by_part == {"ae_mirror": 0, "contrastive": 0, "vicreg": 1, "byol": 1}
     # 3 stored tasks kept or replaced: ae_mirror and contrastive (2 x 60 + 30 each), vicreg and byol anew
     assert result["data"]["compute_seconds"] == pytest.approx(4 * 150.0 + 10.0 + 10.0)
-    lines = parts.parts_lines(result)
+    lines = parts_lines(result)
     assert "`aaaaaaaaaaaa`" in lines[1] and "ae_mirror encoder" in lines[1]
     assert "--entries vicreg,byol" in lines[2] and "vicreg encoder" in lines[2] and "ae_mirror" not in lines[2]
 
@@ -133,7 +134,10 @@ def test_a_part_with_other_settings_is_refused_before_anything_runs(monkeypatch,
     "argv, said",
     [
         (["--sections", "leaderboard", "--entries", "vicreg,nope"], "unknown nope"),
-        (["--sections", "paper", "--entries", "vicreg"], "--entries goes with --sections leaderboard only"),
+        (
+            ["--sections", "paper", "--entries", "vicreg"],
+            "--entries goes with --sections leaderboard or --sections sweep alone",
+        ),
     ],
 )
 def test_bad_entries_are_refused_by_name(argv, said, capsys):
@@ -147,4 +151,4 @@ def test_entries_are_parsed_for_the_leaderboard():
 
 
 def test_sections_measured_in_one_go_have_no_parts_lines():
-    assert parts.parts_lines({"provenance": {}, "data": {"speed": 1.0}}) == []  # any section, no rows
+    assert parts_lines({"provenance": {}, "data": {"speed": 1.0}}) == []  # any section, no rows

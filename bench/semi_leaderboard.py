@@ -1,0 +1,115 @@
+"""Section 1b, the semi-supervised leaderboard: some of section 1's tasks and every baseline
+under the protocols that use the unlabelled training images (label propagation, Zhou et al.
+2004; self-training, SimCLRv2's third stage, Chen et al. 2020b) beside their supervised
+counterparts (kNN; fine-tuning), at the scarce budgets.
+
+It is section 1's machinery (bench/leaderboard.py) run at another scale: the same pretraining
+runs (reused where section 1 finished them), the same labelled draws (so the two sections'
+cells pair), the protocols ``Scale.semi_protocols`` only. Propagation lifts raw pixels as much
+as a learned code (issue 22's quick try), so every gain is shown twice: semi-supervised minus
+supervised for the same features, and learned minus reference under the same protocol."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from bench.leaderboard import run_leaderboard
+from bench.rows import grid_protocols, leaderboard_table
+from bench.scales import Scale
+from bench.targets import SEMI_TARGETS, target_line
+from bench.verdicts import baseline_table, cell, paired_cell, paired_difference, reference_row, seeds_per_run
+from evaluate.report import budget_name, signed
+from pretrain.core.protocols import PROTOCOLS
+
+
+def semi_scale(scale: Scale) -> Scale:
+    """Section 1's scale with 1b's entries, budgets and protocols (every other one skipped)."""
+    skip = tuple(name for name in PROTOCOLS.names() if name not in scale.semi_protocols)
+    return replace(
+        scale, leaderboard_only=scale.semi_entries, frozen_labels=scale.semi_frozen_labels, leaderboard_skip=skip
+    )
+
+
+def run_semi_leaderboard(scale: Scale, root: Path) -> dict:
+    return run_leaderboard(semi_scale(scale), root)
+
+
+def semi_pairs(data: dict) -> list[tuple[str, str, int]]:
+    """[(semi-supervised protocol, its supervised counterpart, budget)] the rows hold both of."""
+    held = grid_protocols(data["rows"])
+    pairs = []
+    for protocol in held:
+        counterpart = PROTOCOLS[protocol].supervised_counterpart
+        if PROTOCOLS[protocol].uses_unlabelled and counterpart in held:
+            trains = "images" in PROTOCOLS[protocol].needs
+            pairs += [(protocol, counterpart, b) for b in data["finetune_labels" if trains else "frozen_labels"]]
+    return pairs
+
+
+def semi_minus_supervised_table(data: dict) -> str:
+    """Rows: every representation (baselines too); columns: semi-supervised − supervised, same features."""
+    pairs = semi_pairs(data)
+    head = [f"{p} − {q}, {budget_name(b)}" for p, q, b in pairs]
+    lines = ["| representation | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
+    for row in data["rows"]:
+        cells = [paired_cell(cell(row, p, b), cell(row, q, b), seeds_per_run(data)) for p, q, b in pairs]
+        if any(c != "—" for c in cells):
+            lines.append(f"| {row['representation']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def beats_raw_pixels_line(data: dict, protocol: str, budget: int) -> str:
+    """Issue 22: the best task under ``protocol`` at ``budget`` minus raw pixels under the same
+    protocol, paired; met when the interval lies above zero."""
+    raw = reference_row(data, "raw_pixels", "")
+    tasks = [r for r in data["rows"] if r["kind"] == "task" and r["source"] == "encoder" and cell(r, protocol, budget)]
+    if raw is None or not tasks or cell(raw, protocol, budget) is None:
+        return f"| best task − raw pixels, {protocol}, {budget_name(budget)}/class | > 0 | not measured | — |"
+    best = max(tasks, key=lambda r: cell(r, protocol, budget).mean)
+    found = paired_difference(cell(best, protocol, budget), cell(raw, protocol, budget), seeds_per_run(data))
+    if found is None:
+        return f"| best task − raw pixels, {protocol}, {budget_name(budget)}/class | > 0 | too few seeds | — |"
+    mean, low, high = found
+    status = "met" if low > 0 else "gap: the interval reaches 0 or below"
+    measured = f"{signed(mean)} [{signed(low)}, {signed(high)}] ({best['representation']})"
+    return f"| best task − raw pixels, {protocol}, {budget_name(budget)}/class | > 0 | {measured} | {status} |"
+
+
+def semi_section(data: dict, plots: str) -> list[str]:
+    runs, subsets = data.get("pretrain_seeds", 1), data["seeds"]
+    budgets = [b for b in data["frozen_labels"] if b]
+    return [
+        f"Section 1's runs and labelled draws (cells pair with section 1's), {runs} pretraining run(s) × {subsets} "
+        "labelled subsets per budget, test accuracy % as mean ± std; only the protocols "
+        f"{', '.join(grid_protocols(data['rows']))}. Label propagation builds its kNN graph over every training "
+        "image's frozen features, labelled or not, with k and α chosen on validation images as scarce as the "
+        "labels, and predicts test images from their training neighbours (the test set is never in the graph); "
+        "self-training trains a student of the same architecture on the fine-tuned teacher's soft labels over "
+        "the unlabelled training images, its step chosen on validation. ⚑: a choice at its grid's edge or cap.",
+        "",
+        leaderboard_table(data, clustering=False),
+        "",
+        "Semi-supervised minus supervised, same features (paired over shared labelled subsets, the interval "
+        "counting pretraining runs where there are several) [95% t interval]:",
+        "",
+        semi_minus_supervised_table(data),
+        "",
+        *(
+            line
+            for b in budgets
+            for line in (
+                f"Learned minus reference under the same protocol, at {budget_name(b)} label(s) per class "
+                "(fine-tuning and self-training: at the budget they ran at, against scratch under the same protocol):",
+                "",
+                baseline_table(data, b),
+                "",
+            )
+        ),
+        "Targets (issue 22):",
+        "",
+        "| target | at least | measured (representation) | status |",
+        "|---|---:|---|---|",
+        *(target_line(data, t) for t in SEMI_TARGETS),
+        *(beats_raw_pixels_line(data, "label_propagation", b) for b in budgets if b == 10),
+    ]
