@@ -77,6 +77,7 @@ def test_the_semi_supervised_leaderboard_pairs_each_protocol_with_its_supervised
     assert "| label_propagation − knn, 2 | self_training − finetune, 2 |" in text
     assert "label_propagation − raw pixels" in text and "self_training − scratch" in text
     assert "| best task, label propagation: 1 label/class | 60.0 | not measured | — |" in text  # tiny runs 2/class
+    assert "| best task self-trained − scratch self-trained, 2 labels/class | reported | " in text
 
 
 def test_leaderboard_pools_pretraining_seeds_and_baselines_per_architecture(tiny_bench):
