@@ -44,7 +44,7 @@ ENTRIES = (
     ("byol", "BYOL, small ResNet", "configs/byol_fmnist.yaml"),
     ("vicreg", "VICReg, small ResNet", "configs/vicreg_fmnist.yaml"),
     ("barlow_twins", "Barlow Twins, small ResNet", "configs/barlow_twins_fmnist.yaml"),
-    ("dino", "DINO (multi-crop), small ResNet", "configs/dino_fmnist.yaml"),
+    ("dino", "DINO, small ResNet", "configs/dino_fmnist.yaml"),
 )
 BASELINES = ("raw_pixels", "pca", "random_init")
 
