@@ -1,7 +1,7 @@
 # make run   - set up, pretrain the default config, evaluate, print the transfer report
 # make test  - set up, run the test suite
 # make lint  - ruff format --check and ruff check (CI runs it before the tests)
-# make bench  - set up, rerun every benchmark from scratch, write BENCHMARKS.md (about 4.5 hours on 2 CPU cores, README "Benchmarks")
+# make bench  - set up, rerun every benchmark from scratch, write BENCHMARKS.md (about eight hours on 2 CPU cores, README "Benchmarks")
 # Variables: CONFIG (a YAML in configs/), OVERRIDES (dotted key=value list), BENCH_SCALE (small | full), PYTHON
 
 PYTHON ?= python3
