@@ -106,10 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [s for s in args.sections if s not in TITLES]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(TITLES)}")
-    if args.entries and args.sections not in (["leaderboard"], ["sweep"]):
+    if not args.entries:
+        return args
+    if len(args.sections) != 1 or args.sections[0] not in MERGERS:
         parser.error("--entries goes with --sections leaderboard or --sections sweep alone")
     try:
-        ENTRY_CHECKS[args.sections[0]](args.entries) if args.entries else None
+        ENTRY_CHECKS[args.sections[0]](args.entries)
     except MergeError as error:
         parser.error(str(error))
     return args

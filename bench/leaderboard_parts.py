@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.leaderboard import ENTRIES, compute_seconds, run_leaderboard
-from bench.parts import MergeError, check_known, merged_result, parts_with
+from bench.parts import MergeError, check_known, merged_result, parts_with, stored_rows
 from bench.rows import grid_protocols
 from bench.scales import Scale
 from bench.verdicts import PER_ARCHITECTURE
@@ -105,11 +105,8 @@ def merged_section(stored: dict | None, scale: Scale, entries: list[str], root: 
         check_settings(stored_data, scale)
     skip = skipped_protocols(stored_data["rows"], scale) if stored_data else scale.leaderboard_skip
     fresh = run_leaderboard(replace(scale, leaderboard_only=tuple(entries), leaderboard_skip=skip), root)
-    parts = parts_with(stored, source, wall(), entries)
-    part = len(parts) - 1
-    for row in fresh["rows"]:
-        row["part"] = part
+    parts = parts_with(stored, source, wall(), entries, fresh["rows"])
     if stored_data is None:
         return merged_result(None, parts, fresh)
-    rows = merge_rows([{"part": 0, **r} for r in stored_data["rows"]], fresh["rows"], entries)
+    rows = merge_rows(stored_rows(stored_data), fresh["rows"], entries)
     return merged_result(stored, parts, {**stored_data, "rows": rows, "compute_seconds": compute_seconds(rows)})

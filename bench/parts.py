@@ -23,11 +23,18 @@ def part(provenance: dict, wall_seconds: float, entries: list[str]) -> dict:
     return {"provenance": provenance, "wall_seconds": wall_seconds, "entries": list(entries)}
 
 
-def parts_with(stored: dict | None, source: dict, wall_seconds: float, entries: list[str]) -> list[dict]:
+def parts_with(stored: dict | None, source: dict, wall_seconds: float, entries: list[str], fresh: list[dict]):
     """The stored section's parts (one, the whole section, where it was measured in one go)
-    followed by this one."""
+    followed by this one; each ``fresh`` row is marked as this part's."""
     parts = list(stored.get("parts") or [part(stored["provenance"], stored["wall_seconds"], [])]) if stored else []
+    for row in fresh:
+        row["part"] = len(parts)
     return [*parts, part(source, wall_seconds, entries)]
+
+
+def stored_rows(data: dict) -> list[dict]:
+    """The stored section's rows, those measured in one go marked as part 0."""
+    return [{"part": 0, **row} for row in data["rows"]]
 
 
 def merged_result(stored: dict | None, parts: list[dict], data: dict) -> dict:

@@ -101,6 +101,16 @@ def paired_target_lines(data: dict) -> list[str]:
     ]  # fmt: skip
 
 
+def reference_table(data: dict, budget: int) -> list[str]:
+    return [
+        f"Learned minus reference under the same protocol, at {budget_name(budget)} label(s) per class "
+        "(fine-tuning and self-training: at the budget they ran at, against scratch under the same protocol):",
+        "",
+        baseline_table(data, budget),
+        "",
+    ]
+
+
 def semi_section(data: dict, plots: str) -> list[str]:
     runs, subsets = data.get("pretrain_seeds", 1), data["seeds"]
     budgets = [b for b in data["frozen_labels"] if b]
@@ -120,17 +130,7 @@ def semi_section(data: dict, plots: str) -> list[str]:
         "",
         semi_minus_supervised_table(data),
         "",
-        *(
-            line
-            for b in budgets
-            for line in (
-                f"Learned minus reference under the same protocol, at {budget_name(b)} label(s) per class "
-                "(fine-tuning and self-training: at the budget they ran at, against scratch under the same protocol):",
-                "",
-                baseline_table(data, b),
-                "",
-            )
-        ),
+        *(line for b in budgets for line in reference_table(data, b)),
         "Targets (issue 22):",
         "",
         "| target | at least | measured (representation) | status |",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from bench.parts import MergeError, check_known, merged_result, parts_with
+from bench.parts import MergeError, check_known, merged_result, parts_with, stored_rows
 from bench.probes import knn_and_linear
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
@@ -133,12 +133,10 @@ def merged_sweep(stored: dict | None, scale: Scale, entries: list[str], root: Pa
                 f"Run the whole section: python -m bench --scale {scale.name} --sections sweep"
             )
     fresh = run_sweep(scale, root, tuple(entries))
-    parts = parts_with(stored, source, wall(), entries)
-    for row in fresh["rows"]:
-        row["part"] = len(parts) - 1
+    parts = parts_with(stored, source, wall(), entries, fresh["rows"])
     if stored_data is None:
         return merged_result(None, parts, fresh)
-    kept = [{"part": 0, **r} for r in stored_data["rows"] if Path(r["config"]).stem not in entries]
+    kept = [r for r in stored_rows(stored_data) if Path(r["config"]).stem not in entries]
     order = sweep_names()
     rows = sorted(kept + fresh["rows"], key=lambda r: order.index(Path(r["config"]).stem))
     return merged_result(stored, parts, sweep_data(rows, scale))
