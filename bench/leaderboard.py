@@ -10,9 +10,6 @@ so each task's difference to a baseline is taken on the same labelled images."""
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -24,9 +21,8 @@ from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report_types import to_plain
 from evaluate.run import load_splits_checked
 from evaluate.suite import summarise
-from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config
-from pretrain.core.export import ENCODER_WEIGHTS, load_encoder_spec
+from pretrain.core.export import load_encoder_spec
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
@@ -74,8 +70,6 @@ LABELS = {
 
 LABEL_SEED = 0  # base seed of the labelled draws: every run and baseline shares them (pairing)
 OTHER_READINGS = ("encoder_code", "encoder_pooled")  # evaluate.baselines.encoder_sources
-EVAL_CACHE = "bench_eval.pt"  # a finished evaluation, so a restarted bench skips it
-CACHE_LAYOUT = "report-v2"  # part of every cached evaluation's key: older layouts are recomputed
 
 
 def eval_overrides(scale: Scale, seeds: int) -> list[str]:
@@ -107,25 +101,6 @@ def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
     ]
 
 
-def cached(path: Path, key: list, compute: Callable[[], dict]) -> dict:
-    """``compute()`` with the ``seconds`` it took, saved at ``path`` under ``key``; a later call
-    with the same key loads it (a crashed bench resumes; ``make bench`` starts from an empty
-    directory, so it never serves stale figures). One file holds every key asked of it, so the
-    sections evaluating one run differently (1 and 1b) do not recompute each other's."""
-    saved = torch.load(path, weights_only=False) if path.is_file() else {}
-    if "key" in saved:  # the one-key layout of earlier commits
-        saved = {"entries": {repr(saved["key"]): saved["value"]}}
-    entries = saved.get("entries", {})
-    if repr(key) in entries:
-        return entries[repr(key)]
-    started = time.perf_counter()
-    value = {**compute(), "seconds": round(time.perf_counter() - started, 1)}
-    entries[repr(key)] = value
-    torch.save({"entries": entries}, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
-    return value
-
-
 def architecture(run_dir: Path, representation: str) -> str:
     """The name random-init and scratch baselines are shared under: same encoder, same reading."""
     spec = load_encoder_spec(run_dir)
@@ -134,16 +109,19 @@ def architecture(run_dir: Path, representation: str) -> str:
     return f"{spec.name}{shape}{stem}, m = {spec.code_dim}" + (", pooled" if representation == "pooled" else "")
 
 
-def evaluation_key(run: Config, scale: Scale, seeds: int, *extra) -> list:
-    """What an evaluation's figures depend on besides the code: settings, labelled draws, weights."""
-    weights = file_digest(run.run_path / ENCODER_WEIGHTS)
-    return [*eval_overrides(scale, seeds), LABEL_SEED, weights, CACHE_LAYOUT, *extra]
-
-
 def evaluated(report) -> dict:
     """What the leaderboard keeps of an evaluation: its records (with their test predictions, for
-    pooling), the all-label metrics and the label-free measurements."""
-    return {"records": report.records, "metrics": report.all_labels, "label_free": report.label_free}
+    pooling), the all-label metrics, the label-free measurements and its cost: the seconds its
+    cells took to compute, whether this evaluation computed them or read them from the store
+    (a restarted bench reads every finished cell, evaluate.cells)."""
+    c = report.cells
+    seconds = c.feature_seconds + sum(k.seconds + k.saved_seconds for k in c.kinds.values())
+    return {
+        "records": report.records,
+        "metrics": report.all_labels,
+        "label_free": report.label_free,
+        "seconds": round(seconds, 1),
+    }
 
 
 def task_records(run_dir: Path, scale: Scale, first_seed: int) -> dict:
@@ -216,8 +194,7 @@ def summary_rows(records: list, evaluations: list[dict], test_labels: torch.Tens
 
 def baseline_rows(run: Config, names: list[str], scale: Scale, test_labels: torch.Tensor, arch: str) -> list[dict]:
     """Rows of the baselines ``names`` and supervised-from-scratch, evaluated beside ``run``."""
-    key = evaluation_key(run, scale, scale.pretrain_seeds * scale.seeds, *names)
-    done = cached(run.run_path / "bench_baselines.pt", key, partial(baseline_records, run.run_path, names, scale))
+    done = baseline_records(run.run_path, names, scale)
     rows = summary_rows(done["records"], [done], test_labels, run, run=run.name, architecture=arch)
     for row in rows:
         where = f" ({arch})" if row["source"] in PER_ARCHITECTURE else ""
@@ -236,14 +213,7 @@ def entry_rows(
     """Rows of one task (every pretraining seed pooled), followed by the baselines of its
     architecture when it is the first task with that architecture (raw pixels and PCA: the first task)."""
     runs = [(cfg, pretrain(cfg)) for cfg in seed_runs(name, base, scale, root)]
-    evaluated = [
-        cached(
-            cfg.run_path / EVAL_CACHE,
-            evaluation_key(cfg, scale, scale.seeds, p),
-            partial(task_records, cfg.run_path, scale, p * scale.seeds),
-        )
-        for p, (cfg, _) in enumerate(runs)
-    ]
+    evaluated = [task_records(cfg.run_path, scale, p * scale.seeds) for p, (cfg, _) in enumerate(runs)]
     first = runs[0][0]
     arch = architecture(first.run_path, first.eval.representation)
     rows = summary_rows(

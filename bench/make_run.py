@@ -24,10 +24,14 @@ from evaluate.run import evaluation_dir
 from pretrain.core.config import load_config
 
 DEFAULT_CONFIG = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
+# a second run on the same data with the same encoder shape: every baseline cell (raw pixels, PCA,
+# random init, supervised from scratch) comes from the machine-wide store the first one filled
+SECOND_CONFIG = "configs/dae_fmnist.yaml"
 TINY = (
     "configs/smoke.yaml",
     ("eval.skip=[finetune,self_training,label_propagation]", "eval.layer_probe_labels_per_class=-1"),
 )
+TARGETS = {"native_bf16": 8 * 60, "fp32": 16 * 60}  # make run's wall-time target by what the CPU trains in
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -59,6 +63,7 @@ def run_make_run(scale: Scale, root: Path) -> dict:
     first = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
     rerun_s = timed(evaluate, clone)
     again = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    second = second_run(scale, clone, eval_overrides)
     return {
         "config": config,
         "eval_overrides": list(eval_overrides),
@@ -73,6 +78,24 @@ def run_make_run(scale: Scale, root: Path) -> dict:
         "rerun_seconds": rerun_s,
         "rerun": to_plain(again.cells),
         "same_records": to_plain(again.records) == to_plain(first.records),
+        **second,
+    }
+
+
+def second_run(scale: Scale, clone: Path, eval_overrides: tuple[str, ...]) -> dict:
+    """Another config on the same data, pretrained and evaluated after the first (its baselines
+    from the store): the evaluation time a user's second experiment pays."""
+    config = TINY[0] if scale.name == "tiny" else SECOND_CONFIG
+    overrides = ["name=second_run"] if scale.name == "tiny" else []
+    python, run_dir = sys.executable, clone / load_config(clone / config, overrides).run_path
+    pretrain_s = timed([python, "-m", "pretrain", "--config", config, "--resume", *overrides], clone)
+    evaluate_s = timed([python, "-m", "evaluate", "--run", str(run_dir), *eval_overrides], clone)
+    report = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    return {
+        "second_config": config,
+        "second_pretrain_seconds": pretrain_s,
+        "second_evaluate_seconds": evaluate_s,
+        "second": to_plain(report.cells),
     }
 
 
@@ -81,8 +104,8 @@ def report_dir(run_dir: Path, overrides: tuple[str, ...]) -> Path:
 
 
 def make_run_section(data: dict, plots: str) -> list[str]:
-    e, r = data["evaluation"], data["rerun"]
-    split = sorted(e["seconds"].items(), key=lambda kv: -kv[1])
+    e = data["evaluation"]
+    split = sorted(((kind, k["seconds"]) for kind, k in e["kinds"].items()), key=lambda kv: -kv[1])
     lines = [
         "| part | time |",
         "|---|---:|",
@@ -99,9 +122,29 @@ def make_run_section(data: dict, plots: str) -> list[str]:
         "",
         *lines,
         "",
-        f"- `make run` (pretraining + evaluation): **{minutes(data['make_run_seconds'])}** (target ≤ 7 min: "
-        f"{'met' if data['make_run_seconds'] <= 420 else 'missed'}).",
-        f"- The same `python -m evaluate --run` a second time: **{minutes(data['rerun_seconds'])}** "
-        f"({r['reused']} cells reused, {r['computed']} computed; target ≤ 30 s: "
-        f"{'met' if data['rerun_seconds'] <= 30 else 'missed'}); identical records: {data['same_records']}.",
+        *target_lines(data),
     ]
+
+
+def target_lines(data: dict) -> list[str]:
+    """The section's targets, each measured here: make run's wall time (by what the CPU trains
+    in), evaluation against pretraining time, a rerun, and a second run on the same data."""
+    r, p = data["rerun"], data["precision"]
+    limit = TARGETS["native_bf16" if p["train"] == "bf16" else "fp32"]
+    ratio = data["evaluate_seconds"] / max(data["pretrain_seconds"], 1e-9)
+    met = "met" if data["make_run_seconds"] <= limit else "missed"
+    lines = [
+        f"- `make run` (pretraining + evaluation): **{minutes(data['make_run_seconds'])}** (target ≤ "
+        f"{minutes(limit)} where pretraining runs in {p['train']}: {met}).",
+        f"- Evaluation / pretraining time: **{ratio:.1f}x** (target ≤ 4x: {'met' if ratio <= 4 else 'missed'}).",
+        f"- The same `python -m evaluate --run` a second time: **{minutes(data['rerun_seconds'])}** "
+        f"({r['reused']} cells reused, {r['computed']} computed); identical records: {data['same_records']}.",
+    ]
+    if "second" in data:
+        s = data["second"]
+        lines.append(
+            f"- A second config on the same data (`{data['second_config']}`), evaluated after it: "
+            f"**{minutes(data['second_evaluate_seconds'])}** ({s['reused']} cells from the store, {s['computed']} "
+            f"computed; target ≤ 3 min: {'met' if data['second_evaluate_seconds'] <= 180 else 'missed'})."
+        )
+    return lines

@@ -4,9 +4,12 @@
     python -m evaluate --run runs/ae_fmnist eval.seeds=5 eval.labels_per_class=[1,5,10]
     python -m evaluate --run runs/ae_fmnist --export-features exported/
     python -m evaluate compare runs/ae_fmnist runs/dae_fmnist [--out comparisons/]
+    python -m evaluate store [--prune]
 
-Features are extracted once (cached in runs/NAME/features/) and every finished grid cell is
-kept (runs/NAME/cells/), so a rerun only redoes what a changed setting touches; the report
+Features are extracted once (the encoder's cached in runs/NAME/features/, the baselines' in
+the machine-wide store) and every finished grid cell is kept in that store (eval.store,
+default data/cache/eval/), shared by every run on this machine: a rerun only redoes what a
+changed setting touches, and a new run on the same data reuses every baseline; the report
 (report.md, report.json, results.csv), plots/ and TensorBoard logs (tb/eval) land in the run
 directory, or, for an evaluation with eval.* overrides or --baselines, in
 runs/NAME/evals/<settings>/. --export-features writes the features alone, without the grid.
@@ -24,6 +27,7 @@ from evaluate.outputs import export_features
 from evaluate.report import render_markdown
 from evaluate.report_types import ReportVersionError
 from evaluate.run import encoder_features, evaluation_dir
+from evaluate.store import describe, megabytes, prune, store_path, survey
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DataError
 from pretrain.core.export import UnfinishedRunError
@@ -53,8 +57,35 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def store_command(args: argparse.Namespace) -> int:
+    root = store_path(args.store)
+    if root is None or not root.is_dir():
+        print(f"no evaluation store at {root}" if root else "the evaluation store is off (eval.store=none)")
+        return 0
+    if args.prune:
+        removed, freed = prune(root)
+        print(f"removed {removed} entries ({megabytes(freed)}) that no current code on this machine can use")
+    print(describe(root, survey(root, check=args.check), args.check))
+    return 0
+
+
+def store_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluate store",
+        description="the machine-wide evaluation store: size per kind of entry; --prune removes what no current "
+        "code on this machine can use (entries of changed code, of another machine, torn files)",
+    )
+    parser.add_argument("--store", default="", help="the store's folder (default: eval.store's default)")
+    parser.add_argument("--prune", action="store_true", help="remove stale entries first")
+    parser.add_argument("--check", action="store_true", help="also count the stale entries of each kind")
+    parser.set_defaults(command=store_command)
+    return parser
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["store"]:
+        return store_parser().parse_args(argv[1:])
     if argv[:1] == ["compare"]:
         parser = argparse.ArgumentParser(prog="python -m evaluate compare", description="compare evaluated runs")
         parser.add_argument("runs", nargs="+", type=Path)
@@ -82,7 +113,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="where the report, plots and logs go (default: the run directory; RUN/evals/<settings> with overrides)",
     )
-    parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.finetune.enabled=false")
+    parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.skip=[finetune]")
     args = parser.parse_intermixed_args(argv)
     args.command = evaluate_command
     return args

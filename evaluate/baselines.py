@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import torch
@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from evaluate.features import extraction_identity, tensor_digest
+from evaluate.identity import code_identity, defining_modules
 from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config, ConfigError
 from pretrain.core.data import Splits
@@ -114,19 +115,22 @@ def raw_pixels_source() -> FeatureSource:
     def extract(split, images):
         return to_unit_float(images.x.flatten(1))
 
-    return FeatureSource("raw_pixels", "raw_pixels", extract, "flattened pixels", cache=False)
+    return FeatureSource("raw_pixels", "raw_pixels", extract, "flattened pixels", cache=False, shared=True)
 
 
 def pca_source(train_images: torch.Tensor, components: int) -> FeatureSource:
     """Projection onto the top principal components of the training split's pixels (fitted on
-    training images only), as many as the encoder's code has dimensions."""
-    mean, directions = fit_pca(train_images, components)
+    training images only), as many as the encoder's code has dimensions; keyed on those images,
+    and fitted only when a split's features are not in the store."""
+    fit = cache(lambda: fit_pca(train_images, components))
 
     def extract(split, images):
-        return pca_project(images.x, mean, directions)
+        return pca_project(images.x, *fit())
 
     description = f"top {components} principal components of the training pixels"
-    return FeatureSource("pca", f"pca:{components}", extract, description, cache=False)
+    code = code_identity(defining_modules(fit_pca, pca_project))
+    identity = f"pca:{components}:{tensor_digest(train_images)}:code={code}"
+    return FeatureSource("pca", identity, extract, description, shared=True)
 
 
 def random_encoder(spec: EncoderSpec, seed: int, memory_format: str = "contiguous") -> Encoder:
@@ -157,7 +161,8 @@ def random_init_source(
     )
     extract = encoder_extractor(module, device, batch_size, precision)
     read = "" if representation == "code" else f", its {representation} features"
-    return FeatureSource("random_init", identity, extract, f"{spec.name} with random weights (one draw per seed){read}")
+    description = f"{spec.name} with random weights (one draw per seed){read}"
+    return FeatureSource("random_init", identity, extract, description, shared=True)
 
 
 def random_init_variants(run_dir: Path, cfg: Config, device: torch.device) -> list[FeatureSource]:

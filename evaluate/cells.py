@@ -1,28 +1,34 @@
-"""Finished evaluation work, kept on disk: one file per grid cell, keyed on all that changes it.
+"""Finished evaluation work, kept once per machine: one file per cell, keyed on all that changes it.
 
-    cells = CellStore(out_dir / "cells", device="cpu", precision="fp32")
-    result = cells.get("linear", {"train": digest, "seed": 0, ...}, lambda: linear_probe(...))
+    cells = CellStore(store_dir, device="cpu", precision="fp32")
+    result = cells.get("linear", {"train": digest, "seed": 0, ...}, lambda: linear_probe(...), code=Linear)
 
 A cell (a protocol at one budget and seed on one source, a fine-tuning run, the all-label
 metrics of a source, the layer probe, the 2-D feature map) is stored under a key hashed
 from its kind, the parts the caller names (digests of the exact features or images and
-weights, the settings the protocol reads, the seed), the device type, the evaluation
-precision and the code of the evaluation itself (every source file of ``evaluate`` and
-``pretrain.core``). A rerun with nothing changed reads every cell; a killed evaluation
-resumes from the cells it finished; a changed setting misses only the cells whose key names
-it. Files are written atomically (pretrain.core.checkpoint.atomic_write) and read back with
+weights, the settings the protocol reads, the seed), the evaluation precision, this machine
+(evaluate.identity.machine_identity: CPU model or GPU, threads, library versions) and the
+code that computes that cell (evaluate.identity.code_identity of ``code`` and of the function
+that computes it), so that work that does not depend on a run's encoder (the baselines, the
+supervised-from-scratch runs) is computed once per machine and reused by every run and by
+bench, while a changed solver misses only its own cells and a changed report renderer none.
+
+Files are written atomically (pretrain.core.checkpoint.atomic_write) under a per-cell lock
+(two evaluations at once compute a cell once and read the same value), and read back with
 ``torch.load(weights_only=True)``; a file that does not load, or holds another key, is
-recomputed and rewritten, never read as a result.
+recomputed and rewritten, said so in one line, never read as a result.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import fcntl
 import hashlib
 import json
 import time
 from collections.abc import Callable
-from functools import cache
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +36,8 @@ import numpy as np
 import torch
 
 from evaluate import results
-from pretrain.core.checkpoint import atomic_write, file_digest
-
-CODE_ROOTS = ("evaluate", "pretrain/core")  # packages whose source makes up the evaluation's code identity
-
-
-@cache
-def code_identity() -> str:
-    """Digest of every .py file under CODE_ROOTS: an edit to the evaluation code misses every cell."""
-    root = Path(__file__).resolve().parents[1]
-    files = sorted(p for sub in CODE_ROOTS for p in (root / sub).rglob("*.py"))
-    joined = "".join(f"{p.relative_to(root)}={file_digest(p)}" for p in files)
-    return hashlib.sha256(joined.encode()).hexdigest()[:16]
+from evaluate.identity import code_identity, defining_modules, machine_identity
+from pretrain.core.checkpoint import atomic_write
 
 
 def _plain(value: Any) -> Any:
@@ -71,58 +67,113 @@ def _restore(value: Any) -> Any:
     return value
 
 
+@dataclasses.dataclass
+class KindStats:
+    """One kind of cell in one evaluation: how many were computed here, how many came from the
+    store, the seconds spent computing here and the seconds the stored ones had cost."""
+
+    computed: int = 0
+    stored: int = 0
+    seconds: float = 0.0
+    saved_seconds: float = 0.0
+
+
+def kind_group(kind: str) -> str:
+    """The report's name for a kind of cell: scratch_lr0.001 -> scratch."""
+    return kind.split("_lr")[0]
+
+
+def unusable(path: Path, err: Exception) -> str:
+    """The one line said (printed, and returned for the report) of a store entry that could not be used."""
+    reason = (str(err).splitlines() or [""])[0][:120]
+    line = f"store: {path} could not be used ({type(err).__name__}: {reason}); recomputed"
+    print(line, flush=True)
+    return line
+
+
+@contextmanager
+def locked(path: Path):
+    """An exclusive lock on ``path``'s lock file: one process computes a cell, the others wait and read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class CellStore:
-    """Cells of one evaluation under ``directory``; ``enabled=False`` computes everything anew."""
+    """Cells under ``directory`` (the machine-wide store, ``eval.store``); ``enabled=False``
+    computes everything anew. ``stats`` describes this evaluation only: a cell asked for twice
+    in one evaluation (self-training reads the scratch search) is counted once."""
 
     def __init__(self, directory: Path, device: torch.device | str, precision: str, enabled: bool = True):
         self.directory = Path(directory)
-        self.shared = {"device": torch.device(device).type, "precision": precision, "code": code_identity()}
+        self.shared = {"precision": precision, "machine": machine_identity(device)}
         self.enabled = enabled
-        self.hits = 0
-        self.misses = 0
-        self.seconds: dict[str, float] = {}  # kind -> compute seconds of this evaluation's cells, reused or not
+        self.stats: dict[str, KindStats] = {}
+        self.seen: dict[str, Any] = {}  # key -> value of the cells this evaluation already has
+        self.notes: list[str] = []  # one line per damaged entry that was recomputed
 
-    def key(self, kind: str, parts: dict) -> str:
-        text = json.dumps({"kind": kind, **self.shared, **parts}, sort_keys=True, default=str)
+    @property
+    def hits(self) -> int:
+        return sum(s.stored for s in self.stats.values())
+
+    @property
+    def misses(self) -> int:
+        return sum(s.computed for s in self.stats.values())
+
+    def key(self, kind: str, parts: dict, code: str) -> str:
+        text = json.dumps({"kind": kind, **self.shared, "code": code, **parts}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def path(self, kind: str, key: str) -> Path:
-        return self.directory / f"{kind}-{key}.pt"
+        return self.directory / "cells" / kind_group(kind) / f"{kind}-{key}.pt"
 
     def read(self, path: Path, key: str) -> tuple[bool, Any, float]:
-        """(found, value, seconds it took to compute): a missing, unreadable or mislabelled file is not found."""
+        """(found, value, seconds it took to compute): a missing, unreadable or foreign file is not found."""
         if not path.is_file():
             return False, None, 0.0
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
             if stored.get("key") != key:
-                return False, None, 0.0
+                raise ValueError(f"it holds the cell {stored.get('key')!r}")
             return True, _restore(stored["value"]), float(stored.get("seconds", 0.0))
-        except Exception:  # a torn or foreign file: recompute it, whatever broke the read
+        except Exception as err:  # a torn or foreign file: recompute it, whatever broke the read
+            self.notes.append(unusable(path, err))
             return False, None, 0.0
 
-    def count(self, kind: str, seconds: float) -> None:
-        group = kind.split("_lr")[0]  # scratch_lr0.001 -> scratch
-        self.seconds[group] = self.seconds.get(group, 0.0) + seconds
+    def tally(self, kind: str, computed: bool, seconds: float) -> None:
+        stats = self.stats.setdefault(kind_group(kind), KindStats())
+        if computed:
+            stats.computed, stats.seconds = stats.computed + 1, stats.seconds + seconds
+        else:
+            stats.stored, stats.saved_seconds = stats.stored + 1, stats.saved_seconds + seconds
 
-    def get(self, kind: str, parts: dict, compute: Callable[[], Any]) -> Any:
-        """The stored value of the cell (``kind``, ``parts``), or ``compute()`` stored under it."""
+    def get(self, kind: str, parts: dict, compute: Callable[[], Any], code: object | tuple = ()) -> Any:
+        """The stored value of the cell (``kind``, ``parts``), or ``compute()`` stored under it.
+        ``code``: what else computes the cell besides ``compute`` (a protocol's class, say):
+        its modules' source is part of the key."""
         if not self.enabled:
             return compute()
-        key = self.key(kind, parts)
+        things = code if isinstance(code, tuple) else (code,)
+        modules = defining_modules(compute, *things)
+        key = self.key(kind, parts, code_identity(modules))
+        if key in self.seen:  # a copy: callers may annotate what they get
+            return copy.deepcopy(self.seen[key])
         path = self.path(kind, key)
-        found, value, seconds = self.read(path, key)
-        if found:
-            self.hits += 1
-            self.count(kind, seconds)
-            return value
-        self.misses += 1
-        started = time.perf_counter()
-        value = compute()
-        seconds = time.perf_counter() - started
-        self.count(kind, seconds)
-        payload = {"key": key, "kind": kind, "value": _plain(value), "seconds": seconds}
-        atomic_write(path, lambda tmp: torch.save(payload, tmp))
+        with locked(path):
+            found, value, seconds = self.read(path, key)
+            if not found:
+                started = time.perf_counter()
+                value = compute()
+                seconds = time.perf_counter() - started
+                code = {"modules": list(modules), "code": code_identity(modules)}
+                payload = {"key": key, "kind": kind, "value": _plain(value), "seconds": seconds, **self.shared, **code}
+                atomic_write(path, lambda tmp: torch.save(payload, tmp))
+        self.tally(kind, not found, seconds)
+        self.seen[key] = copy.deepcopy(value)
         return value
 
 

@@ -5,7 +5,7 @@ The CLI (``python -m evaluate``) and every bench section call it. Features of ev
 protocol (evaluate.protocol, ``eval.protocols`` minus ``eval.skip``) runs on what the
 evaluation offers it; a labelled run adds the all-label metrics, the layer probe and the
 outlier detection; an unlabelled run gets the label-free protocols, and the report says what
-needs labels. Every finished cell is kept in RUN/cells/ (evaluate.cells).
+needs labels. Every finished cell is kept in the machine-wide store, ``eval.store`` (evaluate.cells).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from evaluate.run import (
     seeded_variants,
     task_scorers,
 )
+from evaluate.store import open_store
 from evaluate.suite import counterpart_differences, paired_differences, summarise
 from pretrain.core.export import load_encoder_spec
 
@@ -50,20 +51,21 @@ class EvaluationSettings:
     first_seed: int = 0  # first labelled-subset seed (bench pools pretraining runs over disjoint ranges)
     diagnostics: bool = True  # all-label metrics, layer probe, outliers (labelled runs)
     write: bool = True  # report.md, report.json, results.csv, plots and TensorBoard logs
-    cells: bool = True  # keep and reuse finished cells (False: compute everything, e.g. to time it)
+    cells: bool = True  # keep and reuse finished cells in eval.store (False: compute everything, e.g. to time it)
 
 
 def load_run(run_dir: Path, settings: EvaluationSettings) -> Evaluation:
     """The run loaded, every selected source's features extracted (or read from the cache)."""
     cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, settings.baselines, settings.overrides)
+    store = open_store(cfg.eval.store) if settings.cells else None  # an unwritable store fails before any work
     out_dir = Path(settings.out_dir or evaluation_dir(run_dir, settings.overrides, settings.baselines))
     sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
     if not settings.run_sources:
         sources = [s for s in sources if s.name in cfg.eval.baselines]
     elif not settings.other_readings:
         sources = [s for s in sources if s.name not in ("encoder_code", "encoder_pooled")]
-    cells = CellStore(run_dir / "cells", device, cfg.eval.precision, enabled=settings.cells)  # shared by the run's
-    features = {s.name: source_features(run_dir, s, splits, feature_splits(splits)) for s in sources}
+    cells = CellStore(store or run_dir / "cells", device, cfg.eval.precision, enabled=store is not None)
+    features = {s.name: source_features(run_dir, s, splits, feature_splits(splits), store) for s in sources}
     run = Evaluation(run_dir, out_dir, cfg, splits, features, {}, device, encoder, tasks, cells)
     run.context = EvalContext(
         cfg=cfg,
@@ -80,7 +82,7 @@ def load_run(run_dir: Path, settings: EvaluationSettings) -> Evaluation:
         scorers=task_scorers(run) if settings.run_sources else [],
     )
     if splits.labelled:
-        run.context.variants = seeded_variants(run_dir, cfg, splits, device, list(features))
+        run.context.variants = seeded_variants(run_dir, cfg, splits, device, list(features), store)
     return run
 
 
@@ -153,10 +155,11 @@ def evaluate_run(run_dir: Path, settings: EvaluationSettings | None = None) -> R
     report.cells = CellStats(
         reused=c.hits,
         computed=c.misses,
-        directory=str(c.directory),
-        seconds={kind: round(s, 2) for kind, s in c.seconds.items()},
+        directory=str(c.directory) if c.enabled else "",
+        kinds=c.stats,
         feature_seconds=round(feature_seconds, 2),
         wall_seconds=round(time.perf_counter() - started, 2),
+        notes=c.notes,
     )
     if settings.write:
         write_outputs(report, run)

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from evaluate.cells import unusable
+from evaluate.identity import this_machine
 from pretrain.core.checkpoint import atomic_write, file_digest
 from pretrain.core.data import Splits
 from pretrain.core.samples import Features, ImageSet
@@ -85,15 +87,18 @@ def cached_features(
     extract: Callable[[str, ImageSet], torch.Tensor],
     use_cache: bool = True,
 ) -> Features:
-    """Features of ``images`` from ``extract(split, images) -> (N, d)``, read from the cache if present."""
+    """Features of ``images`` from ``extract(split, images) -> (N, d)``, read from the cache if
+    present; a cache file that does not load is recomputed (said in one line), never read."""
     path = Path(cache_dir) / f"{split}-{cache_key(source, split, images)}.pt"
     if not use_cache:
-        x = extract(split, images).float()
-    elif path.is_file():
-        x = torch.load(path, map_location="cpu")["x"]
-    else:
-        x = extract(split, images).float().contiguous()
-        atomic_write(path, lambda tmp: torch.save({"x": x, "source": source, "split": split}, tmp))
+        return images.with_rows(extract(split, images).float())
+    if path.is_file():
+        try:
+            return images.with_rows(torch.load(path, map_location="cpu", weights_only=True)["x"])
+        except Exception as err:  # a torn or foreign file: recompute it
+            unusable(path, err)
+    x = extract(split, images).float().contiguous()
+    atomic_write(path, lambda tmp: torch.save({"x": x, "source": source, "split": split}, tmp))
     return images.with_rows(x)
 
 
@@ -101,12 +106,17 @@ SPLITS = ("train", "val", "test")
 
 
 def source_features(
-    run_dir: Path, source: FeatureSource, splits: Splits, parts: tuple[str, ...] = SPLITS
+    run_dir: Path, source: FeatureSource, splits: Splits, parts: tuple[str, ...] = SPLITS, store: Path | None = None
 ) -> dict[str, Features]:
-    """{split: Features} of one source, each read from or written to the run's feature cache."""
+    """{split: Features} of one source, each read from or written to the feature cache: the
+    machine-wide ``store`` (its features/ folder, keyed on this machine too) for a source that
+    depends on no run (``source.shared``: the baselines), else the run's own features/ folder."""
     images = {"train": splits.train, "val": splits.val, "test": splits.test, "outliers": splits.outliers}
-    cache = Path(run_dir) / "features"
+    cache, identity = Path(run_dir) / "features", source.identity
+    if store is not None and source.shared:
+        cache = Path(store) / "features"
+        identity = f"{identity}:{json.dumps(this_machine(), sort_keys=True)}"
     return {
-        name: cached_features(cache, source.identity, name, images[name], source.extract, use_cache=source.cache)
+        name: cached_features(cache, identity, name, images[name], source.extract, use_cache=source.cache)
         for name in parts
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from evaluate.protocol import all_protocols, protocol_rank, reference_sources
 from evaluate.report_diagnostics import budget_name, diagnostic_lines, pct
-from evaluate.report_types import Difference, Report, SummaryRow
+from evaluate.report_types import CellStats, Difference, Report, SummaryRow
 from pretrain.core.checkpoint import atomic_write
 from pretrain.core.config import EvalConfig, eval_config_from_dict
 
@@ -234,16 +234,33 @@ def render_markdown(report: Report) -> str:
 
 
 def hardware_lines(report: Report) -> list[str]:
-    """Where and in what precision it ran, and how much finished work a rerun reused."""
-    p, f, c = report.precision, report.memory_format, report.cells
+    """Where and in what precision it ran, and what of its work came from the store."""
+    p, f = report.precision, report.memory_format
     lines = [
         "",
         f"Pretrained in {p['train']} ({f['train']}); evaluated on {report.device} in {p['eval']} ({f['eval']}).",
     ]
-    lines[-1] += f" Grid cells: {c.computed} computed, {c.reused} reused from {c.directory}."
-    cost = ", ".join(f"{kind} {minutes(s)}" for kind, s in sorted(c.seconds.items(), key=lambda kv: -kv[1]))
-    lines[-1] += f" Computing them took: {cost}; feature extraction {minutes(c.feature_seconds)} this time."
-    return lines
+    return lines + cost_lines(report.cells)
+
+
+def cost_lines(c: CellStats) -> list[str]:
+    """What this evaluation cost: per kind of cell, how many it computed (and the time that took)
+    and how many it read from the store; a cell used twice in it is counted once."""
+    if not c.directory:
+        head = f"Evaluation store off: {c.computed} cells computed"
+    else:
+        head = f"Cells: {c.computed} computed, {c.reused} read from the store ({c.directory})"
+    lines = [f"{head}; {minutes(c.wall_seconds)} in all, feature extraction {minutes(c.feature_seconds)}."]
+    kinds = sorted(c.kinds.items(), key=lambda kv: (-kv[1].seconds, kv[0]))
+    parts = [
+        f"{kind} {s.computed} computed in {minutes(s.seconds)}" + (f" + {s.stored} from the store" if s.stored else "")
+        if s.computed
+        else f"{kind} {s.stored} from the store"
+        for kind, s in kinds
+    ]
+    if parts:
+        lines.append("By kind: " + "; ".join(parts) + ".")
+    return lines + [f"- {note}" for note in c.notes]
 
 
 def write_report(run_dir: Path, report: Report) -> str:

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from evaluate.cells import KindStats
 from evaluate.context import Measurement
 from evaluate.results import RESULT_TYPES, Record
 from pretrain.core.protocols import PROTOCOLS
@@ -75,12 +76,20 @@ class LayerRow:
 
 @dataclass
 class CellStats:
-    reused: int = 0
-    computed: int = 0
-    directory: str = ""
-    seconds: dict[str, float] = field(default_factory=dict)  # compute seconds per kind of cell
+    """What this evaluation computed and what it read from the store (evaluate.cells)."""
+
+    reused: int = 0  # cells read from the store
+    computed: int = 0  # cells computed by this evaluation
+    directory: str = ""  # the store ("" where it was off)
+    kinds: dict[str, KindStats] = field(default_factory=dict)  # per kind of cell; a cell used twice counted once
     feature_seconds: float = 0.0  # this evaluation's extraction (or cache reads)
     wall_seconds: float = 0.0  # features to report, plots excluded
+    notes: list[str] = field(default_factory=list)  # store entries that could not be used, recomputed
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """{kind: seconds this evaluation spent computing it} (reused cells cost nothing here)."""
+        return {kind: s.seconds for kind, s in self.kinds.items()}
 
 
 @dataclass

@@ -66,12 +66,16 @@ class LinearResult(ProtocolResult):
     l2_at_edge: bool  # the choice is the grid's strongest or weakest value: the grid may be too narrow
     iterations: int  # L-BFGS iterations of the chosen model
     grad_norm: float  # largest absolute gradient entry at the end of its fit
-    converged: bool  # the fit stopped on its tolerance, not on the iteration cap
+    converged: bool  # the largest gradient entry reached the tolerance (1e-4)
+    # why the fit ended: "tolerance", "iteration cap", or "stalled" (L-BFGS could not lower the loss
+    # further, its gradient still above the tolerance); "" in results written before it was recorded
+    stop_reason: str = ""
     val_accuracy_by_l2: dict[float, float] = field(metadata=DETAIL)
     FLAGS = ("l2_at_edge", "unconverged")  # the order the report lists them in
 
     def flags(self) -> list[str]:
-        """l2_at_edge: the chosen strength is an end of the grid; unconverged: L-BFGS ended above its tolerance."""
+        """l2_at_edge: the chosen strength is an end of the grid; unconverged: L-BFGS ended above its gradient
+        tolerance (``stop_reason`` says whether at the iteration cap or stalled)."""
         return [
             name for name, raised in (("l2_at_edge", self.l2_at_edge), ("unconverged", not self.converged)) if raised
         ]

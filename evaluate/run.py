@@ -131,13 +131,14 @@ def check_label_budgets(splits: Splits, budgets: list[int]) -> None:
 
 
 def seeded_variants(
-    run_dir: Path, cfg: Config, splits: Splits, device: torch.device, sources: list[str]
+    run_dir: Path, cfg: Config, splits: Splits, device: torch.device, sources: list[str], store: Path | None = None
 ) -> dict[str, list[dict[str, Features]]]:
     """{source: [features of seed s]} for the sources drawn anew per seed: the random-init
     encoder, so its spread over seeds includes the luck of its initialisation."""
     if "random_init" not in sources:
         return {}
-    return {"random_init": [source_features(run_dir, s, splits) for s in random_init_variants(run_dir, cfg, device)]}
+    variants = random_init_variants(run_dir, cfg, device)
+    return {"random_init": [source_features(run_dir, s, splits, store=store) for s in variants]}
 
 
 def evaluation_dir(run_dir: Path, overrides: list[str], baselines: list[str] | None) -> Path:

@@ -104,25 +104,39 @@ def runs_here(protocol, per_class: int, seed: int, first_seed: int, seeded_sourc
 
 
 def frozen_cell(
-    cells: CellStore | None, protocol, parts: tuple, cfg: EvalConfig, num_classes: int, seed: int, pool: Features
+    cells: CellStore | None,
+    protocol,
+    parts: tuple,
+    cfg: EvalConfig,
+    num_classes: int,
+    seed: int,
+    pool: Features,
+    digests: list[str] | None = None,
 ):
     """One frozen protocol on (train, val, test) Features, from ``cells`` where it was computed
-    before; a protocol that ``uses_unlabelled`` also reads ``pool`` (every training row, labels hidden)."""
+    before; a protocol that ``uses_unlabelled`` also reads ``pool`` (every training row, labels
+    hidden). ``digests``: of (train, val, test), computed once for every protocol on these parts."""
     train, val, test = parts
     extra = {"pool": pool} if protocol.uses_unlabelled else {}
     compute = lambda: protocol.fit(train, val, test, cfg, num_classes, seed, **extra)  # noqa: E731
-    if cells is None:
+    if cells is None or not cells.enabled:
         return compute()
     key = {
         "protocol": protocol.name,
         "settings": protocol.cell_settings(cfg),
-        "features": [digest(train.x, train.y), digest(val.x, val.y), feature_digest(test)],
+        "features": digests or part_digests(parts),
         "classes": num_classes,
         "seed": seed,
     }
     if protocol.uses_unlabelled:
         key["pool"] = feature_digest(pool)
-    return cells.get(protocol.name, key, compute)
+    return cells.get(protocol.name, key, compute, code=protocol)
+
+
+def part_digests(parts: tuple) -> list[str]:
+    """Digests of (train, val, test) Features: the subsets' own, the shared test split's memoised."""
+    train, val, test = parts
+    return [digest(train.x, train.y), digest(val.x, val.y), feature_digest(test)]
 
 
 def frozen_grid(
@@ -150,11 +164,12 @@ def frozen_grid(
         for source, parts in features.items():
             parts = variants[source][seed % len(variants[source])] if source in variants else parts
             train, val = parts["train"].take(positions), parts["val"].take(val_rows)
-            pool = unlabelled_pool(parts["train"])
-            for p in protocols:
-                if runs_here(p, per_class, seed, first_seed, source in variants):
-                    result = frozen_cell(cells, p, (train, val, parts["test"]), cfg, num_classes, seed, pool)
-                    records.append(Record(source, p.name, per_class, seed, result))
+            pool, split = unlabelled_pool(parts["train"]), (train, val, parts["test"])
+            chosen = [p for p in protocols if runs_here(p, per_class, seed, first_seed, source in variants)]
+            digests = part_digests(split) if chosen and cells is not None and cells.enabled else None
+            for p in chosen:
+                result = frozen_cell(cells, p, split, cfg, num_classes, seed, pool, digests)
+                records.append(Record(source, p.name, per_class, seed, result))
     return records
 
 

@@ -15,6 +15,15 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 from pretrain.core.config import config_from_dict  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def evaluation_store(tmp_path_factory, monkeypatch):
+    """Each test's own evaluation store (eval.store's default reads $SSL_EVAL_STORE): no test
+    reads another's cells, and none writes into the checkout's data/cache/eval."""
+    path = tmp_path_factory.mktemp("store")
+    monkeypatch.setenv("SSL_EVAL_STORE", str(path))
+    return path
+
+
 def tiny_config_dict(run_dir: Path, **sections) -> dict:
     """A synthetic-data run small enough for a unit test; sections override defaults."""
     data = {

@@ -1,5 +1,6 @@
 """Evaluation never redoes finished work: cells hit, miss on a changed setting, survive a
-crash, and a torn file is recomputed rather than read."""
+crash, and a torn file is recomputed rather than read (the store's machine-wide behaviour:
+tests/test_store.py)."""
 
 from __future__ import annotations
 
@@ -55,12 +56,14 @@ def test_a_cell_is_computed_once_and_a_changed_part_misses(tmp_path):
 def test_a_torn_or_foreign_cell_file_is_recomputed(tmp_path, damage):
     store = CellStore(tmp_path, "cpu", "fp32")
     store.get("all_labels", {"k": 1}, lambda: {"accuracy": 0.5})
-    (path,) = tmp_path.iterdir()
+    (path,) = tmp_path.rglob("*.pt")
     if damage == "other-key":
         torch.save({"key": "another", "kind": "all_labels", "value": {"accuracy": 0.99}}, path)
     else:
         path.write_bytes(damage)
-    assert store.get("all_labels", {"k": 1}, lambda: {"accuracy": 0.25}) == {"accuracy": 0.25}
+    later = CellStore(tmp_path, "cpu", "fp32")  # another evaluation: nothing remembered in memory
+    assert later.get("all_labels", {"k": 1}, lambda: {"accuracy": 0.25}) == {"accuracy": 0.25}
+    assert len(later.notes) == 1 and str(path) in later.notes[0] and "recomputed" in later.notes[0]
     assert CellStore(tmp_path, "cpu", "fp32").get("all_labels", {"k": 1}, lambda: {"accuracy": 0.0}) == {
         "accuracy": 0.25
     }  # rewritten, then read
@@ -72,7 +75,9 @@ def test_a_rerun_reuses_every_cell_and_a_changed_setting_reruns_only_its_cells(t
     assert first.cells.reused == 0 and first.cells.computed > len(first.records)
     again = evaluate_run(run_dir)
     assert (again.cells.reused, again.cells.computed) == (first.cells.computed, 0)
-    assert again.cells.seconds == first.cells.seconds  # what the reused cells cost to compute
+    assert all(s.seconds == 0 and s.computed == 0 for s in again.cells.kinds.values())  # nothing computed here
+    saved = {kind: s.saved_seconds for kind, s in again.cells.kinds.items()}
+    assert saved == {kind: s.seconds for kind, s in first.cells.kinds.items()}  # what the reused cells had cost
     for key in ("records", "summary", "differences", "all_labels", "layers", "label_free"):
         assert json.dumps(to_plain(getattr(again, key))) == json.dumps(to_plain(getattr(first, key))), key
     changed = evaluate_run(run_dir, EvaluationSettings(overrides=["eval.knn.k=3"]))
@@ -86,17 +91,16 @@ def test_a_killed_evaluation_resumes_from_its_finished_cells(tiny_cfg, monkeypat
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("evaluate.protocols.finetune.Finetune.evaluate", killed)
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr("evaluate.protocols.finetune.Finetune.evaluate", killed)
         evaluate_run(run_dir)
-    monkeypatch.undo()
     report = evaluate_run(run_dir)
     frozen = sum(r.protocol != "finetune" for r in report.records)
     assert report.cells.reused == frozen  # the frozen grid finished before the kill
     assert report.cells.computed >= sum(r.protocol == "finetune" for r in report.records)
 
 
-def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_path, monkeypatch):
+def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_path, monkeypatch, evaluation_store):
     run_dir = run_pretraining(tiny_cfg())
 
     def no_grid(*args, **kwargs):
@@ -105,4 +109,4 @@ def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_pat
     monkeypatch.setattr("evaluate.protocol.frozen_grid", no_grid)
     assert main(["--run", str(run_dir), "--export-features", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test.npz", "train.npz", "val.npz"]
-    assert not (run_dir / "report.json").exists() and not (run_dir / "cells").exists()
+    assert not (run_dir / "report.json").exists() and not any(evaluation_store.rglob("cells/*/*.pt"))

@@ -37,7 +37,8 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
             # with all labels only what is random reruns per seed: the head, and every random-init draw
             reruns = protocol == "mlp_head" or source == "random_init"
             assert cells[(source, protocol, 2)].n == 2 and cells[(source, protocol, 0)].n == (2 if reruns else 1)
-    assert ("encoder", "finetune", 2) in cells and ("scratch", "finetune", 0) in cells  # supervised from scratch
+    assert ("encoder", "finetune", 2) in cells and ("scratch", "finetune", 2) in cells  # supervised from scratch
+    assert ("encoder", "finetune", 0) not in cells  # fine-tuning runs at the scarce budgets by default
     assert all(0.0 <= r.result.accuracy <= 1.0 for r in report.records)
     assert len(report.encoder_weights_sha256) == 16 and report.pretrain_steps > 0
     for r in report.records:  # held-out classes have no test image, so no per-class accuracy

@@ -1,6 +1,10 @@
+import dataclasses
+from functools import partial
+
 import torch
 
-from evaluate.finetune import FinetuneSettings, augment, finetune
+from evaluate.finetune import FinetuneSettings, augment, finetune, lr_at_edge
+from evaluate.results import EarlyStoppedResult
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.encoders import build_encoder
 
@@ -40,35 +44,129 @@ def test_finetune_learns_synthetic_classes_and_selects_on_validation():
     assert again.accuracy == result.accuracy
 
 
+def early_stopped(lr: float | None, val_accuracy: float, accuracy: float) -> EarlyStoppedResult:
+    return EarlyStoppedResult(
+        accuracy=accuracy,
+        balanced_accuracy=accuracy,
+        train_size=1,
+        val_size=1,
+        selected_on="",
+        val_accuracy=val_accuracy,
+        per_class_accuracy=[],
+        test_predictions=torch.zeros(1),
+        best_step=1,
+        steps_run=1,
+        max_steps=1,
+        at_cap=False,
+        lr=lr,
+    )
+
+
+class ScriptedRun:
+    """A stand-in for evaluate.finetune.FinetuneRun: its validation history (checks every 10 of
+    100 steps) and test accuracy are given per rate in ``SCRIPT``; ``reached`` keeps how far each rate trained."""
+
+    SCRIPT: dict = {}
+    reached: dict = {}
+
+    def __init__(self, encoder, train, val, test, num_classes, settings, seed, device="cpu", lr_encoder=None, **kw):
+        self.lr, self.settings = lr_encoder, settings
+        self.stopping = type("Stopping", (), {"max_steps": 100, "eval_every": 10})()
+        self.full, self.test_accuracy = self.SCRIPT[lr_encoder]
+        self.history = []
+        self.advance(0)
+
+    def advance(self, until=None):
+        self.history[:] = [(step, score) for step, score in self.full if until is None or step <= until]
+        self.reached[self.lr] = self.history[-1][0]
+
+    def finish(self):
+        self.advance()
+        best = max(score for _, score in self.history)
+        return None, early_stopped(self.lr, best, self.test_accuracy)
+
+
+def rising(top: float, steps: int = 100) -> list[tuple[int, float]]:
+    """A validation history rising linearly from 0 to ``top`` at ``steps``, checked every 10 steps."""
+    return [(s, top * s / steps) for s in range(0, steps + 1, 10)]
+
+
 def test_scratch_gets_the_learning_rate_validation_prefers(monkeypatch):
     """finetune_lr_search returns the run with the best validation accuracy, whatever its test accuracy."""
     import evaluate.finetune as ft
-    from evaluate.results import EarlyStoppedResult
 
-    def fake(encoder, train, val, test, num_classes, settings, seed, device="cpu", lr_encoder=None):
-        val_acc = {1e-4: 0.5, 1e-3: 0.9, 1e-2: 0.7}[lr_encoder]
-        test_acc = {1e-4: 0.99, 1e-3: 0.6, 1e-2: 0.95}[lr_encoder]  # the test set must not decide
-        return EarlyStoppedResult(
-            accuracy=test_acc,
-            balanced_accuracy=test_acc,
-            train_size=1,
-            val_size=1,
-            selected_on="",
-            val_accuracy=val_acc,
-            per_class_accuracy=[],
-            test_predictions=torch.zeros(1),
-            best_step=1,
-            steps_run=1,
-            max_steps=1,
-            at_cap=False,
-            lr=lr_encoder,
-        )
-
-    monkeypatch.setattr(ft, "finetune", fake)
-    chosen = ft.finetune_lr_search([1e-4, 1e-3, 1e-2], None, None, None, None, 10, FinetuneSettings(), 0, "cpu")
-    assert chosen.lr == 1e-3 and chosen.accuracy == 0.6 and not chosen.lr_at_edge
+    monkeypatch.setattr(ft, "FinetuneRun", ScriptedRun)
+    # the test set must not decide: the rate validation prefers has the worst test accuracy
+    ScriptedRun.SCRIPT = {1e-4: (rising(0.5), 0.99), 1e-3: (rising(0.9), 0.6), 1e-2: (rising(0.7), 0.95)}
+    for rungs in ([], [0.25, 0.5]):  # the full search and successive halving agree here
+        settings = FinetuneSettings(scratch_search_rungs=rungs)
+        chosen = ft.finetune_lr_search([1e-4, 1e-3, 1e-2], None, None, None, None, 10, settings, 0, "cpu")
+        assert chosen.lr == 1e-3 and chosen.accuracy == 0.6 and not chosen.lr_at_edge
     edge = ft.finetune_lr_search([1e-3, 1e-2], None, None, None, None, 10, FinetuneSettings(), 0, "cpu")
     assert edge.lr == 1e-3 and edge.lr_at_edge  # the best rate is the grid's smallest: a wider grid may do better
+
+
+def test_a_rate_dropped_by_successive_halving_trains_no_further(monkeypatch):
+    import evaluate.finetune as ft
+
+    monkeypatch.setattr(ft, "FinetuneRun", ScriptedRun)
+    ScriptedRun.SCRIPT = {1e-4: (rising(0.5), 0.0), 1e-3: (rising(0.9), 0.0), 1e-2: (rising(0.7), 0.0)}
+    ScriptedRun.reached = {}
+    settings = FinetuneSettings(scratch_search_rungs=[0.25, 0.5])  # rungs at steps 30 (25 up to a check) and 50
+    chosen = ft.finetune_lr_search([1e-4, 1e-3, 1e-2], None, None, None, None, 10, settings, 0, "cpu")
+    assert chosen.lr == 1e-3
+    assert ScriptedRun.reached == {1e-4: 30, 1e-2: 50, 1e-3: 100}  # 180 steps of the full search's 300
+
+
+def test_fine_tuning_runs_at_scarce_labels_unless_all_labels_are_asked_for():
+    from pretrain.core.config import load_config
+    from pretrain.core.protocols import PROTOCOLS
+
+    finetune_protocol = PROTOCOLS["finetune"]
+    default = load_config(None).eval
+    assert default.labels_per_class == [1, 10, 100, 0]  # the frozen protocols' grid keeps all labels
+    assert finetune_protocol.budgets(default) == [1, 10, 100]
+    assert "labels per class: 1, 10, 100." in finetune_protocol.note(default)
+    with_all = load_config(None, ["eval.finetune.labels_per_class=[1,10,100,0]"]).eval
+    assert finetune_protocol.budgets(with_all) == [1, 10, 100, 0]
+    assert finetune_protocol.budgets(load_config(None, ["eval.labels_per_class=[5,0]"]).eval) == [5]
+    self_training = load_config(None, ["eval.self_training.labels_per_class=[]"]).eval
+    wanted = PROTOCOLS["self_training"].budgets(
+        finetune_protocol.budgets(self_training), torch.arange(1000) % 10
+    )  # its fallback: fine-tuning's budgets
+    assert wanted == [1, 10, 100]
+
+
+def test_every_scratch_seed_at_an_edge_rate_is_flagged(monkeypatch):
+    """The rate is searched on a budget's first seed; later seeds train at it, and are flagged too."""
+    import evaluate.protocols.finetune as protocol
+    from evaluate.context import EvalContext
+    from pretrain.core.config import Config, EvalConfig
+    from pretrain.core.protocols import PROTOCOLS
+    from pretrain.core.samples import Samples
+
+    def fake_finetune(encoder, *args, lr_encoder=None, **kwargs):
+        return early_stopped(lr_encoder, 0.5, 0.5)
+
+    def fake_search(lrs, *args, chosen: float, **kwargs):  # flags its own run, as finetune_lr_search does
+        return dataclasses.replace(early_stopped(chosen, 0.5, 0.5), lr_at_edge=lr_at_edge(chosen, lrs))
+
+    def labelled(n: int, offset: int = 0) -> Samples:
+        return Samples(
+            torch.zeros(n, 1, 4, 4, dtype=torch.uint8), torch.arange(n) % 4, torch.arange(offset, offset + n)
+        )
+
+    monkeypatch.setattr(protocol, "finetune", fake_finetune)
+    splits = type("S", (), {"train": labelled(40), "val": labelled(40, 40), "test": labelled(8), "num_classes": 4})()
+    for searched, flagged in ((3e-3, [True] * 3), (1e-3, [False] * 3)):
+        monkeypatch.setattr(protocol, "finetune_lr_search", partial(fake_search, chosen=searched))
+        cfg = Config(eval=EvalConfig(labels_per_class=[2], seeds=3))
+        ctx = EvalContext(cfg, splits, {}, [], "cpu", frozenset(), base_seed=5)
+        ctx.scratch = lambda seed: f"random{seed}"
+        records = PROTOCOLS["finetune"].evaluate(ctx)
+        assert [r.result.lr for r in records] == [searched] * 3
+        assert [r.result.lr_at_edge for r in records] == flagged
+        assert ["lr_at_edge" in r.result.flags() for r in records] == flagged
 
 
 def test_finetune_budget_grows_with_the_labelled_set():

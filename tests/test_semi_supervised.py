@@ -41,7 +41,13 @@ def one_per_class(train: Samples) -> Samples:
     return train.take(torch.stack([(train.y == c).nonzero()[0, 0] for c in train.y.unique()]))
 
 
+# CI time: the default grid's α = 0.999 and k = 100 are its costliest solves; these tests are about
+# propagation, not the grid (tests/test_label_propagation_solver.py checks the default grid)
+SMALL_GRID = {"ks": [5, 10, 20], "alphas": [0.5, 0.9, 0.99]}
+
+
 def propagate_once(train: Samples, labelled: Samples, val: Samples, test: Samples, classes: int = 2, **settings):
+    settings = {**SMALL_GRID, **settings}
     cfg = EvalConfig()
     cfg.settings("label_propagation").__dict__.update(settings)
     return PROPAGATION.fit(labelled, val, test, cfg, classes, 0, pool=unlabelled_pool(train))

@@ -98,6 +98,7 @@ def test_scratch_starts_from_fresh_weights_each_seed_and_searches_its_rate_once_
         "S", (), {"train": labelled(40, 4), "val": labelled(40, 4, offset=40), "test": None, "num_classes": 4}
     )()
     cfg = Config(eval=EvalConfig(labels_per_class=[2, 0], seeds=2))
+    cfg.eval.settings("finetune").labels_per_class = [2, 0]  # all labels too (not fine-tuned by default)
     ctx = EvalContext(cfg, splits, {}, [], "cpu", frozenset(), base_seed=5, encoder="pretrained")
     ctx.scratch = lambda seed: f"random{seed}"
     PROTOCOLS["finetune"].evaluate(ctx)

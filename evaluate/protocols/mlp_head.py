@@ -13,8 +13,8 @@ def budget_note(b) -> str:
     """The early-stopping budget of ``b`` (HeadSettings or FinetuneSettings), in words."""
     return (
         f"at most {b.max_epochs:g} epochs over the labelled set (at least {b.min_steps} steps), validation "
-        f"checked every {b.eval_every} steps or more (at most {b.max_checks} checks), patience "
-        f"{b.patience} checks; a best step equal to the budget is flagged `at_cap`"
+        f"checked every {b.eval_every} steps or more (at most {b.max_checks} checks over {b.max_epochs:g} epochs), "
+        f"patience {b.patience} checks; a best step equal to the budget is flagged `at_cap`"
     )
 
 

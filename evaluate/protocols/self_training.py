@@ -1,6 +1,8 @@
-"""``self_training``: fine-tune a teacher on the labelled subset (the ``finetune`` recipe), let
-it label every training image, and train a student of the same architecture on its soft labels
-(evaluate.self_training; SimCLRv2's third stage, Noisy Student's input noise). Sources:
+"""``self_training``: a teacher fine-tuned on the labelled subset labels every training image,
+and a student of the same architecture trains on its soft labels (evaluate.self_training;
+SimCLRv2's third stage, Noisy Student's input noise). The teacher is the ``finetune`` protocol's
+own run on that subset and seed, read back with its weights from that protocol's cell (or
+computed into it), never fine-tuned a second time. Sources:
 ``encoder`` (teacher and student start from the pretrained encoder) and ``scratch`` (both start
 from fresh weights, at the encoder rate chosen for supervised-from-scratch on validation).
 
@@ -19,7 +21,7 @@ from tqdm.auto import tqdm
 from evaluate.cells import digest, module_digest
 from evaluate.context import EvalContext
 from evaluate.features import module_code_digest
-from evaluate.finetune import finetune_model
+from evaluate.finetune import restore_classifier
 from evaluate.protocol import Protocol
 from evaluate.protocols.finetune import ENCODER, SCRATCH
 from evaluate.results import EarlyStoppedResult, Record
@@ -60,7 +62,7 @@ class SelfTraining(Protocol):
         return [b for b in wanted if self.runs_at(b) and b <= smallest]
 
     def cell_settings(self, cfg) -> dict:
-        own = dataclasses.asdict(cfg.settings(self.name))
+        own = {k: v for k, v in dataclasses.asdict(cfg.settings(self.name)).items() if k != "labels_per_class"}
         return {"self_training": own, **PROTOCOLS["finetune"].cell_settings(cfg)}
 
     def cell(self, ctx: EvalContext, kind: str, start, args: tuple, unlabelled, lr, compute, *extra):
@@ -83,45 +85,60 @@ class SelfTraining(Protocol):
 
     def evaluate(self, ctx: EvalContext) -> list[Record]:
         cfg, st, finetune = ctx.cfg.eval, ctx.settings(self.name), PROTOCOLS["finetune"]
-        ft = ctx.settings("finetune")
-        budgets = self.budgets(st.labels_per_class or ft.labels_per_class or cfg.labels_per_class, ctx.splits.train.y)
+        budgets = self.budgets(st.labels_per_class or finetune.budgets(cfg), ctx.splits.train.y)
         unlabelled = unlabelled_pool(ctx.splits.train).subsample(st.unlabelled_images, ctx.base_seed)
         scratch = ctx.scratch if st.scratch else None
-        records, scratch_lr = [], {}
+        records, chosen = [], {}
         subsets = labelled_subsets(ctx.splits.train.y, budgets, cfg.seeds, ctx.base_seed, ctx.first_seed)
         for per_class, seed, positions in tqdm(subsets, desc="self-training", leave=False):
             args = finetune.subset_args(ctx, per_class, seed, positions)
             if ctx.encoder is not None:
-                result = self.teach_and_distil(ctx, ENCODER, ctx.encoder, args, unlabelled, None)
+                teacher = partial(finetune.encoder_run, ctx, args)  # the finetune cell: trained there or here
+                result = self.teach_and_distil(ctx, ENCODER, ctx.encoder, args, unlabelled, None, teacher)
                 records.append(Record(ENCODER, self.name, per_class, seed, result))
             if scratch is not None:
                 fresh = scratch(ctx.base_seed + seed)
-                if per_class not in scratch_lr:  # the rate supervised-from-scratch chose (the finetune cell)
-                    scratch_lr[per_class] = finetune.scratch_search(ctx, fresh, args).lr
-                result = self.teach_and_distil(ctx, SCRATCH, fresh, args, unlabelled, scratch_lr[per_class])
+                teacher = self.scratch_teacher(ctx, fresh, args, per_class, chosen)
+                result = self.teach_and_distil(ctx, SCRATCH, fresh, args, unlabelled, chosen[per_class], teacher)
                 records.append(Record(SCRATCH, self.name, per_class, seed, result))
         return records
 
-    def teach_and_distil(self, ctx: EvalContext, source: str, start, args: tuple, unlabelled, lr):
-        """The teacher fine-tuned from ``start`` on the labelled subset labels ``unlabelled``; a
-        student from ``start`` learns from its soft labels. ``lr``: both encoders' rate (None: the settings')."""
+    def scratch_teacher(self, ctx: EvalContext, fresh, args: tuple, per_class: int, chosen: dict):
+        """() -> supervised-from-scratch's run on this subset ({"result", "state"}), read when the
+        teacher is needed; on a budget's first seed read now, since its search sets ``chosen[per_class]``,
+        the rate teacher and student train at."""
+        teacher = partial(PROTOCOLS["finetune"].scratch_run, ctx, fresh, args, per_class, chosen)
+        if per_class in chosen:
+            return teacher
+        searched = teacher()
+        return lambda: searched
+
+    def teach_and_distil(self, ctx: EvalContext, source: str, start, args: tuple, unlabelled, lr, teacher):
+        """The teacher, ``teacher()`` = the ``finetune`` protocol's run from ``start`` on the
+        labelled subset ({"result", "state"}; read from its cell, not trained again), labels
+        ``unlabelled``; a student from ``start`` learns from its soft labels. ``lr``: both
+        encoders' rate (None: the settings')."""
         st, precision, device = ctx.settings(self.name), ctx.cfg.eval.precision, args[-1]
 
         def teach() -> dict:
-            model, result = finetune_model(start, *args, lr_encoder=lr, precision=precision)
-            return {"result": result, "soft": soft_labels(model, unlabelled.x, st.temperature, device, precision)}
+            run = teacher()
+            model = restore_classifier(start, args[3], run["state"], device)
+            return {
+                "result": run["result"],
+                "soft": soft_labels(model, unlabelled.x, st.temperature, device, precision),
+            }
 
-        teacher = self.cell(ctx, "self_training_teacher", start, args, unlabelled, lr, teach, source)
+        taught = self.cell(ctx, "self_training_teacher", start, args, unlabelled, lr, teach, source)
         _, val, test, _, _, seed, _ = args
         student_lr = lr if lr is not None else st.lr_encoder
-        soft = teacher["soft"]
+        soft = taught["soft"]
         learn = partial(self_train, start, unlabelled, soft, val, test, st, seed, device, student_lr, precision)
         student = self.cell(ctx, "self_training", start, args, unlabelled, lr, learn, source, digest(soft))
         fields = {f.name: getattr(student, f.name) for f in dataclasses.fields(EarlyStoppedResult)}
         return SelfTrainingResult(
             **fields,
-            teacher_accuracy=teacher["result"].accuracy,
-            teacher_val_accuracy=teacher["result"].val_accuracy,
+            teacher_accuracy=taught["result"].accuracy,
+            teacher_val_accuracy=taught["result"].val_accuracy,
             unlabelled_size=len(unlabelled),
         )
 

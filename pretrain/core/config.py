@@ -152,6 +152,9 @@ class EvalConfig:
     # another dataset to evaluate on (every data.* key, as eval.data.*); None: the pretraining dataset.
     # Its images are brought to the encoder's input size and channels.
     data: DataConfig | None = None
+    # the machine-wide store of finished cells and baseline features, shared by every run and bench:
+    # "" = $SSL_EVAL_STORE, else data/cache/eval; none = off (everything computed anew)
+    store: str = ""
     protocols: list[str] = field(default_factory=list)  # [] = every registered protocol the run can serve
     skip: list[str] = field(default_factory=list)  # protocols left out (e.g. [finetune], the slow one)
     # each protocol's own settings, eval.<protocol>.* (pretrain.core.protocols); filled by config_from_dict

@@ -104,6 +104,7 @@ class FeatureSource:
     extract: Callable[[str, ImageSet], torch.Tensor]
     description: str
     cache: bool = True  # False where recomputing is cheaper than reading the file back
+    shared: bool = False  # depends on no run (a baseline): cached once per machine, in the evaluation store
 
 
 class SSLTask(nn.Module):
