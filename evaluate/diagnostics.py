@@ -55,7 +55,8 @@ def layer_probe(encoder: nn.Module, splits: Splits, cfg: Config, device, cells: 
     if cells is None:
         return probe_each_layer(encoder, splits, cfg, device)
     linear = e.settings("linear")
-    settings = [e.layer_probe_labels_per_class, linear.l2, linear.max_iter, e.val_per_class, cfg.train.seed]
+    settings = [e.layer_probe_labels_per_class, linear.l2, linear.max_iter, linear.l2_patience, e.val_per_class]
+    settings.append(cfg.train.seed)
     key = {
         "weights": module_digest(encoder),
         "code": module_code_digest(encoder),
@@ -78,7 +79,13 @@ def probe_each_layer(encoder: nn.Module, splits: Splits, cfg: Config, device) ->
     for name in names + ["proj"]:
         feats = {split: imgs.with_rows(layered[split][name]) for split, imgs in parts.items()}
         result = linear_probe(
-            feats["train"], feats["val"], feats["test"], linear.l2, linear.max_iter, splits.num_classes
+            feats["train"],
+            feats["val"],
+            feats["test"],
+            linear.l2,
+            linear.max_iter,
+            splits.num_classes,
+            linear.l2_patience,
         )
         rows.append(
             {

@@ -2,6 +2,10 @@
 
     python scripts/diff_reports.py BEFORE/report.json AFTER/report.json
 
+The last part is the parity check: every better / worse / within-noise verdict of the
+"Is it better?" and semi-supervised tables in both reports, unchanged or listed with both
+differences and intervals (a changed verdict is explained when both intervals overlap).
+
 Records are matched on (source, protocol, labels per class, seed), summary rows on (source,
 protocol, labels per class), differences on (protocol, a, b, labels per class); rows only in
 one file are listed by protocol, rows in both are compared field by field.
@@ -37,6 +41,26 @@ def compare(before: dict, after: dict) -> list[str]:
     return lines
 
 
+def interval(row: dict) -> str:
+    low, high = row.get("low"), row.get("high")
+    bounds = f" [{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None and high is not None else ""
+    return f"{100 * row['difference']:+.1f}{bounds} {row['verdict']}"
+
+
+def verdicts(before: dict, after: dict) -> list[str]:
+    """Verdicts of the differences both reports hold: how many agree, and each that changed."""
+    lines = []
+    for part in ("differences", "semi_supervised"):
+        keys = ("protocol", "a", "b", "labels_per_class", "versus")
+        b = {tuple(r.get(k, "") for k in keys): r for r in before.get(part, [])}
+        a = {tuple(r.get(k, "") for k in keys): r for r in after.get(part, [])}
+        common = [k for k in b if k in a]
+        changed = [k for k in common if b[k]["verdict"] != a[k]["verdict"]]
+        lines.append(f"verdicts ({part}): {len(common) - len(changed)} of {len(common)} unchanged")
+        lines += [f"  {k[:4]}: before {interval(b[k])}; after {interval(a[k])}" for k in changed]
+    return lines
+
+
 if __name__ == "__main__":
     before, after = (json.loads(open(path).read()) for path in sys.argv[1:3])
-    print("\n".join(compare(before, after)))
+    print("\n".join(compare(before, after) + verdicts(before, after)))

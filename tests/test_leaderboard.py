@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.leaderboard import ENTRIES, cached, mean_metrics, scale_entries
+from bench.leaderboard import ENTRIES, evaluated, mean_metrics, scale_entries
 from bench.scales import SCALES
 from bench.targets import TARGETS, Target, target_line, versus_simclr_section
 from bench.verdicts import paired_difference, paired_differences, per_run, reference_row, versus
 from evaluate import suite
-from evaluate.report_types import SummaryRow
+from evaluate.cells import KindStats
+from evaluate.report_types import CellStats, SummaryRow
 
 
 def summary(protocol: str, per_class: int, by_seed: dict[int, float]) -> SummaryRow:
@@ -106,25 +107,12 @@ def test_metrics_are_averaged_over_pretraining_runs():
     assert mean_metrics(runs) == {"clustering": {"nmi": pytest.approx(0.6), "method": "kmeans"}, "k": 5}
 
 
-def test_cached_results_are_reused_only_under_the_same_key(tmp_path):
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return {"value": len(calls)}
-
-    path = tmp_path / "eval.pt"
-    assert cached(path, ["a", 1], compute)["value"] == 1
-    again = cached(path, ["a", 1], compute)
-    assert again["value"] == 1 and len(calls) == 1 and again["seconds"] >= 0
-    assert cached(path, ["a", 2], compute)["value"] == 2  # other settings: computed again
-    assert cached(path, ["a", 1], compute)["value"] == 1 and len(calls) == 2  # both keys kept (sections 1 and 1b)
-
-
-def test_a_cache_in_the_one_key_layout_is_still_read(tmp_path):
-    path = tmp_path / "eval.pt"
-    torch.save({"key": ["a", 1], "value": {"value": 7, "seconds": 1.0}}, path)
-    assert cached(path, ["a", 1], lambda: pytest.fail("recomputed"))["value"] == 7
+def test_an_evaluation_costs_its_cells_whether_computed_now_or_read_from_the_store():
+    cells = CellStats(
+        feature_seconds=2.0, kinds={"knn": KindStats(1, 0, 3.0, 0.0), "linear": KindStats(0, 4, 0.0, 5.0)}
+    )
+    report = type("R", (), {"records": [], "all_labels": {}, "label_free": [], "cells": cells})()
+    assert evaluated(report)["seconds"] == 10.0  # a restarted bench reports what the figures cost, not 0
 
 
 def test_the_benchmark_scales_run_every_entry_and_the_test_scale_the_named_ones():
