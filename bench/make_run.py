@@ -140,6 +140,10 @@ def target_lines(data: dict) -> list[str]:
         f"- The same `python -m evaluate --run` a second time: **{minutes(data['rerun_seconds'])}** "
         f"({r['reused']} cells reused, {r['computed']} computed); identical records: {data['same_records']}.",
     ]
+    kinds = sorted(data["evaluation"]["kinds"].items(), key=lambda kv: -kv[1]["seconds"])[:3]
+    total = max(data["evaluate_seconds"], 1e-9)
+    costliest = ", ".join(f"{kind} {100 * k['seconds'] / total:.0f}%" for kind, k in kinds)
+    lines.append(f"- Where a fresh clone's evaluation goes (share of its wall time): {costliest}.")
     if "second" in data:
         s = data["second"]
         lines.append(

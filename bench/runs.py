@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.scales import Scale
+from evaluate.identity import cpu_model
 from pretrain.core.config import Config, load_config
 from pretrain.core.precision import resolve_precision
 from pretrain.core.provenance import git_commit, package_versions
@@ -54,7 +55,7 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else None
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),  # the model name lscpu prints
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "memory_gib": round(memory, 1) if memory else None,
