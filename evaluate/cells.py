@@ -159,7 +159,8 @@ class CellStore:
             return compute()
         things = code if isinstance(code, tuple) else (code,)
         modules = defining_modules(compute, *things)
-        key = self.key(kind, parts, code_identity(modules))
+        code = {"modules": list(modules), "code": code_identity(modules)}
+        key = self.key(kind, parts, code["code"])
         if key in self.seen:  # a copy: callers may annotate what they get
             return copy.deepcopy(self.seen[key])
         path = self.path(kind, key)
@@ -169,7 +170,6 @@ class CellStore:
                 started = time.perf_counter()
                 value = compute()
                 seconds = time.perf_counter() - started
-                code = {"modules": list(modules), "code": code_identity(modules)}
                 payload = {"key": key, "kind": kind, "value": _plain(value), "seconds": seconds, **self.shared, **code}
                 atomic_write(path, lambda tmp: torch.save(payload, tmp))
         self.tally(kind, not found, seconds)

@@ -89,6 +89,11 @@ class EarlyStopping:
         self.model.load_state_dict(self.best_state)
         return EarlyStopResult(self.best_step, self.best_score, self.step, self.max_steps, self.history)
 
+    def run(self) -> EarlyStopResult:
+        """Train to the end of the budget or of patience, then ``finish``."""
+        self.advance(self.max_steps)
+        return self.finish()
+
 
 def train_with_early_stopping(
     model: nn.Module,
@@ -100,9 +105,7 @@ def train_with_early_stopping(
 ) -> EarlyStopResult:
     """Run ``train_step(step)`` up to ``max_steps`` times; ``validate()`` (higher is better)
     every ``eval_every`` steps, at step 0 and at the last step. Leaves ``model`` holding its best weights."""
-    stopping = EarlyStopping(model, train_step, validate, max_steps, eval_every, patience)
-    stopping.advance(max_steps)
-    return stopping.finish()
+    return EarlyStopping(model, train_step, validate, max_steps, eval_every, patience).run()
 
 
 def best_score(history: list[tuple[int, float]], until: int | None = None) -> float:

@@ -231,9 +231,7 @@ def budget_and_checks(rows: int, settings) -> tuple[int, int]:
 
 def train_classifier(*args, **kwargs) -> EarlyStopResult:
     """``classifier_stopping(*args, **kwargs)`` run to the end (the model left at its best weights)."""
-    stopping = classifier_stopping(*args, **kwargs)
-    stopping.advance(stopping.max_steps)
-    return stopping.finish()
+    return classifier_stopping(*args, **kwargs).run()
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -86,11 +86,6 @@ class CellStats:
     wall_seconds: float = 0.0  # features to report, plots excluded
     notes: list[str] = field(default_factory=list)  # store entries that could not be used, recomputed
 
-    @property
-    def seconds(self) -> dict[str, float]:
-        """{kind: seconds this evaluation spent computing it} (reused cells cost nothing here)."""
-        return {kind: s.seconds for kind, s in self.kinds.items()}
-
 
 @dataclass
 class Report:

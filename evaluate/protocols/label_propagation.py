@@ -29,12 +29,7 @@ MEMO_POOLS = 8  # feature sets whose searches and graphs are kept (shared by eve
 
 @dataclass
 class LabelPropagationSettings:
-    """``eval.label_propagation``: the grid chosen on validation, and the solver's stopping rule.
-
-    The defaults bracket what validation chose on raw Fashion-MNIST pixels (1, 10 and 100 labels
-    per class, 3 draws each): k 3 to 50 and α 0.5 to 0.99, every choice on an end of the old grid
-    [5, 10, 20, 50] × [0.5, 0.9, 0.99]. Each end (k 2 and 100, α 0.2 and 0.999) lost to its inner
-    neighbour there. The solves at k = 100 or α = 0.999 are about three quarters of a fit's work."""
+    """``eval.label_propagation``: the grid chosen on validation, and the solver's stopping rule."""
 
     # neighbours per node (capped at N - 1). k = 3 brackets the old grid's edge at 5; on raw Fashion-MNIST pixels
     # k = 2 (40 components) and k = 100 lost to their inner neighbours on all 9 draws measured (1, 10, 100 labels
