@@ -151,4 +151,18 @@ def target_lines(data: dict) -> list[str]:
             f"**{minutes(data['second_evaluate_seconds'])}** ({s['reused']} cells from the store, {s['computed']} "
             f"computed; target ≤ 3 min: {'met' if data['second_evaluate_seconds'] <= 180 else 'missed'})."
         )
+        lines.append(once_per_machine_line(data))
     return lines
+
+
+def once_per_machine_line(data: dict) -> str:
+    """What a fresh clone pays once per machine (the cells the second config read back: they do
+    not depend on an encoder), and what a run costs once they are stored."""
+    shared = sum(k["saved_seconds"] for k in data["second"]["kinds"].values())
+    pretrain, evaluate = data["second_pretrain_seconds"], data["second_evaluate_seconds"]
+    return (
+        f"- Paid once per machine: {minutes(shared)} of the fresh clone's evaluation is work that does not depend on "
+        f"the encoder (baselines, supervised from scratch, its learning-rate search), which the second config read "
+        f"back. A run after it: pretraining {minutes(pretrain)} + evaluation {minutes(evaluate)} = "
+        f"{minutes(pretrain + evaluate)}, evaluation / pretraining {evaluate / max(pretrain, 1e-9):.1f}x."
+    )

@@ -115,6 +115,7 @@ class CellStore:
         self.stats: dict[str, KindStats] = {}
         self.seen: dict[str, Any] = {}  # key -> value of the cells this evaluation already has
         self.notes: list[str] = []  # one line per damaged entry that was recomputed
+        self.inner_seconds = 0.0  # computing time of the cells asked for inside the cell being computed
 
     @property
     def hits(self) -> int:
@@ -151,6 +152,18 @@ class CellStore:
         else:
             stats.stored, stats.saved_seconds = stats.stored + 1, stats.saved_seconds + seconds
 
+    def timed(self, compute: Callable[[], Any]) -> tuple[Any, float, float]:
+        """(value, seconds, own seconds): a cell computed inside another (label propagation's
+        graph inside its cell) is tallied under its own kind, not again under the outer one."""
+        outer, self.inner_seconds = self.inner_seconds, 0.0
+        started = time.perf_counter()
+        try:
+            value = compute()
+        finally:
+            seconds = time.perf_counter() - started
+            own, self.inner_seconds = seconds - self.inner_seconds, outer + seconds
+        return value, seconds, own
+
     def get(self, kind: str, parts: dict, compute: Callable[[], Any], code: object | tuple = ()) -> Any:
         """The stored value of the cell (``kind``, ``parts``), or ``compute()`` stored under it.
         ``code``: what else computes the cell besides ``compute`` (a protocol's class, say):
@@ -166,13 +179,12 @@ class CellStore:
         path = self.path(kind, key)
         with locked(path):
             found, value, seconds = self.read(path, key)
+            own = seconds
             if not found:
-                started = time.perf_counter()
-                value = compute()
-                seconds = time.perf_counter() - started
+                value, seconds, own = self.timed(compute)
                 payload = {"key": key, "kind": kind, "value": _plain(value), "seconds": seconds, **self.shared, **code}
                 atomic_write(path, lambda tmp: torch.save(payload, tmp))
-        self.tally(kind, not found, seconds)
+        self.tally(kind, not found, own)
         self.seen[key] = copy.deepcopy(value)
         return value
 

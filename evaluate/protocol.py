@@ -79,7 +79,8 @@ class FrozenProtocol(Protocol):
         self, train: Features, val: Features, test: Features, cfg, num_classes: int, seed: int, **pool: Features
     ) -> ProtocolResult:  # pragma: no cover - every frozen protocol implements it
         """Fit on the labelled ``train`` subset, select on ``val``, score ``test``; a protocol that
-        ``uses_unlabelled`` also gets ``pool``: every training image, its labels hidden (-1)."""
+        ``uses_unlabelled`` also gets ``pool``: every training image, its labels hidden (-1),
+        and ``cells``: the evaluation's CellStore (or None), for work shared across its cells."""
         raise NotImplementedError
 
     def evaluate(self, ctx: EvalContext) -> list[Record]:

@@ -117,7 +117,7 @@ def frozen_cell(
     before; a protocol that ``uses_unlabelled`` also reads ``pool`` (every training row, labels
     hidden). ``digests``: of (train, val, test), computed once for every protocol on these parts."""
     train, val, test = parts
-    extra = {"pool": pool} if protocol.uses_unlabelled else {}
+    extra = {"pool": pool, "cells": cells} if protocol.uses_unlabelled else {}
     compute = lambda: protocol.fit(train, val, test, cfg, num_classes, seed, **extra)  # noqa: E731
     if cells is None or not cells.enabled:
         return compute()

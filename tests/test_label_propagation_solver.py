@@ -4,9 +4,12 @@ cold solves' answers in fewer iterations, the kNN search runs once per pool at t
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from evaluate import label_propagation as lp
+from evaluate.cells import CellStore
 from evaluate.protocols import label_propagation as protocol
 from evaluate.suite import unlabelled_pool
 from pretrain.core.config import EvalConfig
@@ -99,3 +102,33 @@ def test_at_edge_means_a_choice_is_an_end_of_its_grid():
     assert protocol.at_edge(3, [3, 5, 10])
     assert not protocol.at_edge(0.9, [0.999, 0.5, 0.9])
     assert not protocol.at_edge(5, [5])  # a single value is a choice, not an edge
+
+
+def test_the_graph_is_kept_in_the_store_and_its_time_is_counted_once(monkeypatch, tmp_path):
+    data, val = clustered(seed=2), clustered(90, seed=2)
+    labelled, cfg = data.take(torch.arange(3)), EvalConfig()
+    cfg.settings("label_propagation").__dict__.update(ks=[3, 5])
+    searched, nearest_others = [], lp.nearest_others
+    monkeypatch.setattr(lp, "nearest_others", lambda x, k: searched.append(k) or nearest_others(x, k))
+    results = []
+    for _ in range(2):  # a second evaluation: a new process memo, the same store
+        PROTOCOLS["label_propagation"].memo.clear()
+        cells = CellStore(tmp_path, "cpu", "fp32")
+        pool = unlabelled_pool(data)
+        results.append(PROTOCOLS["label_propagation"].fit(labelled, val, val, cfg, 3, 0, pool=pool, cells=cells))
+        graphs = cells.stats["label_propagation_graph"]
+    assert searched == [5]  # the second evaluation read the kNN lists instead of searching
+    assert results[0].val_accuracy_by_setting == results[1].val_accuracy_by_setting
+    assert (graphs.computed, graphs.stored) == (0, 2)  # the nodes' lists and the test queries' lists
+
+
+def test_a_cell_computed_inside_another_is_tallied_under_its_own_kind_only(tmp_path):
+    cells = CellStore(tmp_path, "cpu", "fp32")
+
+    def outer():
+        cells.get("inner", {"n": 1}, lambda: time.sleep(0.2) or 1)
+        return 2
+
+    cells.get("outer", {"n": 1}, outer)
+    assert cells.stats["inner"].seconds >= 0.2
+    assert cells.stats["outer"].seconds < 0.1  # the inner cell's time is not counted twice
