@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import plots
+from bench import figures
 from bench.leaderboard_parts import check_entries, merged_section
+from bench.markdown import TITLES, write_benchmarks
 from bench.parts import MergeError
-from bench.report import TITLES, write_benchmarks
 from bench.runs import provenance
 from bench.scales import SCALES
 from bench.sweep import check_sweep_entries, merged_sweep
@@ -34,10 +34,10 @@ def section_runners() -> dict:
     from bench.bottleneck import run_bottleneck
     from bench.data_bench import run_data
     from bench.gpu_check import run_gpu_check
-    from bench.label_free import run_label_free
     from bench.leaderboard import run_leaderboard
     from bench.make_run import run_make_run
     from bench.paper_fig2 import run_paper_fig2
+    from bench.score_correlation import run_label_free
     from bench.semi_leaderboard import run_semi_leaderboard
     from bench.speed import run_speed
     from bench.sweep import run_sweep
@@ -65,15 +65,15 @@ def draw_plots(results: dict, plot_dir: Path) -> list[Path]:
     drawn = []
     if "leaderboard" in results:
         drawn.append(
-            plots.leaderboard_plot(results["leaderboard"]["data"], plot_dir / "leaderboard_label_efficiency.png")
+            figures.leaderboard_plot(results["leaderboard"]["data"], plot_dir / "leaderboard_label_efficiency.png")
         )
     if "paper" in results:
-        drawn.append(plots.paper_fig2_plot(results["paper"]["data"], plot_dir / "paper_fig2.png"))
+        drawn.append(figures.paper_fig2_plot(results["paper"]["data"], plot_dir / "paper_fig2.png"))
     if "bottleneck" in results:
-        drawn.append(plots.bottleneck_plot(results["bottleneck"]["data"], plot_dir / "bottleneck.png"))
+        drawn.append(figures.bottleneck_plot(results["bottleneck"]["data"], plot_dir / "bottleneck.png"))
     for key in ("speed", "gpu"):
         if key in results and "loop" in results[key]["data"]:
-            drawn.append(plots.speed_plot(results[key]["data"], plot_dir / f"{key}.png"))
+            drawn.append(figures.speed_plot(results[key]["data"], plot_dir / f"{key}.png"))
     return drawn
 
 

@@ -13,7 +13,7 @@ from evaluate.baselines import encoder_source
 from evaluate.features import source_features
 from evaluate.run import default_device, load_splits_checked
 from pretrain.core.config import load_run_config
-from pretrain.core.export import load_task_heads
+from pretrain.core.saved_encoder import load_task_heads
 
 DECODERS = ("mirror", "linear")
 

@@ -22,7 +22,7 @@ from evaluate.report_types import to_plain
 from evaluate.run import load_splits_checked
 from evaluate.suite import summarise
 from pretrain.core.config import Config
-from pretrain.core.export import load_encoder_spec
+from pretrain.core.saved_encoder import load_encoder_spec
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (

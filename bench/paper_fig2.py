@@ -19,9 +19,9 @@ from evaluate.run import default_device
 from pretrain.core.config import Config, load_run_config
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import encode_images
-from pretrain.core.export import load_task_heads
 from pretrain.core.images import to_unit_float
 from pretrain.core.samples import Features
+from pretrain.core.saved_encoder import load_task_heads
 from ssl_tasks.decoder_only import DecoderOnly
 
 MODELS = {"autoencoder": "configs/ae_fmnist.yaml", "decoder": "configs/decoder_only_fmnist.yaml"}  # paper settings

@@ -8,7 +8,7 @@ import statistics
 
 from evaluate.suite import frozen_grid
 from pretrain.core.config import EvalConfig
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Features
 
 

@@ -11,7 +11,7 @@ from evaluate.baselines import BASELINES
 from evaluate.report import budget_name, pct, signed
 from evaluate.report_types import SummaryRow
 from evaluate.uncertainty import t_interval, verdict
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 
 
 def baseline_columns(data: dict) -> list[tuple[str, str, str]]:

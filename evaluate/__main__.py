@@ -30,7 +30,7 @@ from evaluate.run import encoder_features, evaluation_dir
 from evaluate.store import describe, megabytes, prune, store_path, survey
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DataError
-from pretrain.core.export import UnfinishedRunError
+from pretrain.core.saved_encoder import UnfinishedRunError
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -27,10 +27,10 @@ from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config, ConfigError
 from pretrain.core.data import Splits
 from pretrain.core.encoders import Encoder, EncoderSpec, encode_images
-from pretrain.core.export import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec
 from pretrain.core.images import to_unit_float
 from pretrain.core.pca import fit_pca, pca_project
 from pretrain.core.precision import resolve_precision
+from pretrain.core.saved_encoder import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec
 from pretrain.core.tasks import FeatureSource, task_keys
 
 BASELINES = ("raw_pixels", "pca", "random_init")

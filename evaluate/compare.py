@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 
 from evaluate import plots
-from evaluate.protocol import protocol_rank
+from evaluate.contract import protocol_rank
 from evaluate.report import budget_name, mean_std
 from evaluate.report_types import Report
 

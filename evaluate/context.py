@@ -1,4 +1,4 @@
-"""What an evaluation offers its protocols (evaluate.protocol), and a label-free result's row."""
+"""What an evaluation offers its protocols (evaluate.contract), and a label-free result's row."""
 
 from __future__ import annotations
 

@@ -11,11 +11,11 @@ from torch import nn
 from evaluate.cells import CellStore, digest, module_digest
 from evaluate.clustering import kmeans_clustering
 from evaluate.features import module_code_digest, source_features
-from evaluate.knn import approximate_search_recall
 from evaluate.layers import encode_layers, probe_layers
-from evaluate.linear import linear_probe
 from evaluate.outliers import auroc, knn_distance_scores
 from evaluate.retrieval import neighbour_metrics
+from evaluate.solvers.logistic_regression import linear_probe
+from evaluate.solvers.neighbour_vote import approximate_search_recall
 from evaluate.suite import feature_digest, labelled_subsets, validation_subset
 from pretrain.core.config import Config
 from pretrain.core.data import Splits

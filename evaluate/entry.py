@@ -2,7 +2,7 @@
 
 The CLI (``python -m evaluate``) and every bench section call it. Features of every source
 (the encoder, what the run's tasks offer, the baselines) are extracted once; each selected
-protocol (evaluate.protocol, ``eval.protocols`` minus ``eval.skip``) runs on what the
+protocol (evaluate.contract, ``eval.protocols`` minus ``eval.skip``) runs on what the
 evaluation offers it; a labelled run adds the all-label metrics, the layer probe and the
 outlier detection; an unlabelled run gets the label-free protocols, and the report says what
 needs labels. Every finished cell is kept in the machine-wide store, ``eval.store`` (evaluate.cells).
@@ -17,10 +17,10 @@ from pathlib import Path
 from evaluate.baselines import feature_sources, random_encoder
 from evaluate.cells import CellStore
 from evaluate.context import EvalContext
+from evaluate.contract import reference_sources, run_frozen, selected_protocols, supervised_counterparts
 from evaluate.diagnostics import all_label_metrics, layer_probe
 from evaluate.features import source_features
 from evaluate.outputs import log_tensorboard, write_plots, write_results_csv
-from evaluate.protocol import reference_sources, run_frozen, selected_protocols, supervised_counterparts
 from evaluate.report import write_report
 from evaluate.report_types import CellStats, LayerRow, Report
 from evaluate.run import (
@@ -36,7 +36,7 @@ from evaluate.run import (
 )
 from evaluate.store import open_store
 from evaluate.suite import counterpart_differences, paired_differences, summarise
-from pretrain.core.export import load_encoder_spec
+from pretrain.core.saved_encoder import load_encoder_spec
 
 
 @dataclass

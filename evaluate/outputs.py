@@ -11,7 +11,7 @@ import torch
 
 from evaluate import plots
 from evaluate.cells import digest
-from evaluate.protocol import all_protocols
+from evaluate.contract import all_protocols
 from evaluate.report_types import Report
 from evaluate.results import Record, table_columns
 from evaluate.run import Evaluation

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from evaluate.protocol import protocol_rank, reference_sources  # noqa: E402
+from evaluate.contract import protocol_rank, reference_sources  # noqa: E402
 
 
 def _budget_x(labels_per_class: int, full: int) -> int:

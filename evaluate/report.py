@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evaluate.protocol import all_protocols, protocol_rank, reference_sources
+from evaluate.contract import all_protocols, protocol_rank, reference_sources
 from evaluate.report_diagnostics import budget_name, diagnostic_lines, pct
 from evaluate.report_types import CellStats, Difference, Report, SummaryRow
 from pretrain.core.checkpoint import atomic_write

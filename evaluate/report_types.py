@@ -18,7 +18,7 @@ from typing import Any
 from evaluate.cells import KindStats
 from evaluate.context import Measurement
 from evaluate.results import RESULT_TYPES, Record
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 
 REPORT_VERSION = 2  # 1: the untyped dict of issue 19 and before (no "version" key)
 

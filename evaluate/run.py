@@ -25,16 +25,16 @@ from pretrain.core.checkpoint import file_digest
 from pretrain.core.config import Config, DataConfig, config_hash, config_to_dict, load_run_config
 from pretrain.core.data import DataError, Splits, load_splits
 from pretrain.core.encoders import Encoder, EncoderSpec, channels_last_faster
-from pretrain.core.export import (
+from pretrain.core.precision import resolve_memory_format, resolve_precision
+from pretrain.core.provenance import git_commit
+from pretrain.core.samples import Features
+from pretrain.core.saved_encoder import (
     TASK_WEIGHTS,
     assert_pretraining_finished,
     export_info,
     load_encoder_spec,
     load_task_heads,
 )
-from pretrain.core.precision import resolve_memory_format, resolve_precision
-from pretrain.core.provenance import git_commit
-from pretrain.core.samples import Features
 from pretrain.core.tasks import FeatureSource, task_keys
 
 

@@ -149,7 +149,7 @@ def frozen_grid(
     first_seed: int = 0,
     cells: CellStore | None = None,
 ) -> list[Record]:
-    """Every frozen protocol of ``protocols`` (evaluate.protocol.FrozenProtocol) for every
+    """Every frozen protocol of ``protocols`` (evaluate.contract.FrozenProtocol) for every
     feature source at every label budget and seed, in one pass over the labelled subsets.
     ``variants[source][seed]`` replaces ``features[source]`` for sources drawn anew per seed
     (random init); ``cells`` keeps each finished cell (evaluate.cells)."""

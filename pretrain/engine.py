@@ -24,11 +24,11 @@ from pretrain.core.checkpoint import checkpoint_path, load_checkpoint, read_prog
 from pretrain.core.config import Config, config_to_dict
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import build_encoder, count_parameters
-from pretrain.core.export import export_encoder
 from pretrain.core.feeds import Feed, choose_storage
 from pretrain.core.images import to_unit_float
 from pretrain.core.precision import to_memory_format
 from pretrain.core.provenance import provenance
+from pretrain.core.saved_encoder import export_encoder
 from pretrain.core.tasks import TaskContext, TrainingProgress, build_task
 from pretrain.hardware import compile_model, make_accelerator
 from pretrain.meter import LossMeter, NonFiniteLossError

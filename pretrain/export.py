@@ -39,7 +39,8 @@ except ImportError:
 
 from pretrain.core.checkpoint import atomic_write
 from pretrain.core.encoders import BACKBONES, Encoder, EncoderSpec, use_small_stem
-from pretrain.core.export import (
+from pretrain.core.registry import Registry
+from pretrain.core.saved_encoder import (
     ENCODER_SPEC,
     ENCODER_WEIGHTS,
     TASK_WEIGHTS,
@@ -48,7 +49,6 @@ from pretrain.core.export import (
     export_info,
     load_encoder,
 )
-from pretrain.core.registry import Registry
 from pretrain.core.typed_yaml import ConfigError
 
 ONNX_OPSET = 18  # what the torch.export-based exporter writes natively; documented in docs/export.md

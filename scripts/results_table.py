@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from evaluate.protocol import reference_sources
+from evaluate.contract import reference_sources
 from evaluate.report_types import Report
 
 OPTION_KEYS = ("decoder", "sparsity", "contractive_weight", "weight")

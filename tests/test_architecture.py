@@ -121,6 +121,45 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
+def name_clashes(root: Path, packages=PACKAGES) -> dict[str, list[str]]:
+    """{file name: the modules that share it}: a module name should say which one is meant
+    (``__init__`` and ``__main__`` are the language's, not a clash; a module and a package of
+    one name, ``protocol.py`` beside ``protocols/``, clash too)."""
+    names: dict[str, list[str]] = {}
+    modules = module_files(root, packages)
+    for module, path in modules.items():
+        if path.stem in ("__init__", "__main__"):
+            continue
+        names.setdefault(path.stem, []).append(module)
+        plural = f"{module}s"
+        if plural in modules and modules[plural].stem == "__init__":  # protocol.py beside protocols/
+            names[path.stem].append(plural)
+    return {name: modules for name, modules in names.items() if len(modules) > 1}
+
+
+def test_no_two_modules_share_a_name():
+    clashes = name_clashes(ROOT)
+    assert not clashes, "modules sharing a name:\n" + "\n".join(f"{n}: {', '.join(m)}" for n, m in clashes.items())
+
+
+def test_the_clash_check_finds_a_pair_and_a_module_beside_its_plural_package(tmp_path):
+    root = write_tree(
+        tmp_path,
+        {
+            "evaluate/linear.py": "",
+            "evaluate/protocol.py": "",
+            "evaluate/protocols/__init__.py": "",
+            "evaluate/protocols/linear.py": "",
+            "bench/__main__.py": "",
+            "evaluate/__main__.py": "",
+        },
+    )
+    assert name_clashes(root) == {
+        "linear": ["evaluate.linear", "evaluate.protocols.linear"],
+        "protocol": ["evaluate.protocol", "evaluate.protocols"],
+    }
+
+
 def test_every_module_has_a_layer():
     modules = module_files(ROOT)
     examples = ("pretrain.core.data", "ssl_tasks.autoencoder", "pretrain.engine", "evaluate.run", "bench.speed")

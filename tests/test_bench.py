@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from bench.__main__ import main as bench_main
-from bench.label_free import SCORES, trusted
 from bench.leaderboard import BASELINES, scale_entries
+from bench.markdown import TITLES
 from bench.paper_fig2 import paper_epochs, verdict
-from bench.report import TITLES
 from bench.scales import SCALES
+from bench.score_correlation import SCORES, trusted
 from bench.speed import sgd_linear_probe, torch_topk_search
 from pretrain.core.search import cosine_search
 from ssl_tasks.decoder_only import decoder_load, encoder_load

@@ -17,7 +17,7 @@ import torch
 
 from bench.gpu_check import GPU_CONFIGS, agreement_stats, compare_precisions, run_gpu_check
 from bench.loop_speed import measure_task
-from bench.report import write_benchmarks
+from bench.markdown import write_benchmarks
 from bench.runs import bench_config, provenance
 from bench.scales import SCALES, VARIANTS
 from bench.speed_report import gpu_section, speed_section

@@ -109,7 +109,7 @@ def test_export_features_writes_the_npz_files_without_the_grid(tiny_cfg, tmp_pat
     def no_grid(*args, **kwargs):
         raise AssertionError("the grid ran")
 
-    monkeypatch.setattr("evaluate.protocol.frozen_grid", no_grid)
+    monkeypatch.setattr("evaluate.contract.frozen_grid", no_grid)
     assert main(["--run", str(run_dir), "--export-features", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test.npz", "train.npz", "val.npz"]
     assert not (run_dir / "report.json").exists() and not any(evaluation_store.rglob("cells/*/*.pt"))

@@ -1,6 +1,6 @@
 import torch
 
-from evaluate.early_stopping import train_with_early_stopping
+from evaluate.solvers.early_stopping import train_with_early_stopping
 
 
 def test_returns_the_validation_best_step_and_restores_its_weights():
@@ -33,7 +33,7 @@ def test_runs_to_the_end_while_still_improving():
 
 
 def test_budget_is_epochs_over_the_labelled_set_with_a_floor():
-    from evaluate.early_stopping import check_interval, step_budget
+    from evaluate.solvers.early_stopping import check_interval, step_budget
 
     # all 55,000 labels at batch 64: 4 epochs are 3438 steps, not a cap of 400 (under half an epoch)
     assert step_budget(55_000, 64, max_epochs=4, min_steps=300) == 3438
@@ -54,7 +54,7 @@ def test_a_best_step_at_the_budget_is_flagged():
 
 
 def test_fine_tuning_budget_leaves_room_at_100_labels_per_class_and_checks_small_sets_as_often():
-    from evaluate.finetune import FinetuneSettings, budget_and_checks
+    from evaluate.solvers.supervised_training import FinetuneSettings, budget_and_checks
 
     settings = FinetuneSettings()  # batch 64, 4 epochs, at least 1500 steps, a check every 25 steps
     # 100 labels/class (1000 images): the floor, not 63 steps of 4 epochs (tests/test_scratch_search.py: why 1500)
@@ -64,7 +64,7 @@ def test_fine_tuning_budget_leaves_room_at_100_labels_per_class_and_checks_small
 
 
 def test_a_paused_run_takes_the_steps_and_checks_of_an_unpaused_one():
-    from evaluate.early_stopping import EarlyStopping
+    from evaluate.solvers.early_stopping import EarlyStopping
 
     def trained(pauses: list[int]):
         model = torch.nn.Linear(1, 1, bias=False)

@@ -3,7 +3,7 @@ import torch
 
 from pretrain.core.config import ConfigError
 from pretrain.core.encoders import build_encoder, encode_images
-from pretrain.core.export import export_encoder, load_encoder
+from pretrain.core.saved_encoder import export_encoder, load_encoder
 
 
 @pytest.mark.parametrize(

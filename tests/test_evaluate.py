@@ -12,10 +12,10 @@ import torch
 from conftest import tiny_config_dict
 
 from evaluate.__main__ import main
+from evaluate.contract import all_protocols
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.features import cache_key
 from evaluate.outputs import export_features
-from evaluate.protocol import all_protocols
 from evaluate.report_types import Report, SummaryRow
 from evaluate.run import encoder_features
 from pretrain.core.datasets.synthetic import synthetic_images
@@ -218,7 +218,7 @@ def test_feature_identity_names_precision_code_and_random_weights(tiny_cfg, monk
     """The cache key changes with everything that changes the features."""
     import evaluate.features as features
     from evaluate.baselines import encoder_source, random_init_source
-    from pretrain.core.export import load_encoder_spec
+    from pretrain.core.saved_encoder import load_encoder_spec
 
     run_dir = run_pretraining(tiny_cfg())
     plain = encoder_source(run_dir, torch.device("cpu"), 64).identity

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from pretrain.core.encoders import build_encoder
-from pretrain.core.export import export_encoder, load_encoder
+from pretrain.core.saved_encoder import export_encoder, load_encoder
 from pretrain.export import FORMATS, ExportError, export_run, main, projection_path
 
 MEAN, STD = [0.25, 0.5, 0.75], [0.2, 0.3, 0.4]

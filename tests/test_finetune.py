@@ -3,8 +3,8 @@ from functools import partial
 
 import torch
 
-from evaluate.finetune import FinetuneSettings, augment, finetune, lr_at_edge
 from evaluate.results import EarlyStoppedResult
+from evaluate.solvers.supervised_training import FinetuneSettings, augment, finetune, lr_at_edge
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.encoders import build_encoder
 
@@ -63,7 +63,7 @@ def early_stopped(lr: float | None, val_accuracy: float, accuracy: float) -> Ear
 
 
 class ScriptedRun:
-    """A stand-in for evaluate.finetune.FinetuneRun: its validation history (checks every 10 of
+    """A stand-in for evaluate.solvers.supervised_training.FinetuneRun: its validation history (checks every 10 of
     100 steps) and test accuracy are given per rate in ``SCRIPT``; ``reached`` keeps how far each rate trained."""
 
     SCRIPT: dict = {}
@@ -93,7 +93,7 @@ def rising(top: float, steps: int = 100) -> list[tuple[int, float]]:
 
 def test_scratch_gets_the_learning_rate_validation_prefers(monkeypatch):
     """finetune_lr_search returns the run with the best validation accuracy, whatever its test accuracy."""
-    import evaluate.finetune as ft
+    import evaluate.solvers.supervised_training as ft
 
     monkeypatch.setattr(ft, "FinetuneRun", ScriptedRun)
     # the test set must not decide: the rate validation prefers has the worst test accuracy
@@ -107,7 +107,7 @@ def test_scratch_gets_the_learning_rate_validation_prefers(monkeypatch):
 
 
 def test_a_rate_dropped_by_successive_halving_trains_no_further(monkeypatch):
-    import evaluate.finetune as ft
+    import evaluate.solvers.supervised_training as ft
 
     monkeypatch.setattr(ft, "FinetuneRun", ScriptedRun)
     ScriptedRun.SCRIPT = {1e-4: (rising(0.5), 0.0), 1e-3: (rising(0.9), 0.0), 1e-2: (rising(0.7), 0.0)}
@@ -120,7 +120,7 @@ def test_a_rate_dropped_by_successive_halving_trains_no_further(monkeypatch):
 
 def test_fine_tuning_runs_at_scarce_labels_unless_all_labels_are_asked_for():
     from pretrain.core.config import load_config
-    from pretrain.core.protocols import PROTOCOLS
+    from pretrain.core.protocol_registry import PROTOCOLS
 
     finetune_protocol = PROTOCOLS["finetune"]
     default = load_config(None).eval
@@ -142,7 +142,7 @@ def test_every_scratch_seed_at_an_edge_rate_is_flagged(monkeypatch):
     import evaluate.protocols.finetune as protocol
     from evaluate.context import EvalContext
     from pretrain.core.config import Config, EvalConfig
-    from pretrain.core.protocols import PROTOCOLS
+    from pretrain.core.protocol_registry import PROTOCOLS
     from pretrain.core.samples import Samples
 
     def fake_finetune(encoder, *args, lr_encoder=None, **kwargs):

@@ -1,6 +1,6 @@
 from test_linear import blobs
 
-from evaluate.head import HeadSettings, mlp_head_probe
+from evaluate.solvers.mlp_classifier import HeadSettings, mlp_head_probe
 from pretrain.core.samples import Features
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluate.knn import knn_classifier
+from evaluate.solvers.neighbour_vote import knn_classifier
 from pretrain.core.search import cosine_search, knn_predict
 
 

@@ -8,12 +8,12 @@ import time
 
 import torch
 
-from evaluate import label_propagation as lp
 from evaluate.cells import CellStore
 from evaluate.protocols import label_propagation as protocol
+from evaluate.solvers import graph_propagation as lp
 from evaluate.suite import unlabelled_pool
 from pretrain.core.config import EvalConfig
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Samples
 
 ALPHAS = [0.5, 0.9, 0.99, 0.999]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from evaluate.linear import linear_probe
+from evaluate.solvers.logistic_regression import linear_probe
 from pretrain.core.samples import Features
 
 
@@ -41,7 +41,7 @@ def test_l2_is_chosen_on_validation_not_test():
 
 def test_standardise_leaves_dimensions_constant_on_the_labelled_set_unscaled():
     """With few labels a border pixel can be 0 in every labelled image: its scale is 1, not ~1e-6."""
-    from evaluate.linear import standardise
+    from evaluate.solvers.logistic_regression import standardise
 
     train = torch.tensor([[0.0, 1.0], [0.0, 3.0]])
     val = torch.tensor([[0.5, 2.0]])
@@ -56,7 +56,7 @@ def test_standardise_leaves_dimensions_constant_on_the_labelled_set_unscaled():
 def test_mlp_head_is_not_derailed_by_pixels_constant_on_the_labelled_set():
     """The raw-pixel failure: dimensions all 0 on the labelled images but not on test images
     used to be scaled by 1e6; the head's random first layer then drowned the signal."""
-    from evaluate.head import HeadSettings, mlp_head_probe
+    from evaluate.solvers.mlp_classifier import HeadSettings, mlp_head_probe
 
     def with_border(features: Features, border: bool, seed: int) -> Features:
         noise = torch.rand(len(features), 50, generator=torch.Generator().manual_seed(seed)) if border else None
@@ -70,7 +70,7 @@ def test_mlp_head_is_not_derailed_by_pixels_constant_on_the_labelled_set():
 
 
 def test_lbfgs_reports_convergence_and_its_gradient():
-    from evaluate.linear import fit_logistic_regression
+    from evaluate.solvers.logistic_regression import fit_logistic_regression
 
     data = blobs(300, 10, 5, 0, spread=2.0)
     capped = fit_logistic_regression(data.x, data.y, 5, l2=1e-2, max_iter=2)
@@ -112,7 +112,7 @@ def overfitting(seed: int, n: int) -> Features:
 
 
 def test_path_stop_rule():
-    from evaluate.linear import path_stop
+    from evaluate.solvers.logistic_regression import path_stop
 
     accs = [0.2, 0.5, 0.6, 0.6, 0.55, 0.7, 0.4]
     assert path_stop(accs, 0) == 5  # the whole path: the first best
@@ -123,7 +123,7 @@ def test_path_stop_rule():
 
 
 def test_stopped_path_chooses_as_the_full_path_did():
-    from evaluate.linear import path_stop
+    from evaluate.solvers.logistic_regression import path_stop
 
     grid = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
     sets = overfitting(0, 80), overfitting(1, 400), overfitting(2, 400)
@@ -139,7 +139,7 @@ def test_stopped_path_chooses_as_the_full_path_did():
 
 
 def test_preconditioned_fit_reaches_the_plain_fits_minimiser():
-    from evaluate.linear import Preconditioner, fit_logistic_regression, standardise
+    from evaluate.solvers.logistic_regression import Preconditioner, fit_logistic_regression, standardise
 
     data = blobs(400, 20, 5, 0, spread=3.0)
     (x,) = standardise(data.x)
@@ -164,7 +164,7 @@ def test_preconditioned_fit_reaches_the_plain_fits_minimiser():
 
 def test_preconditioner_from_a_few_samples_matches_the_covariance():
     """N < d: built from the N x N Gram matrix, it must still apply (Σ + εI)^p exactly."""
-    from evaluate.linear import Preconditioner
+    from evaluate.solvers.logistic_regression import Preconditioner
 
     x = torch.randn(12, 40, generator=torch.Generator().manual_seed(0))
     cov = x.double().T @ x.double() / 12
@@ -178,7 +178,7 @@ def test_preconditioner_from_a_few_samples_matches_the_covariance():
 
 def test_converged_exactly_when_the_gradient_tolerance_is_met():
     """``converged`` and ``grad_norm`` describe the returned weights, whatever ended the fit."""
-    from evaluate.linear import fit_logistic_regression
+    from evaluate.solvers.logistic_regression import fit_logistic_regression
 
     data = blobs(1000, 20, 5, 0, spread=3.0)
     fits = [
@@ -199,7 +199,7 @@ def test_converged_exactly_when_the_gradient_tolerance_is_met():
 def test_lbfgs_steps_on_after_torch_returns_above_the_tolerance():
     """torch's L-BFGS returns early (here: a step may spend only 4 evaluations, at most 3 iterations,
     as its loss-change test also ends a step); the fit steps again until the gradient meets the tolerance."""
-    from evaluate.linear import ToleranceReached, run_lbfgs
+    from evaluate.solvers.logistic_regression import ToleranceReached, run_lbfgs
 
     scales = torch.logspace(0, 3, 30, dtype=torch.float64)  # an ill-conditioned quadratic 0.5 x^T A x - x^T 1
     x = torch.zeros(30, dtype=torch.float64)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from evaluate.knn import approximate_search_recall
 from evaluate.layers import encode_layers, probe_layers
 from evaluate.outliers import auroc, knn_distance_scores
+from evaluate.solvers.neighbour_vote import approximate_search_recall
 from pretrain.core.encoders import build_encoder
 
 

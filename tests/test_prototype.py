@@ -4,7 +4,7 @@ import torch
 
 from evaluate.protocols.prototype import PrototypeResult, class_means
 from pretrain.core.config import EvalConfig
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Features
 
 

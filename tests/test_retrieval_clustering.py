@@ -5,8 +5,8 @@ import torch
 
 from evaluate import clustering
 from evaluate.clustering import ari, kmeans_clustering, matched_accuracy, nmi
-from evaluate.knn import knn_classifier
 from evaluate.retrieval import neighbour_metrics, retrieval_metrics
+from evaluate.solvers.neighbour_vote import knn_classifier
 
 
 def brute_force_retrieval(bank_x, bank_y, query_x, query_y, ks):

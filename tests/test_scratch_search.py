@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from evaluate.early_stopping import best_score, rung_steps, successive_halving
-from evaluate.finetune import FinetuneRun, FinetuneSettings, budget_and_checks, finetune_lr_search
+from evaluate.solvers.early_stopping import best_score, rung_steps, successive_halving
+from evaluate.solvers.supervised_training import FinetuneRun, FinetuneSettings, budget_and_checks, finetune_lr_search
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.encoders import build_encoder
 

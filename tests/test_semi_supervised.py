@@ -12,14 +12,14 @@ import torch
 from conftest import tiny_config_dict
 from test_protocols import report_of
 
-from evaluate import label_propagation as lp
+from evaluate.contract import supervised_counterparts
 from evaluate.entry import EvaluationSettings, load_run
-from evaluate.knn import knn_classifier
-from evaluate.protocol import supervised_counterparts
 from evaluate.report import render_markdown
+from evaluate.solvers import graph_propagation as lp
+from evaluate.solvers.neighbour_vote import knn_classifier
 from evaluate.suite import counterpart_differences, unlabelled_pool
 from pretrain.core.config import EvalConfig, config_from_dict
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Samples
 from pretrain.engine import run_pretraining
 

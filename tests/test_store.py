@@ -81,7 +81,7 @@ def edited(monkeypatch, path: str) -> None:
 def test_a_renderer_edit_keeps_cells_and_a_solver_edit_misses(tmp_path, monkeypatch):
     calls, protocol = [], Linear()
     CellStore(tmp_path, "cpu", "fp32").get("linear", {"seed": 0}, counting(calls, 0.5), code=protocol)
-    for path, expected in (("evaluate/report.py", [0.5]), ("evaluate/linear.py", [0.5, 0.25])):
+    for path, expected in (("evaluate/report.py", [0.5]), ("evaluate/solvers/logistic_regression.py", [0.5, 0.25])):
         with monkeypatch.context() as m:
             edited(m, path)
             CellStore(tmp_path, "cpu", "fp32").get("linear", {"seed": 0}, counting(calls, 0.25), code=protocol)
@@ -168,7 +168,7 @@ def test_store_command_lists_kinds_and_prunes_stale_entries(tmp_path, monkeypatc
     torn.write_bytes(b"torn")
     assert "| knn | 2 |" in describe(tmp_path, survey(tmp_path), checked=False)
     with monkeypatch.context() as m:
-        edited(m, "evaluate/linear.py")
+        edited(m, "evaluate/solvers/logistic_regression.py")
         assert main(["store", "--store", str(tmp_path), "--prune"]) == 0
     identity.code_identity.cache_clear()
     out = capsys.readouterr().out

@@ -6,9 +6,9 @@ import torch
 import evaluate.protocols.finetune as finetune_protocol
 import evaluate.suite as suite
 from evaluate.context import EvalContext
-from evaluate.protocol import FrozenProtocol, all_protocols
+from evaluate.contract import FrozenProtocol, all_protocols
 from pretrain.core.config import Config, ConfigError, EvalConfig, eval_config_from_dict
-from pretrain.core.protocols import PROTOCOLS
+from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Features
 
 FROZEN = [p for p in all_protocols() if p.frozen]

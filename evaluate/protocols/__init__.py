@@ -1,8 +1,8 @@
 """The evaluation protocols, one module each; importing this package registers them all.
 
 Adding a protocol is one module here (a class under ``@register_protocol("name")``,
-evaluate.protocol) and its test: every module of this package is imported, so nothing
-else names it. The registry (pretrain.core.protocols.PROTOCOLS) imports this package on
+evaluate.contract) and its test: every module of this package is imported, so nothing
+else names it. The registry (pretrain.core.protocol_registry.PROTOCOLS) imports this package on
 its first lookup.
 """
 

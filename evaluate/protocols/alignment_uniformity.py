@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evaluate.context import EvalContext, Measurement
+from evaluate.contract import Protocol
 from evaluate.label_free import alignment, uniformity
-from evaluate.protocol import Protocol
 from evaluate.views import LabelFreeResult, fmt, run_augmentation, view_features
-from pretrain.core.protocols import register_protocol
+from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

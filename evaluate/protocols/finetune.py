@@ -1,5 +1,5 @@
 """``finetune``: the pretrained encoder and a linear head trained together on the labelled
-subset (evaluate.finetune), beside supervised-from-scratch: the same recipe from freshly
+subset (evaluate.solvers.supervised_training), beside supervised-from-scratch: the same recipe from freshly
 initialised weights per seed, its encoder learning rate chosen on validation. The two
 sources it compares, ``encoder`` and ``scratch``, are declared here. A run's cell keeps the
 fine-tuned weights beside the result: self-training's teacher is that run."""
@@ -14,13 +14,13 @@ from tqdm.auto import tqdm
 
 from evaluate.cells import CellStore, digest, module_digest
 from evaluate.context import EvalContext
+from evaluate.contract import Protocol
 from evaluate.features import module_code_digest
-from evaluate.finetune import FinetuneSettings, finetune, finetune_lr_search, lr_at_edge
-from evaluate.protocol import Protocol
 from evaluate.protocols.mlp_head import budget_note
 from evaluate.results import EarlyStoppedResult, Record
+from evaluate.solvers.supervised_training import FinetuneSettings, finetune, finetune_lr_search, lr_at_edge
 from evaluate.suite import feature_digest, labelled_subsets, validation_subset
-from pretrain.core.protocols import register_protocol
+from pretrain.core.protocol_registry import register_protocol
 
 ENCODER, SCRATCH = "encoder", "scratch"
 

@@ -1,14 +1,14 @@
-"""``knn``: weighted cosine kNN over cached features (evaluate.knn, after DINO), the labelled
+"""``knn``: weighted cosine kNN over cached features (evaluate.solvers.neighbour_vote, after DINO), the labelled
 subset as its bank; nothing is chosen."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evaluate.knn import knn_classifier
-from evaluate.protocol import FrozenProtocol
+from evaluate.contract import FrozenProtocol
 from evaluate.results import KnnResult
-from pretrain.core.protocols import register_protocol
+from evaluate.solvers.neighbour_vote import knn_classifier
+from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

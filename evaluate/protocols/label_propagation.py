@@ -1,5 +1,5 @@
 """``label_propagation``: the labelled subset's labels spread over a kNN graph of every
-training image's frozen features, labelled or not (evaluate.label_propagation, after Zhou et
+training image's frozen features, labelled or not (evaluate.solvers.graph_propagation, after Zhou et
 al. 2004 and Iscen et al. 2019); k and α chosen on validation images as scarce as the labels;
 validation and test images predicted inductively from their training neighbours.
 
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from evaluate import label_propagation as lp
 from evaluate.cells import CellStore
-from evaluate.protocol import FrozenProtocol
+from evaluate.contract import FrozenProtocol
 from evaluate.results import DETAIL, ProtocolResult, prediction_scores
+from evaluate.solvers import graph_propagation as lp
 from evaluate.suite import feature_digest
-from pretrain.core.protocols import register_protocol
+from pretrain.core.protocol_registry import register_protocol
 from pretrain.core.samples import Features
 from pretrain.core.search import cosine_search
 

@@ -1,14 +1,14 @@
-"""``linear``: logistic regression on standardised frozen features (evaluate.linear), its L2
+"""``linear``: logistic regression on standardised frozen features (evaluate.solvers.logistic_regression), its L2
 strength chosen on validation images as scarce as the labels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from evaluate.linear import linear_probe
-from evaluate.protocol import FrozenProtocol
+from evaluate.contract import FrozenProtocol
 from evaluate.results import LinearResult
-from pretrain.core.protocols import register_protocol
+from evaluate.solvers.logistic_regression import linear_probe
+from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

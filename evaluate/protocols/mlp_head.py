@@ -1,12 +1,12 @@
-"""``mlp_head``: a small MLP head on frozen features (evaluate.head), its number of steps
+"""``mlp_head``: a small MLP head on frozen features (evaluate.solvers.mlp_classifier), its number of steps
 chosen on validation (early stopping, best weights restored)."""
 
 from __future__ import annotations
 
-from evaluate.head import HeadSettings, mlp_head_probe
-from evaluate.protocol import FrozenProtocol
+from evaluate.contract import FrozenProtocol
 from evaluate.results import EarlyStoppedResult
-from pretrain.core.protocols import register_protocol
+from evaluate.solvers.mlp_classifier import HeadSettings, mlp_head_probe
+from pretrain.core.protocol_registry import register_protocol
 
 
 def budget_note(b) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from evaluate.protocol import FrozenProtocol
+from evaluate.contract import FrozenProtocol
 from evaluate.results import ProtocolResult, prediction_scores
-from pretrain.core.protocols import register_protocol
+from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass(kw_only=True)

@@ -1,5 +1,5 @@
 """``self_training``: a teacher fine-tuned on the labelled subset labels every training image,
-and a student of the same architecture trains on its soft labels (evaluate.self_training;
+and a student of the same architecture trains on its soft labels (evaluate.solvers.distillation;
 SimCLRv2's third stage, Noisy Student's input noise). The teacher is the ``finetune`` protocol's
 own run on that subset and seed, read back with its weights from that protocol's cell (or
 computed into it), never fine-tuned a second time. Sources:
@@ -20,14 +20,14 @@ from tqdm.auto import tqdm
 
 from evaluate.cells import digest, module_digest
 from evaluate.context import EvalContext
+from evaluate.contract import Protocol
 from evaluate.features import module_code_digest
-from evaluate.finetune import restore_classifier
-from evaluate.protocol import Protocol
 from evaluate.protocols.finetune import ENCODER, SCRATCH
 from evaluate.results import EarlyStoppedResult, Record
-from evaluate.self_training import SelfTrainingSettings, self_train, soft_labels
+from evaluate.solvers.distillation import SelfTrainingSettings, self_train, soft_labels
+from evaluate.solvers.supervised_training import restore_classifier
 from evaluate.suite import feature_digest, labelled_subsets, unlabelled_pool
-from pretrain.core.protocols import PROTOCOLS, register_protocol
+from pretrain.core.protocol_registry import PROTOCOLS, register_protocol
 
 
 @dataclass(kw_only=True)

@@ -19,7 +19,12 @@ from typing import Any
 
 import yaml
 
-from pretrain.core.protocols import migrate_moved_keys, parse_protocol_sections, sections_to_dict, settings_types
+from pretrain.core.protocol_registry import (
+    migrate_moved_keys,
+    parse_protocol_sections,
+    sections_to_dict,
+    settings_types,
+)
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
     NOT_A_KEY,
@@ -157,7 +162,7 @@ class EvalConfig:
     store: str = ""
     protocols: list[str] = field(default_factory=list)  # [] = every registered protocol the run can serve
     skip: list[str] = field(default_factory=list)  # protocols left out (e.g. [finetune], the slow one)
-    # each protocol's own settings, eval.<protocol>.* (pretrain.core.protocols); filled by config_from_dict
+    # each protocol's own settings, eval.<protocol>.* (pretrain.core.protocol_registry); filled by config_from_dict
     # (an init field, so dataclasses.replace keeps it; NOT_A_KEY: never a YAML key of its own)
     sections: dict[str, Any] = field(default_factory=dict, repr=False, metadata=NOT_A_KEY)
 

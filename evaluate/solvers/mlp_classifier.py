@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import check_interval, early_stopped_result, step_budget, train_with_early_stopping
-from evaluate.linear import standardise
 from evaluate.results import EarlyStoppedResult
+from evaluate.solvers.early_stopping import check_interval, early_stopped_result, step_budget, train_with_early_stopping
+from evaluate.solvers.logistic_regression import standardise
 from pretrain.core.precision import autocast
 from pretrain.core.samples import Features
 

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from bench.data_bench import data_section
-from bench.label_free import label_free_section
 from bench.make_run import make_run_section
 from bench.paper_fig2 import verdict
 from bench.parts import parts_lines
 from bench.rows import leaderboard_table
 from bench.scales import SCALES
+from bench.score_correlation import label_free_section
 from bench.semi_leaderboard import semi_section
 from bench.speed_report import gpu_section, speed_section
 from bench.sweep import sweep_section

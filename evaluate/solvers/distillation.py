@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import early_stopped_result
-from evaluate.finetune import Classifier, augment, classify, train_classifier
 from evaluate.results import EarlyStoppedResult
+from evaluate.solvers.early_stopping import early_stopped_result
+from evaluate.solvers.supervised_training import Classifier, augment, classify, train_classifier
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import to_unit_float
 from pretrain.core.samples import ImageSet

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evaluate.early_stopping import (
+from evaluate.results import EarlyStoppedResult
+from evaluate.solvers.early_stopping import (
     EarlyStopping,
     EarlyStopResult,
     check_interval,
@@ -26,7 +27,6 @@ from evaluate.early_stopping import (
     step_budget,
     successive_halving,
 )
-from evaluate.results import EarlyStoppedResult
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import extract_crops, to_unit_float
 from pretrain.core.precision import autocast
@@ -196,7 +196,7 @@ def classifier_stopping(
     the settings' rate, head at ``lr_head``) over batches ``batch(index) -> (images (B, C, H, W)
     float, targets)`` drawn from ``rows`` rows, ``loss_fn(logits (B, K) fp32, targets)``
     (default: cross-entropy on classes (B,)), on ``val`` accuracy; ``settings`` gives the
-    budget (FinetuneSettings or evaluate.self_training.SelfTrainingSettings)."""
+    budget (FinetuneSettings or evaluate.solvers.distillation.SelfTrainingSettings)."""
     opt = torch.optim.AdamW(
         [
             {"params": model.encoder.parameters(), "lr": lr_encoder or settings.lr_encoder},
