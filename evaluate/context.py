@@ -1,9 +1,11 @@
-"""What an evaluation offers its protocols (evaluate.contract), and a label-free result's row."""
+"""The one object an evaluation hands down: what it offers its protocols (evaluate.contract)
+and what its outputs read; and a label-free result's row."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,7 +16,7 @@ from evaluate.results import Result
 from pretrain.core.config import Config
 from pretrain.core.data import Splits
 from pretrain.core.samples import Features
-from pretrain.core.tasks import FeatureSource
+from pretrain.core.tasks import FeatureSource, task_keys
 
 NEEDS = ("features", "labels", "images", "encoder")  # what a protocol may need; an evaluation offers some
 
@@ -30,9 +32,11 @@ class Measurement:
 
 @dataclass
 class EvalContext:
-    """What one evaluation offers its protocols. ``features[source][split]`` are cached
-    Features (labels -1 on unlabelled data); ``variants[source][seed]`` replace them for
-    sources drawn anew per seed (random init); ``available`` lists what of ``NEEDS`` it has."""
+    """One evaluation: what it offers its protocols and what its outputs read. ``features[source][split]``
+    are cached Features (labels -1 on unlabelled data); ``variants[source][seed]`` replace them for
+    sources drawn anew per seed (random init); ``available`` lists what of ``NEEDS`` it has;
+    ``encoder`` is the run's encoder where the evaluation serves it to protocols (None: the
+    baselines alone), ``run_encoder`` the run's encoder always (diagnostics, plots)."""
 
     cfg: Config
     splits: Splits
@@ -48,6 +52,15 @@ class EvalContext:
     scratch: Callable[[int], nn.Module] | None = None  # seed -> a freshly initialised encoder (None: no scratch)
     scorers: list[tuple[str, Callable]] = field(default_factory=list)  # [(task key, images -> {name: (N,)})]
     memo: dict = field(default_factory=dict)  # work shared by protocols within this evaluation (evaluate.views)
+    run_dir: Path | None = None  # the run evaluated
+    out_dir: Path | None = None  # where its report, plots and logs go: the run directory, or evals/... with overrides
+    run_encoder: nn.Module | None = None  # the run's encoder, with which its tasks were loaded
+    tasks: nn.ModuleList | None = None  # the run's tasks with trained weights, in config order
+    predictions: dict[tuple, torch.Tensor] = field(default_factory=dict)  # Record.key -> test predictions (Q,)
+
+    @property
+    def task_keys(self) -> list[str]:
+        return task_keys([t.name for t in self.cfg.tasks])
 
     def settings(self, protocol: str) -> Any:
         return self.cfg.eval.settings(protocol)

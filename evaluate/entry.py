@@ -25,7 +25,6 @@ from evaluate.report import write_report
 from evaluate.report_types import CellStats, LayerRow, Report
 from evaluate.run import (
     LABELLED_FOLDER_HINT,
-    Evaluation,
     evaluation_dir,
     feature_splits,
     outliers,
@@ -36,7 +35,6 @@ from evaluate.run import (
 )
 from evaluate.store import open_store
 from evaluate.suite import counterpart_differences, paired_differences, summarise
-from pretrain.core.saved_encoder import load_encoder_spec
 
 
 @dataclass
@@ -54,20 +52,18 @@ class EvaluationSettings:
     cells: bool = True  # keep and reuse finished cells in eval.store (False: compute everything, e.g. to time it)
 
 
-def load_run(run_dir: Path, settings: EvaluationSettings) -> Evaluation:
+def load_run(run_dir: Path, settings: EvaluationSettings) -> EvalContext:
     """The run loaded, every selected source's features extracted (or read from the cache)."""
-    cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, settings.baselines, settings.overrides)
+    loaded = prepare_evaluation(run_dir, settings.baselines, settings.overrides)
+    cfg, splits, device, encoder = loaded.cfg, loaded.splits, loaded.device, loaded.encoder
     store = open_store(cfg.eval.store) if settings.cells else None  # an unwritable store fails before any work
-    out_dir = Path(settings.out_dir or evaluation_dir(run_dir, settings.overrides, settings.baselines))
-    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, tasks)
+    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, loaded.tasks)
     if not settings.run_sources:
         sources = [s for s in sources if s.name in cfg.eval.baselines]
     elif not settings.other_readings:
         sources = [s for s in sources if s.name not in ("encoder_code", "encoder_pooled")]
-    cells = CellStore(store or run_dir / "cells", device, cfg.eval.precision, enabled=store is not None)
     features = {s.name: source_features(run_dir, s, splits, feature_splits(splits), store) for s in sources}
-    run = Evaluation(run_dir, out_dir, cfg, splits, features, {}, device, encoder, tasks, cells)
-    run.context = EvalContext(
+    run = EvalContext(
         cfg=cfg,
         splits=splits,
         features=features,
@@ -76,13 +72,17 @@ def load_run(run_dir: Path, settings: EvaluationSettings) -> Evaluation:
         available=frozenset({"features", "images", "encoder", *(["labels"] if splits.labelled else [])}),
         base_seed=cfg.train.seed,
         first_seed=settings.first_seed,
-        cells=cells,
+        cells=CellStore(store or run_dir / "cells", device, cfg.eval.precision, enabled=store is not None),
         encoder=encoder if settings.run_sources else None,
-        scratch=lambda s: random_encoder(load_encoder_spec(run_dir), s, cfg.eval.memory_format),
-        scorers=task_scorers(run) if settings.run_sources else [],
+        scratch=lambda s: random_encoder(loaded.spec, s, cfg.eval.memory_format),
+        run_dir=run_dir,
+        out_dir=Path(settings.out_dir or evaluation_dir(run_dir, settings.overrides, settings.baselines)),
+        run_encoder=encoder,
+        tasks=loaded.tasks,
     )
+    run.scorers = task_scorers(run) if settings.run_sources else []
     if splits.labelled:
-        run.context.variants = seeded_variants(run_dir, cfg, splits, device, list(features), store)
+        run.variants = seeded_variants(run_dir, cfg, splits, device, list(features), store)
     return run
 
 
@@ -102,7 +102,7 @@ def run_protocols(ctx: EvalContext, protocols: list) -> tuple[list, list]:
     return records, measurements
 
 
-def labelled_sections(run: Evaluation, records: list, settings: EvaluationSettings) -> dict:
+def labelled_sections(run: EvalContext, records: list, settings: EvaluationSettings) -> dict:
     """The report's fields that need labels: the grid's summary and differences, the all-label
     metrics, the layer probe and the outliers (the last three where ``settings.diagnostics``)."""
     cfg, splits, cells = run.cfg, run.splits, run.cells
@@ -115,12 +115,12 @@ def labelled_sections(run: Evaluation, records: list, settings: EvaluationSettin
     if settings.diagnostics:
         print("all-label metrics, layer probe, outliers ...", flush=True)
         metrics = {n: all_label_metrics(p, cfg, splits.num_classes, cells) for n, p in run.features.items()}
-        layers = [LayerRow(**row) for row in layer_probe(run.encoder, splits, cfg, run.device, cells)]
-        out |= {"all_labels": metrics, "layers": layers, "outliers": outliers(run, run.context.sources)}
+        layers = [LayerRow(**row) for row in layer_probe(run.run_encoder, splits, cfg, run.device, cells)]
+        out |= {"all_labels": metrics, "layers": layers, "outliers": outliers(run, run.sources)}
     return out
 
 
-def unavailable_notes(run: Evaluation, left_out: list[str]) -> list[str]:
+def unavailable_notes(run: EvalContext, left_out: list[str]) -> list[str]:
     notes = [f"{note}: not served by this evaluation" for note in left_out]
     if not run.splits.labelled:
         notes.append(
@@ -137,8 +137,8 @@ def evaluate_run(run_dir: Path, settings: EvaluationSettings | None = None) -> R
     run = load_run(run_dir, settings)
     feature_seconds = time.perf_counter() - started
     what = f"the run {run_dir}" + ("" if run.splits.labelled else " (unlabelled images)")
-    protocols, left_out = selected_protocols(run.cfg.eval, run.context.available, what)
-    records, measurements = run_protocols(run.context, protocols)
+    protocols, left_out = selected_protocols(run.cfg.eval, run.available, what)
+    records, measurements = run_protocols(run, protocols)
     run.predictions = {r.key: r.result.test_predictions for r in records}
     labelled = labelled_sections(run, records, settings) if run.splits.labelled else {}
     c = run.cells
@@ -147,7 +147,7 @@ def evaluate_run(run_dir: Path, settings: EvaluationSettings | None = None) -> R
         labelled=run.splits.labelled,
         records=records,
         label_free=measurements,
-        sources={s.name: s.description for s in run.context.sources},
+        sources={s.name: s.description for s in run.sources},
         unavailable=unavailable_notes(run, left_out),
         tasks=" + ".join(t.name for t in run.cfg.tasks),
         **labelled,
@@ -166,7 +166,7 @@ def evaluate_run(run_dir: Path, settings: EvaluationSettings | None = None) -> R
     return report
 
 
-def write_outputs(report: Report, run: Evaluation) -> None:
+def write_outputs(report: Report, run: EvalContext) -> None:
     """report.md, report.json, results.csv, plots/ and tb/eval into the evaluation's directory."""
     report.plots = write_plots(report, run)
     if report.labelled:

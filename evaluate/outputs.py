@@ -11,10 +11,10 @@ import torch
 
 from evaluate import plots
 from evaluate.cells import digest
+from evaluate.context import EvalContext
 from evaluate.contract import all_protocols
 from evaluate.report_types import Report
 from evaluate.results import Record, table_columns
-from evaluate.run import Evaluation
 from pretrain.core.checkpoint import atomic_write
 from pretrain.core.images import to_unit_float
 from pretrain.core.samples import Features
@@ -62,11 +62,11 @@ def shown_images(splits) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decoder_views(run: Evaluation, shown: int = 16, walked: int = 256):
+def decoder_views(run: EvalContext, shown: int = 16, walked: int = 256):
     """[(task key, decode(codes) -> images, codes to walk around, reconstructions of the first
     ``shown`` test images)] for every task that decodes (``SSLTask.decode``); the codes are
     those its decoder reads for the first ``walked`` test images (``SSLTask.decoder_codes``)."""
-    device, encoder, images = run.device, run.encoder.to(run.device), shown_images(run.splits)[:walked]
+    device, encoder, images = run.device, run.run_encoder.to(run.device), shown_images(run.splits)[:walked]
     views = []
     for key, task in zip(run.task_keys, run.tasks.to(device)):
         codes = task.decoder_codes(encoder, images, device)
@@ -81,7 +81,7 @@ def decoder_views(run: Evaluation, shown: int = 16, walked: int = 256):
 
 
 @torch.no_grad()
-def write_plots(report: Report, run: Evaluation) -> list[str]:
+def write_plots(report: Report, run: EvalContext) -> list[str]:
     """Every figure of the evaluation into RUN/plots/; -> their paths relative to the run directory."""
     out = run.out_dir / "plots"
     made = labelled_plots(report, run, out) if report.labelled else []
@@ -89,11 +89,11 @@ def write_plots(report: Report, run: Evaluation) -> list[str]:
     for protocol in all_protocols():
         measured = report.measurements(protocol.name)
         if measured:
-            made += protocol.plot(measured, run.context, out)
+            made += protocol.plot(measured, run, out)
     return [str(p.relative_to(run.out_dir)) for p in made]
 
 
-def labelled_plots(report: Report, run: Evaluation, out: Path) -> list[Path]:
+def labelled_plots(report: Report, run: EvalContext, out: Path) -> list[Path]:
     """Label efficiency, the 2-D map of the test features and the best protocol's confusion matrix."""
     cfg, splits, features = run.cfg, run.splits, run.features
     full = int(torch.bincount(splits.train.y).max())
@@ -112,7 +112,7 @@ def labelled_plots(report: Report, run: Evaluation, out: Path) -> list[Path]:
     return made
 
 
-def decoder_plots(run: Evaluation, out: Path) -> list[Path]:
+def decoder_plots(run: EvalContext, out: Path) -> list[Path]:
     """Reconstructions and a latent walk of every task that decodes, on the first images
     (test images of a labelled run, validation images of an unlabelled one)."""
     made, splits = [], run.splits
@@ -126,7 +126,7 @@ def decoder_plots(run: Evaluation, out: Path) -> list[Path]:
     return made
 
 
-def log_tensorboard(report: Report, run: Evaluation) -> None:
+def log_tensorboard(report: Report, run: EvalContext) -> None:
     """Scalars and hparams of the evaluation, and the embedding projector on test images."""
     from torch.utils.tensorboard import SummaryWriter
 

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from evaluate.baselines import feature_sources, random_init_variants
-from evaluate.cells import CellStore
 from evaluate.context import EvalContext
 from evaluate.diagnostics import outlier_detection
 from evaluate.features import source_features
@@ -35,28 +34,22 @@ from pretrain.core.saved_encoder import (
     load_encoder_spec,
     load_task_heads,
 )
-from pretrain.core.tasks import FeatureSource, task_keys
+from pretrain.core.tasks import FeatureSource
 
 
-@dataclass
-class Evaluation:
-    """What an evaluation holds besides its JSON report: tensors for plots and exports."""
+@dataclass(frozen=True)
+class LoadedRun:
+    """A finished pretraining run loaded for evaluation. ``cfg`` is a copy of the run's config
+    with ``eval.precision`` and ``eval.memory_format`` resolved for this machine (the loaded
+    config itself is never changed); ``spec`` is its encoder.json, read once."""
 
     run_dir: Path
-    out_dir: Path  # where its report, plots and logs go: the run directory, or evals/... with overrides
     cfg: Config
+    spec: EncoderSpec
     splits: Splits
-    features: dict[str, dict[str, Features]]  # source -> split -> Features
-    predictions: dict[tuple, torch.Tensor]  # Record.key -> test predictions (Q,)
+    encoder: Encoder
+    tasks: nn.ModuleList
     device: torch.device
-    encoder: Encoder  # the run's encoder, with which its tasks were loaded
-    tasks: nn.ModuleList  # the run's tasks with trained weights, in config order
-    cells: CellStore  # the finished work of this evaluation (evaluate.cells), reused by a rerun
-    context: EvalContext | None = None  # what its protocols were given (label-free plots read it)
-
-    @property
-    def task_keys(self) -> list[str]:
-        return task_keys([t.name for t in self.cfg.tasks])
 
 
 def default_device() -> torch.device:
@@ -151,35 +144,37 @@ def evaluation_dir(run_dir: Path, overrides: list[str], baselines: list[str] | N
     return run_dir / "evals" / f"{slug}-{hashlib.sha256(' '.join(settings).encode()).hexdigest()[:6]}"
 
 
-def prepare_evaluation(
-    run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()
-) -> tuple[Config, Splits, Encoder, nn.ModuleList, torch.device]:
-    """The run's config (eval.precision and eval.memory_format resolved for this machine),
-    its evaluation splits (labelled or not) and its encoder and tasks, loaded."""
+def prepare_evaluation(run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()) -> LoadedRun:
+    """The run's config (eval.precision and eval.memory_format resolved for this machine, and
+    ``baselines`` in place of eval.baselines where given), its evaluation splits (labelled or
+    not) and its encoder and tasks, loaded."""
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir, overrides)
+    loaded = load_run_config(run_dir, overrides)
     assert_pretraining_finished(run_dir)
-    if baselines is not None:
-        cfg.eval.baselines = baselines
     spec = load_encoder_spec(run_dir)
-    splits = load_evaluation_splits(cfg, evaluation_data(cfg, spec))
+    splits = load_evaluation_splits(loaded, evaluation_data(loaded, spec))
     if splits.labelled:
-        check_label_budgets(splits, cfg.eval.labels_per_class)
-    device, e = default_device(), cfg.eval
-    e.precision = resolve_precision(e.precision, device, "eval.precision")
-    e.memory_format = resolve_memory_format(e.memory_format, channels_last_faster(spec.name), "eval.memory_format")
+        check_label_budgets(splits, loaded.eval.labels_per_class)
+    device, e = default_device(), loaded.eval
+    resolved = dataclasses.replace(
+        e,
+        precision=resolve_precision(e.precision, device, "eval.precision"),
+        memory_format=resolve_memory_format(e.memory_format, channels_last_faster(spec.name), "eval.memory_format"),
+        baselines=list(e.baselines if baselines is None else baselines),
+    )
+    cfg = dataclasses.replace(loaded, eval=resolved)
     encoder, tasks = load_task_heads(run_dir, cfg)
-    if e.memory_format == "channels_last":
+    if resolved.memory_format == "channels_last":
         encoder = encoder.to(memory_format=torch.channels_last)
-    return cfg, splits, encoder, tasks, device
+    return LoadedRun(run_dir, cfg, spec, splits, encoder, tasks, device)
 
 
 def encoder_features(run_dir: Path, overrides: list[str] = ()) -> dict[str, Features]:
     """{split: Features} of the run's headline representation, from the feature cache where it
     is there (what ``--export-features`` writes; no protocol runs)."""
-    cfg, splits, encoder, tasks, device = prepare_evaluation(run_dir, [], overrides)
-    source = feature_sources(Path(run_dir), cfg, splits, [], device, encoder, tasks)[0]
-    return source_features(Path(run_dir), source, splits, feature_splits(splits))
+    run = prepare_evaluation(run_dir, [], overrides)
+    source = feature_sources(run.run_dir, run.cfg, run.splits, [], run.device, run.encoder, run.tasks)[0]
+    return source_features(run.run_dir, source, run.splits, feature_splits(run.splits))
 
 
 def feature_splits(splits: Splits) -> tuple[str, ...]:
@@ -187,23 +182,23 @@ def feature_splits(splits: Splits) -> tuple[str, ...]:
     return ("train", "val", "test") if splits.test is not None else ("train", "val")
 
 
-def task_scorers(run: Evaluation) -> list[tuple[str, object]]:
+def task_scorers(run: EvalContext) -> list[tuple[str, object]]:
     """[(task key, images -> {score name: (N,)})]: every per-image score the run's tasks offer."""
-    device, encoder = run.device, run.encoder.to(run.device)
+    device, encoder = run.device, run.run_encoder.to(run.device)
     return [
         (key, lambda images, task=task: task.anomaly_scores(encoder, images, device))
         for key, task in zip(run.task_keys, run.tasks)
     ]
 
 
-def outliers(run: Evaluation, sources: list[FeatureSource]) -> dict:
+def outliers(run: EvalContext, sources: list[FeatureSource]) -> dict:
     """AUROC of held-out classes (evaluate.diagnostics.outlier_detection), from the run's cells."""
     weights = file_digest(run.run_dir / TASK_WEIGHTS)
     scorers = task_scorers(run)
     return outlier_detection(run.run_dir, run.cfg, run.splits, run.features, sources, scorers, weights, run.cells)
 
 
-def report_header(run: Evaluation, overrides: list[str]) -> dict:
+def report_header(run: EvalContext, overrides: list[str]) -> dict:
     """What was evaluated, how, on what: the report's fields before its results."""
     cfg, splits = run.cfg, run.splits
     data = cfg.eval.data or cfg.data

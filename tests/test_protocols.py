@@ -53,7 +53,7 @@ def test_every_protocol_runs_renders_and_round_trips(tiny_run, name):
     assert protocol.name == name and (
         protocol.settings_type is None or dataclasses.is_dataclass(protocol.settings_type)
     )
-    out = protocol.evaluate(tiny_run.context)
+    out = protocol.evaluate(tiny_run)
     assert out and all(isinstance(row.result, protocol.result_type) for row in out)
     assert all(row.protocol == name for row in out)
     records, measurements = ([], out) if protocol.label_free else (out, [])
@@ -90,7 +90,7 @@ def test_label_free_scores_on_tiny_sets_are_flagged_never_nan(tiny_run):
     assert one.rankme is None and one.flags() and one.scores() == {}
     few = measure_rank(torch.randn(3, 8, dtype=torch.float64))
     assert 1 <= few.rankme <= 3 and "fewer images than dimensions" in few.flags()[0]
-    ctx = dataclasses.replace(tiny_run.context, memo={})
+    ctx = dataclasses.replace(tiny_run, memo={})
     ctx.cfg = dataclasses.replace(tiny_run.cfg, eval=dataclasses.replace(tiny_run.cfg.eval))
     ctx.cfg.eval.sections = {**tiny_run.cfg.eval.sections}
     for name in ("alignment_uniformity", "view_retrieval"):

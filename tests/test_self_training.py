@@ -51,10 +51,10 @@ def test_a_stored_fine_tuned_model_predicts_as_the_one_trained(tmp_path):
 def test_self_training_fine_tunes_each_teacher_once(tiny_run, tmp_path, monkeypatch):
     """finetune, then self_training on the same subsets: every teacher is a finetune (or scratch)
     cell already there, so self-training only labels the unlabelled images and trains students."""
-    store, cfg = CellStore(tmp_path, "cpu", "fp32"), copy.deepcopy(tiny_run.context.cfg)
+    store, cfg = CellStore(tmp_path, "cpu", "fp32"), copy.deepcopy(tiny_run.cfg)
     for protocol in ("finetune", "self_training"):  # 2 labels per class, 2 seeds, scratch rates [3e-4, 1e-3]
         cfg.eval.settings(protocol).labels_per_class = [2]
-    ctx = dataclasses.replace(tiny_run.context, cfg=cfg, cells=store)
+    ctx = dataclasses.replace(tiny_run, cfg=cfg, cells=store)
     started, start = [], FinetuneRun.__init__
 
     def counted(self, *args, **kwargs):

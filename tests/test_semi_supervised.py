@@ -151,7 +151,7 @@ def with_test_labels(ctx, labels: torch.Tensor):
 
 
 def test_self_training_never_reads_the_test_labels(tiny_run):
-    ctx = tiny_run.context
+    ctx = tiny_run
     true = PROTOCOLS["self_training"].evaluate(with_test_labels(ctx, ctx.splits.test.y))
     shuffled = ctx.splits.test.y[torch.randperm(len(ctx.splits.test.y), generator=torch.Generator().manual_seed(0))]
     blind = PROTOCOLS["self_training"].evaluate(with_test_labels(ctx, shuffled))
@@ -169,7 +169,7 @@ def test_self_training_never_reads_the_test_labels(tiny_run):
 
 
 def test_semi_supervised_minus_supervised_is_reported_per_source(tiny_run):
-    ctx = tiny_run.context
+    ctx = tiny_run
     records = [r for name in ("knn", "label_propagation") for r in PROTOCOLS[name].evaluate(ctx)]
     assert {r.labels_per_class for r in records if r.protocol == "label_propagation"} == {2}  # never with all labels
     rows = counterpart_differences(records, ctx.splits.test.y, supervised_counterparts(), 50)
