@@ -1,13 +1,18 @@
+import dataclasses
 import importlib
+import pkgutil
 import sys
 
 import pytest
+import yaml
 
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DATASETS
 from pretrain.core.encoders import BACKBONES
+from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.registry import Registry
 from pretrain.core.tasks import TASKS
+from pretrain.core.typed_yaml import parse_dataclass
 from ssl_tasks.decoders import DECODERS
 
 
@@ -41,9 +46,40 @@ def test_plugins_are_imported_on_first_lookup(tmp_path, monkeypatch):
     assert widgets.names() == ["round"]  # imported once: a second import would raise "already registered"
 
 
+PLUGIN_REGISTRIES = {"task": TASKS, "dataset": DATASETS, "encoder": BACKBONES, "protocol": PROTOCOLS}
+
+
 @pytest.mark.parametrize(
-    "registry, name", [(TASKS, "autoencoder"), (DECODERS, "mirror"), (BACKBONES, "paper_conv"), (DATASETS, "synthetic")]
+    "registry, name",
+    [
+        (TASKS, "autoencoder"),
+        (DECODERS, "mirror"),
+        (BACKBONES, "paper_conv"),
+        (DATASETS, "synthetic"),
+        (PROTOCOLS, "knn"),
+    ],
 )
 def test_builtin_registries_refuse_duplicates(registry, name):
     with pytest.raises(ValueError, match="already registered"):
         registry.register(name)(object())
+
+
+def plugin_config(kind: str, entry) -> type | None:
+    """The settings dataclass a plugin owns (a task's Config, a protocol's settings_type), or None."""
+    return getattr(entry, "Config", None) if kind == "task" else getattr(entry, "settings_type", None)
+
+
+@pytest.mark.parametrize("kind", PLUGIN_REGISTRIES)
+def test_every_plugin_is_found_by_being_there_and_its_settings_round_trip_through_yaml(kind):
+    registry = PLUGIN_REGISTRIES[kind]
+    package = importlib.import_module(registry.plugins)
+    modules = {m.name for m in pkgutil.iter_modules(package.__path__)}
+    registered_from = {getattr(registry[name], "__module__", "").rsplit(".", 1)[-1] for name in registry}
+    assert registered_from <= modules and len(registry) >= 4  # every entry comes from a module of the package
+    for name in registry:
+        settings = plugin_config(kind, registry[name])
+        if settings is None:
+            continue
+        defaults = settings(**({"name": name} if kind == "task" else {}))
+        text = yaml.safe_dump(dataclasses.asdict(defaults))
+        assert parse_dataclass(settings, yaml.safe_load(text), f"{kind}.{name}") == defaults

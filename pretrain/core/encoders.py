@@ -4,7 +4,8 @@ Every encoder is an ``Encoder``: it normalises its input with the dataset's mean
 (stored with the weights, so exported encoders are self-contained), runs a backbone to a
 feature vector, and projects it to the code size m, the bottleneck all tasks share.
 
-Backbones come from a small local registry (``@register_backbone``) or, for any other
+Backbones come from a small local registry (``@register_backbone``, one module each in
+``pretrain/core/backbones/``, imported on the registry's first lookup) or, for any other
 name, from timm: ``timm.create_model(name, num_classes=0, in_chans=C[, img_size=S])``; the
 image size goes to models that take one (ViTs, MLP-Mixers). Every encoder is tried on one
 blank image when built, so a size it cannot take is a ConfigError naming both.
@@ -22,7 +23,6 @@ from torch import nn
 from pretrain.core.images import to_unit_float
 from pretrain.core.precision import autocast, resolve_precision
 from pretrain.core.registry import Registry
-from pretrain.core.small_resnet import small_resnet
 from pretrain.core.typed_yaml import ConfigError
 
 
@@ -45,7 +45,7 @@ class EncoderSpec:
 
 
 # name -> fn(spec) -> (module mapping images to (B, d) features, d)
-BACKBONES = Registry("encoder")
+BACKBONES = Registry("encoder", plugins="pretrain.core.backbones")
 register_backbone = BACKBONES.register
 # Backbones that train and extract faster in channels-last memory (train/eval.memory_format=auto), measured by
 # `python -m bench --sections speed` (BENCHMARKS.md, section 4): resnet_small gains on every machine measured;
@@ -55,45 +55,6 @@ CHANNELS_LAST_BACKBONES = ("paper_conv", "resnet_small")
 
 def channels_last_faster(name: str) -> bool:
     return name in CHANNELS_LAST_BACKBONES
-
-
-@register_backbone("paper_conv")
-def paper_conv(spec: EncoderSpec) -> tuple[nn.Module, int]:
-    """The MNIST encoder of Schuster & Krogh (Entropy 2021), appendix Table 1:
-    conv 4x4/2 -> 64, ReLU, conv 4x4/2 -> 128, ReLU, flatten; the Encoder's projection is
-    the linear representation layer (linear output, as the paper's section 3.1 says)."""
-    side = spec.image_size // 4
-    body = nn.Sequential(
-        nn.Conv2d(spec.in_chans, 64, 4, 2, 1),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(64, 128, 4, 2, 1),
-        nn.ReLU(inplace=True),
-        nn.Flatten(),
-    )
-    return body, 128 * side * side
-
-
-@register_backbone("resnet_small")
-def resnet_small(spec: EncoderSpec) -> tuple[nn.Module, int]:
-    """A ResNet for small images (pretrain.core.small_resnet): ``encoder.width`` and
-    ``encoder.blocks`` per stage, global average pooling; takes any input size."""
-    try:
-        return small_resnet(spec.in_chans, spec.width, list(spec.blocks))
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-
-
-@register_backbone("mlp")
-def mlp(spec: EncoderSpec) -> tuple[nn.Module, int]:
-    """A one-hidden-layer MLP (512 units): a quick, small baseline architecture."""
-    n = spec.in_chans * spec.image_size**2
-    return nn.Sequential(nn.Flatten(), nn.Linear(n, 512), nn.ReLU(inplace=True)), 512
-
-
-@register_backbone("linear")
-def linear(spec: EncoderSpec) -> tuple[nn.Module, int]:
-    """No hidden layer: with the projection, an affine map of the pixels (the PCA setting)."""
-    return nn.Flatten(), spec.in_chans * spec.image_size**2
 
 
 def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:

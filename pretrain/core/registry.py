@@ -1,14 +1,18 @@
 """A name -> object registry filled by a decorator; registering a name twice raises.
 
-A registry whose entries are plugins living above the core (pretext tasks in ``ssl_tasks``)
-or beside it (datasets in ``pretrain.core.datasets``) names the package that holds them;
-the first lookup imports that package by name, which registers everything in it. The core
+A registry whose entries are plugins living above the core (pretext tasks in ``ssl_tasks``,
+protocols in ``evaluate.protocols``) or beside it (datasets in ``pretrain.core.datasets``,
+backbones in ``pretrain.core.backbones``) names the package that holds them; the first lookup
+imports that package by name, and the package's ``__init__`` imports every module in it
+(``import_plugins``), which registers everything there: the four registries find their
+plugins the same way, and importing any one plugin module first still loads its package whole. The core
 therefore never imports its plugins with an import statement, and no cycle can form.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -43,7 +47,8 @@ class Registry:
         del self._entries[name]
 
     def load_plugins(self) -> None:
-        """Import the plugin package once (a no-op for registries without one)."""
+        """Import the plugin package once (a no-op for registries without one); the package
+        imports every module in it (``import_plugins``)."""
         if self._plugins_loaded:
             return
         self._plugins_loaded = True  # set first: the package's modules register while it imports
@@ -78,3 +83,10 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.names())
+
+
+def import_plugins(package: str, path: list[str]) -> None:
+    """Import every module of ``package`` (its ``__init__`` calls this with ``__name__`` and
+    ``__path__``): a plugin is found by being there, never by being listed."""
+    for module in pkgutil.iter_modules(path):
+        importlib.import_module(f"{package}.{module.name}")

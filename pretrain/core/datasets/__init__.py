@@ -1,13 +1,7 @@
-"""The built-in datasets, one module each; importing this package registers them all
-(``pretrain.core.data.DATASETS`` does so on its first lookup). A new dataset is a module
-here with one ``@register_dataset("name")`` function, listed below."""
+"""The built-in datasets, one module each; ``pretrain.core.data.DATASETS`` imports every
+module here on its first lookup. A new dataset is a module here with one
+``@register_dataset("name")`` function: nothing else names it."""
 
-from pretrain.core.datasets import (  # noqa: F401
-    cifar,
-    fashion_mnist,
-    image_folder,
-    mnist_idx,
-    stl10,
-    svhn,
-    synthetic,
-)
+from pretrain.core.registry import import_plugins
+
+import_plugins(__name__, __path__)

@@ -1,4 +1,4 @@
-"""ResNets for small images: a 3x3 stride-1 stem and no max-pool (the CIFAR ResNets of He et
+"""``resnet_small``: ResNets for small images: a 3x3 stride-1 stem and no max-pool (the CIFAR ResNets of He et
 al. 2016, sec. 4.2, which SimCLR (Chen et al. 2020, appendix B.9) also uses), basic blocks,
 and global average pooling, so the network takes any input size: crops go in at their own.
 
@@ -8,6 +8,9 @@ and global average pooling, so the network takes any input size: crops go in at 
 from __future__ import annotations
 
 from torch import nn
+
+from pretrain.core.encoders import EncoderSpec, register_backbone
+from pretrain.core.typed_yaml import ConfigError
 
 
 class BasicBlock(nn.Module):
@@ -52,3 +55,13 @@ def small_resnet(in_chans: int, width: int, blocks: list[int]) -> tuple[nn.Seque
     backbone.probe_names = [f"stage{i + 1}" for i in range(len(blocks))]  # what the layer probe reads
     backbone.any_size = True  # global pooling: any input size
     return backbone, channels
+
+
+@register_backbone("resnet_small")
+def resnet_small(spec: EncoderSpec) -> tuple[nn.Module, int]:
+    """A ResNet for small images (``small_resnet`` above): ``encoder.width`` and
+    ``encoder.blocks`` per stage, global average pooling; takes any input size."""
+    try:
+        return small_resnet(spec.in_chans, spec.width, list(spec.blocks))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
