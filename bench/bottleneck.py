@@ -12,7 +12,7 @@ from bench.scales import Scale
 from evaluate.baselines import encoder_source
 from evaluate.features import source_features
 from evaluate.run import default_device, load_splits_checked
-from pretrain.core.config import load_run_config
+from evaluate.settings import load_run_config
 from pretrain.core.saved_encoder import load_task_heads
 
 DECODERS = ("mirror", "linear")

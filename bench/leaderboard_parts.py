@@ -21,7 +21,7 @@ from bench.parts import MergeError, check_known, merged_result, parts_with, stor
 from bench.rows import grid_protocols
 from bench.scales import Scale
 from bench.verdicts import PER_ARCHITECTURE
-from pretrain.core.protocol_registry import PROTOCOLS
+from evaluate.protocol_registry import PROTOCOLS
 
 # the settings a merged part must share with the stored section: (data key, Scale field)
 SHARED_SETTINGS = (

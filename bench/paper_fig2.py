@@ -16,7 +16,8 @@ from bench.probes import knn_and_linear
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
 from evaluate.run import default_device
-from pretrain.core.config import Config, load_run_config
+from evaluate.settings import load_run_config
+from pretrain.core.config import Config
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import to_unit_float

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
+from evaluate.protocol_registry import PROTOCOLS
+from evaluate.settings import EvalConfig
 from evaluate.suite import frozen_grid
-from pretrain.core.config import EvalConfig
-from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Features
 
 

@@ -4,9 +4,9 @@ evaluate's SummaryRow, the grid protocols they hold in the registry's order, and
 from __future__ import annotations
 
 from evaluate.contract import protocol_rank
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import budget_name, mean_std, minutes, pct
 from evaluate.report_types import SummaryRow, from_plain
-from pretrain.core.protocol_registry import PROTOCOLS
 
 REFERENCE_TITLES = {"raw_pixels": "raw pixels", "pca": "PCA", "random_init": "random init", "scratch": "scratch"}
 

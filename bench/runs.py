@@ -19,6 +19,7 @@ import torch
 
 from bench.scales import Scale
 from evaluate.identity import cpu_model
+from evaluate.settings import EvaluatedConfig, typed_config
 from pretrain.core.config import Config, load_config
 from pretrain.core.precision import resolve_precision
 from pretrain.core.provenance import git_commit, package_versions
@@ -27,9 +28,11 @@ from pretrain.engine import run_pretraining
 PRETRAIN_TIME = "bench_pretrain_seconds.json"
 
 
-def bench_config(base: str, name: str, scale: Scale, root: Path, overrides: list[str] = ()) -> Config:
-    """``base`` YAML + the scale's dataset overrides + ``overrides``, run in ``root/name``, no kNN monitor."""
-    return load_config(base, [*scale.data, f"name={name}", f"run_dir={root / name}", "monitor.every=0", *overrides])
+def bench_config(base: str, name: str, scale: Scale, root: Path, overrides: list[str] = ()) -> EvaluatedConfig:
+    """``base`` YAML + the scale's dataset overrides + ``overrides``, run in ``root/name``, no kNN
+    monitor; its ``eval`` section typed (bench reads it)."""
+    overrides = [*scale.data, f"name={name}", f"run_dir={root / name}", "monitor.every=0", *overrides]
+    return typed_config(load_config(base, overrides))
 
 
 def epochs_override(scale: Scale) -> list[str]:

@@ -19,8 +19,8 @@ from bench.rows import grid_protocols, leaderboard_table
 from bench.scales import Scale
 from bench.targets import SEMI_TARGETS, target_line
 from bench.verdicts import baseline_table, cell, paired_cell, paired_difference, reference_row, seeds_per_run
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import budget_name, signed
-from pretrain.core.protocol_registry import PROTOCOLS
 
 
 def semi_scale(scale: Scale) -> Scale:

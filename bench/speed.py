@@ -30,8 +30,8 @@ from evaluate.baselines import encoder_source
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.features import source_features
 from evaluate.run import default_device, load_splits_checked
+from evaluate.settings import load_run_config
 from evaluate.solvers.logistic_regression import linear_probe
-from pretrain.core.config import load_run_config
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import to_unit_float
 from pretrain.core.saved_encoder import load_encoder

@@ -22,7 +22,7 @@ from evaluate.baselines import encoder_source
 from evaluate.features import source_features
 from evaluate.report import minutes, pct
 from evaluate.run import default_device, load_splits_checked
-from pretrain.core.config import load_run_config
+from evaluate.settings import load_run_config
 
 # config -> settings tried (dotted overrides); every grid starts from the shipped config, which
 # carries the choice of the last sweep (the settings it beat are listed as the alternatives)

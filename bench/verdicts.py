@@ -8,10 +8,10 @@ import statistics
 
 from bench.rows import REFERENCE_TITLES, grid_protocols, summary_of
 from evaluate.baselines import BASELINES
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import budget_name, pct, signed
 from evaluate.report_types import SummaryRow
 from evaluate.uncertainty import t_interval, verdict
-from pretrain.core.protocol_registry import PROTOCOLS
 
 
 def baseline_columns(data: dict) -> list[tuple[str, str, str]]:

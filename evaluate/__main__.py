@@ -5,6 +5,7 @@
     python -m evaluate --run runs/ae_fmnist --export-features exported/
     python -m evaluate compare runs/ae_fmnist runs/dae_fmnist [--out comparisons/]
     python -m evaluate store [--prune]
+    python -m evaluate schema      # rewrite the eval.* schema pretraining configs are checked against
 
 Features are extracted once (the encoder's cached in runs/NAME/features/, the baselines' in
 the machine-wide store) and every finished grid cell is kept in that store (eval.store,
@@ -27,6 +28,7 @@ from evaluate.outputs import export_features
 from evaluate.report import render_markdown
 from evaluate.report_types import ReportVersionError
 from evaluate.run import encoder_features, evaluation_dir
+from evaluate.settings import write_schema
 from evaluate.store import describe, megabytes, prune, store_path, survey
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DataError
@@ -82,8 +84,21 @@ def store_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def schema_command(args: argparse.Namespace) -> int:
+    print(f"wrote {write_schema()}: the eval.* keys, types, defaults and choices pretraining checks")
+    return 0
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["schema"]:
+        parser = argparse.ArgumentParser(
+            prog="python -m evaluate schema",
+            description="rewrite pretrain/core/eval_schema.json from the evaluation settings and every protocol's",
+        )
+        args = parser.parse_args(argv[1:])
+        args.command = schema_command
+        return args
     if argv[:1] == ["store"]:
         return store_parser().parse_args(argv[1:])
     if argv[:1] == ["compare"]:

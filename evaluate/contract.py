@@ -1,7 +1,7 @@
 """What an evaluation protocol is, and what an evaluation offers it.
 
 A protocol is one module in ``evaluate/protocols/``: a class registered with
-``@register_protocol("name")`` (pretrain.core.protocol_registry) that owns its settings dataclass
+``@register_protocol("name")`` (evaluate.protocol_registry) that owns its settings dataclass
 (``eval.<name>.*``), its result dataclass (with its own warning flags), what it needs from
 the run, the sources it compares and its line in the report. Two kinds:
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from evaluate.baselines import BASELINES
 from evaluate.context import NEEDS, EvalContext, Measurement
+from evaluate.protocol_registry import PROTOCOLS, check_protocol_names
 from evaluate.results import ProtocolResult, Record, Result
 from evaluate.suite import frozen_grid
 from pretrain.core.config import ConfigError
-from pretrain.core.protocol_registry import PROTOCOLS, check_protocol_names
 from pretrain.core.samples import Features
 
 

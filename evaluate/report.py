@@ -7,8 +7,8 @@ from pathlib import Path
 from evaluate.contract import all_protocols, protocol_rank, reference_sources
 from evaluate.report_diagnostics import budget_name, diagnostic_lines, pct
 from evaluate.report_types import CellStats, Difference, Report, SummaryRow
+from evaluate.settings import EvalConfig, eval_config_from_dict
 from pretrain.core.checkpoint import atomic_write
-from pretrain.core.config import EvalConfig, eval_config_from_dict
 
 
 def minutes(seconds: float) -> str:

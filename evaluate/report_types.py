@@ -17,8 +17,8 @@ from typing import Any
 
 from evaluate.cells import KindStats
 from evaluate.context import Measurement
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.results import RESULT_TYPES, Record
-from pretrain.core.protocol_registry import PROTOCOLS
 
 REPORT_VERSION = 2  # 1: the untyped dict of issue 19 and before (no "version" key)
 

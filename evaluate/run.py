@@ -19,9 +19,10 @@ from evaluate.baselines import feature_sources, random_init_variants
 from evaluate.context import EvalContext
 from evaluate.diagnostics import outlier_detection
 from evaluate.features import source_features
+from evaluate.settings import load_run_config
 from pretrain.core.arrays import in_memory, is_tensor_array
 from pretrain.core.checkpoint import file_digest
-from pretrain.core.config import Config, DataConfig, config_hash, config_to_dict, load_run_config
+from pretrain.core.config import Config, DataConfig, config_hash, config_to_dict
 from pretrain.core.data import DataError, Splits, load_splits
 from pretrain.core.encoders import Encoder, EncoderSpec, channels_last_faster
 from pretrain.core.precision import resolve_memory_format, resolve_precision

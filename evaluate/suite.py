@@ -22,8 +22,9 @@ from evaluate.baselines import BASELINES
 from evaluate.cells import CellStore, digest
 from evaluate.report_types import Difference, SummaryRow
 from evaluate.results import Record
+from evaluate.settings import VAL_PER_CLASS_MODES, EvalConfig
 from evaluate.uncertainty import accuracy_interval, paired_difference
-from pretrain.core.config import VAL_PER_CLASS_MODES, ConfigError, EvalConfig
+from pretrain.core.config import ConfigError
 from pretrain.core.samples import Features, Samples, balanced_subset
 
 MIN_VAL_PER_CLASS = 5

@@ -20,8 +20,8 @@ from pathlib import Path
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report import budget_name, difference_cell
 from evaluate.run import load_splits_checked
+from evaluate.settings import load_run_config
 from evaluate.suite import paired_differences, summarise
-from pretrain.core.config import load_run_config
 
 BUDGETS = "[1,10,100,0]"
 OVERRIDES = [

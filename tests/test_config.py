@@ -101,7 +101,8 @@ def test_val_per_class_is_checked_when_the_config_loads():
 
 def test_a_run_saved_with_retired_eval_keys_stays_evaluable(tmp_path, capsys):
     """Runs pretrained before the step caps became epoch budgets hold eval.mlp_head.max_steps."""
-    from pretrain.core.config import load_run_config, save_config
+    from evaluate.settings import load_run_config
+    from pretrain.core.config import save_config
 
     save_config(load_config(None), tmp_path / "config.yaml", {})
     text = (tmp_path / "config.yaml").read_text()
@@ -112,7 +113,8 @@ def test_a_run_saved_with_retired_eval_keys_stays_evaluable(tmp_path, capsys):
 
 def test_a_run_saved_before_protocols_owned_their_settings_keeps_them(tmp_path, capsys):
     """eval.knn_k, eval.linear_l2, eval.head and eval.finetune.enabled of older runs land where they live now."""
-    from pretrain.core.config import load_run_config, save_config
+    from evaluate.settings import load_run_config
+    from pretrain.core.config import save_config
 
     save_config(load_config(None), tmp_path / "config.yaml", {})
     data = yaml.safe_load((tmp_path / "config.yaml").read_text())
@@ -127,12 +129,15 @@ def test_a_run_saved_before_protocols_owned_their_settings_keeps_them(tmp_path, 
 
 
 def test_protocol_settings_are_typed_overridable_and_saved_where_they_are_read(tmp_path):
+    from evaluate.settings import typed_config
     from pretrain.core.config import config_to_dict
 
-    cfg = load_config(None, ["eval.knn.k=5", "eval.finetune.labels_per_class=[10]"])
+    plain = load_config(None, ["eval.knn.k=5", "eval.finetune.labels_per_class=[10]"])
+    cfg = typed_config(plain)
     assert cfg.eval.settings("knn").k == 5 and cfg.eval.settings("finetune").labels_per_class == [10]
     saved = config_to_dict(cfg)["eval"]
     assert saved["knn"]["k"] == 5 and "sections" not in saved
+    assert saved == config_to_dict(plain)["eval"]  # what pretraining records is what evaluation writes back
     with pytest.raises(ConfigError, match=r"eval\.knn\.kk"):
         load_config(None, ["eval.knn.kk=5"])
     with pytest.raises(ConfigError, match=r"eval\.knn\.k"):

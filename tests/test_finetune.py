@@ -119,8 +119,12 @@ def test_a_rate_dropped_by_successive_halving_trains_no_further(monkeypatch):
 
 
 def test_fine_tuning_runs_at_scarce_labels_unless_all_labels_are_asked_for():
-    from pretrain.core.config import load_config
-    from pretrain.core.protocol_registry import PROTOCOLS
+    from evaluate.protocol_registry import PROTOCOLS
+    from evaluate.settings import typed_config
+    from pretrain.core.config import load_config as load_plain
+
+    def load_config(*args):
+        return typed_config(load_plain(*args))
 
     finetune_protocol = PROTOCOLS["finetune"]
     default = load_config(None).eval
@@ -141,8 +145,8 @@ def test_every_scratch_seed_at_an_edge_rate_is_flagged(monkeypatch):
     """The rate is searched on a budget's first seed; later seeds train at it, and are flagged too."""
     import evaluate.protocols.finetune as protocol
     from evaluate.context import EvalContext
-    from pretrain.core.config import Config, EvalConfig
-    from pretrain.core.protocol_registry import PROTOCOLS
+    from evaluate.protocol_registry import PROTOCOLS
+    from evaluate.settings import EvalConfig, EvaluatedConfig
     from pretrain.core.samples import Samples
 
     def fake_finetune(encoder, *args, lr_encoder=None, **kwargs):
@@ -160,7 +164,7 @@ def test_every_scratch_seed_at_an_edge_rate_is_flagged(monkeypatch):
     splits = type("S", (), {"train": labelled(40), "val": labelled(40, 40), "test": labelled(8), "num_classes": 4})()
     for searched, flagged in ((3e-3, [True] * 3), (1e-3, [False] * 3)):
         monkeypatch.setattr(protocol, "finetune_lr_search", partial(fake_search, chosen=searched))
-        cfg = Config(eval=EvalConfig(labels_per_class=[2], seeds=3))
+        cfg = EvaluatedConfig(eval=EvalConfig(labels_per_class=[2], seeds=3))
         ctx = EvalContext(cfg, splits, {}, [], "cpu", frozenset(), base_seed=5)
         ctx.scratch = lambda seed: f"random{seed}"
         records = PROTOCOLS["finetune"].evaluate(ctx)

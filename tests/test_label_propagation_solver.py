@@ -9,11 +9,11 @@ import time
 import torch
 
 from evaluate.cells import CellStore
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.protocols import label_propagation as protocol
+from evaluate.settings import EvalConfig
 from evaluate.solvers import graph_propagation as lp
 from evaluate.suite import unlabelled_pool
-from pretrain.core.config import EvalConfig
-from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.samples import Samples
 
 ALPHAS = [0.5, 0.9, 0.99, 0.999]

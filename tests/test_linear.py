@@ -97,7 +97,7 @@ def test_linear_probe_flags_a_choice_at_the_grid_edge_and_records_convergence():
 
 
 def test_default_l2_grid_is_wide():
-    from pretrain.core.config import EvalConfig
+    from evaluate.settings import EvalConfig
 
     grid = EvalConfig().settings("linear").l2
     assert min(grid) <= 1e-6 and max(grid) >= 10 and len(grid) >= 8

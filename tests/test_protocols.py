@@ -11,12 +11,13 @@ from conftest import tiny_config_dict
 
 from evaluate.contract import all_protocols, selected_protocols
 from evaluate.entry import EvaluationSettings, load_run
+from evaluate.protocol_registry import PROTOCOLS, register_protocol
 from evaluate.protocols.rankme import measure_rank
 from evaluate.report import render_markdown
 from evaluate.report_types import Report, ReportVersionError
+from evaluate.settings import EvalConfig
 from evaluate.suite import summarise
-from pretrain.core.config import ConfigError, EvalConfig, config_from_dict, config_to_dict
-from pretrain.core.protocol_registry import PROTOCOLS, register_protocol
+from pretrain.core.config import ConfigError, config_from_dict, config_to_dict
 from pretrain.engine import run_pretraining
 
 PROTOCOL_NAMES = [p.name for p in all_protocols()]

@@ -2,9 +2,9 @@
 
 import torch
 
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.protocols.prototype import PrototypeResult, class_means
-from pretrain.core.config import EvalConfig
-from pretrain.core.protocol_registry import PROTOCOLS
+from evaluate.settings import EvalConfig
 from pretrain.core.samples import Features
 
 

@@ -6,10 +6,10 @@ import sys
 import pytest
 import yaml
 
+from evaluate.protocol_registry import PROTOCOLS
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DATASETS
 from pretrain.core.encoders import BACKBONES
-from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.core.registry import Registry
 from pretrain.core.tasks import TASKS
 from pretrain.core.typed_yaml import parse_dataclass

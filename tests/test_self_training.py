@@ -12,6 +12,7 @@ from conftest import tiny_config_dict
 
 from evaluate.cells import CellStore
 from evaluate.entry import EvaluationSettings, load_run
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.solvers.supervised_training import (
     FinetuneRun,
     FinetuneSettings,
@@ -23,7 +24,6 @@ from pretrain.core.config import config_from_dict
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.encoders import build_encoder
 from pretrain.core.images import to_unit_float
-from pretrain.core.protocol_registry import PROTOCOLS
 from pretrain.engine import run_pretraining
 
 

@@ -14,12 +14,13 @@ from test_protocols import report_of
 
 from evaluate.contract import supervised_counterparts
 from evaluate.entry import EvaluationSettings, load_run
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import render_markdown
+from evaluate.settings import EvalConfig
 from evaluate.solvers import graph_propagation as lp
 from evaluate.solvers.neighbour_vote import knn_classifier
 from evaluate.suite import counterpart_differences, unlabelled_pool
-from pretrain.core.config import EvalConfig, config_from_dict
-from pretrain.core.protocol_registry import PROTOCOLS
+from pretrain.core.config import config_from_dict
 from pretrain.core.samples import Samples
 from pretrain.engine import run_pretraining
 

@@ -7,8 +7,9 @@ import evaluate.protocols.finetune as finetune_protocol
 import evaluate.suite as suite
 from evaluate.context import EvalContext
 from evaluate.contract import FrozenProtocol, all_protocols
-from pretrain.core.config import Config, ConfigError, EvalConfig, eval_config_from_dict
-from pretrain.core.protocol_registry import PROTOCOLS
+from evaluate.protocol_registry import PROTOCOLS
+from evaluate.settings import EvalConfig, EvaluatedConfig, eval_config_from_dict
+from pretrain.core.config import ConfigError
 from pretrain.core.samples import Features
 
 FROZEN = [p for p in all_protocols() if p.frozen]
@@ -97,7 +98,7 @@ def test_scratch_starts_from_fresh_weights_each_seed_and_searches_its_rate_once_
     splits = type(
         "S", (), {"train": labelled(40, 4), "val": labelled(40, 4, offset=40), "test": None, "num_classes": 4}
     )()
-    cfg = Config(eval=EvalConfig(labels_per_class=[2, 0], seeds=2))
+    cfg = EvaluatedConfig(eval=EvalConfig(labels_per_class=[2, 0], seeds=2))
     cfg.eval.settings("finetune").labels_per_class = [2, 0]  # all labels too (not fine-tuned by default)
     ctx = EvalContext(cfg, splits, {}, [], "cpu", frozenset(), base_seed=5, encoder="pretrained")
     ctx.scratch = lambda seed: f"random{seed}"

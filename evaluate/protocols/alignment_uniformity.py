@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from evaluate.context import EvalContext, Measurement
 from evaluate.contract import Protocol
 from evaluate.label_free import alignment, uniformity
+from evaluate.protocol_registry import register_protocol
 from evaluate.views import LabelFreeResult, fmt, run_augmentation, view_features
-from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

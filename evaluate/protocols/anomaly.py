@@ -16,9 +16,9 @@ from evaluate import plots
 from evaluate.context import EvalContext, Measurement
 from evaluate.contract import Protocol
 from evaluate.outliers import knn_distance_scores
+from evaluate.protocol_registry import register_protocol
 from evaluate.views import LabelFreeResult, fmt, measured_images
 from pretrain.core.images import to_unit_float
-from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

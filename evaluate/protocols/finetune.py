@@ -16,11 +16,11 @@ from evaluate.cells import CellStore, digest, module_digest
 from evaluate.context import EvalContext
 from evaluate.contract import Protocol
 from evaluate.features import module_code_digest
+from evaluate.protocol_registry import register_protocol
 from evaluate.protocols.mlp_head import budget_note
 from evaluate.results import EarlyStoppedResult, Record
 from evaluate.solvers.supervised_training import FinetuneSettings, finetune, finetune_lr_search, lr_at_edge
 from evaluate.suite import feature_digest, labelled_subsets, validation_subset
-from pretrain.core.protocol_registry import register_protocol
 
 ENCODER, SCRATCH = "encoder", "scratch"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evaluate.contract import FrozenProtocol
+from evaluate.protocol_registry import register_protocol
 from evaluate.results import KnnResult
 from evaluate.solvers.neighbour_vote import knn_classifier
-from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

@@ -18,10 +18,10 @@ import torch
 
 from evaluate.cells import CellStore
 from evaluate.contract import FrozenProtocol
+from evaluate.protocol_registry import register_protocol
 from evaluate.results import DETAIL, ProtocolResult, prediction_scores
 from evaluate.solvers import graph_propagation as lp
 from evaluate.suite import feature_digest
-from pretrain.core.protocol_registry import register_protocol
 from pretrain.core.samples import Features
 from pretrain.core.search import cosine_search
 

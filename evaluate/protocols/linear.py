@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from evaluate.contract import FrozenProtocol
+from evaluate.protocol_registry import register_protocol
 from evaluate.results import LinearResult
 from evaluate.solvers.logistic_regression import linear_probe
-from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass

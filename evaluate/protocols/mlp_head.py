@@ -4,9 +4,9 @@ chosen on validation (early stopping, best weights restored)."""
 from __future__ import annotations
 
 from evaluate.contract import FrozenProtocol
+from evaluate.protocol_registry import register_protocol
 from evaluate.results import EarlyStoppedResult
 from evaluate.solvers.mlp_classifier import HeadSettings, mlp_head_probe
-from pretrain.core.protocol_registry import register_protocol
 
 
 def budget_note(b) -> str:

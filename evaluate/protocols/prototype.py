@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from evaluate.contract import FrozenProtocol
+from evaluate.protocol_registry import register_protocol
 from evaluate.results import ProtocolResult, prediction_scores
-from pretrain.core.protocol_registry import register_protocol
 
 
 @dataclass(kw_only=True)

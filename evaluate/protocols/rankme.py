@@ -17,8 +17,8 @@ from evaluate import plots
 from evaluate.context import EvalContext, Measurement
 from evaluate.contract import Protocol
 from evaluate.label_free import rankme, spectrum
+from evaluate.protocol_registry import register_protocol
 from evaluate.views import LabelFreeResult, fmt
-from pretrain.core.protocol_registry import register_protocol
 
 SPECTRUM_KEPT = 256  # singular values kept in the report (the plot's curve)
 

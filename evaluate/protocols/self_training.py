@@ -22,12 +22,12 @@ from evaluate.cells import digest, module_digest
 from evaluate.context import EvalContext
 from evaluate.contract import Protocol
 from evaluate.features import module_code_digest
+from evaluate.protocol_registry import PROTOCOLS, register_protocol
 from evaluate.protocols.finetune import ENCODER, SCRATCH
 from evaluate.results import EarlyStoppedResult, Record
 from evaluate.solvers.distillation import SelfTrainingSettings, self_train, soft_labels
 from evaluate.solvers.supervised_training import restore_classifier
 from evaluate.suite import feature_digest, labelled_subsets, unlabelled_pool
-from pretrain.core.protocol_registry import PROTOCOLS, register_protocol
 
 
 @dataclass(kw_only=True)

@@ -5,7 +5,9 @@
 Every key is checked against the dataclass it lands in: an unknown key or a value of the
 wrong type raises ConfigError naming the full dotted path (e.g. ``optim.lrr``). Task
 sections are typed too: each entry of ``tasks`` is parsed into the Config dataclass of
-the task its ``name`` selects in the task registry (pretrain.core.tasks).
+the task its ``name`` selects in the task registry (pretrain.core.tasks). The ``eval`` section
+belongs to the evaluation layer: the core checks it against the schema that layer publishes
+and keeps it as a mapping (pretrain.core.eval_section); evaluate.settings types it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,7 @@ from typing import Any
 
 import yaml
 
-from pretrain.core.protocol_registry import (
-    migrate_moved_keys,
-    parse_protocol_sections,
-    sections_to_dict,
-    settings_types,
-)
+from pretrain.core.eval_section import check_eval_section
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
     NOT_A_KEY,
@@ -129,60 +126,6 @@ class MonitorConfig:
     temperature: float = 0.07
 
 
-VAL_PER_CLASS_MODES = ("matched", "full")  # eval.val_per_class
-REPRESENTATIONS = ("code", "pooled")  # eval.representation
-
-
-@dataclass
-class EvalConfig:
-    labels_per_class: list[int] = field(default_factory=lambda: [1, 10, 100, 0])  # the scarce-label grid; 0 = all
-    seeds: int = 3  # labelled subsets (and head/fine-tuning/random-init seeds) per budget; "all" reruns what is random
-    val_per_class: str = "matched"  # matched: max(5, labels per class) validation images per class | full
-    # the headline vector: code (z, the m-number bottleneck) | pooled (h, the pooled backbone features
-    # before the projection, SimCLR's convention); the other is reported beside it where it exists
-    representation: str = "code"
-    knn_ks: list[int] = field(default_factory=lambda: [1, 5, 20, 50])  # kNN accuracy with all labels
-    retrieval_ks: list[int] = field(default_factory=lambda: [1, 5, 10])
-    bootstrap: int = 1000  # resamples of the test images for all-label intervals
-    baselines: list[str] = field(default_factory=lambda: ["raw_pixels", "pca", "random_init"])
-    layer_probe_labels_per_class: int = 100  # per-layer linear probe budget (0 = all labels, -1 = off)
-    clustering_restarts: int = 3
-    outlier_knn_k: int = 20
-    approx_index: str = ""  # "" | ivf | hnsw: also report an approximate index's recall against exact search
-    tsne_points: int = 2000
-    projector_points: int = 1000
-    batch_size: int = 1024
-    precision: str = "auto"  # feature extraction, MLP head, fine-tuning: auto | fp32 | bf16 (as train.precision)
-    memory_format: str = "auto"  # the encoder's memory format for extraction and fine-tuning (as train.memory_format)
-    # another dataset to evaluate on (every data.* key, as eval.data.*); None: the pretraining dataset.
-    # Its images are brought to the encoder's input size and channels.
-    data: DataConfig | None = None
-    # the machine-wide store of finished cells and baseline features, shared by every run and bench:
-    # "" = $SSL_EVAL_STORE, else data/cache/eval; none = off (everything computed anew)
-    store: str = ""
-    protocols: list[str] = field(default_factory=list)  # [] = every registered protocol the run can serve
-    skip: list[str] = field(default_factory=list)  # protocols left out (e.g. [finetune], the slow one)
-    # each protocol's own settings, eval.<protocol>.* (pretrain.core.protocol_registry); filled by config_from_dict
-    # (an init field, so dataclasses.replace keeps it; NOT_A_KEY: never a YAML key of its own)
-    sections: dict[str, Any] = field(default_factory=dict, repr=False, metadata=NOT_A_KEY)
-
-    def settings(self, protocol: str) -> Any:
-        """The typed settings of ``protocol`` (its ``eval.<protocol>`` section)."""
-        if protocol not in self.sections:
-            self.sections.update(parse_protocol_sections({})[1])  # an EvalConfig built in code: the defaults
-        return self.sections[protocol]
-
-    def __post_init__(self):
-        if self.representation not in REPRESENTATIONS:
-            raise ConfigError(
-                f"eval.representation: {self.representation!r} is unknown; choose from {', '.join(REPRESENTATIONS)}"
-            )
-        if self.val_per_class not in VAL_PER_CLASS_MODES:
-            raise ConfigError(
-                f"eval.val_per_class: {self.val_per_class!r} is unknown; choose from {', '.join(VAL_PER_CLASS_MODES)}"
-            )
-
-
 @dataclass
 class Config:
     name: str = "run"
@@ -193,7 +136,9 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    # evaluation's settings (evaluate.settings types them): kept as a mapping, checked against the schema that
+    # layer publishes (pretrain.core.eval_section) with every default filled in
+    eval: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_path(self) -> Path:
@@ -218,35 +163,30 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     return config_from_dict(data)
 
 
-def config_from_dict(data: dict) -> Config:
-    """Typed Config from a plain mapping; task entries are parsed by their own Config classes."""
+def config_from_dict(data: dict, check_eval: bool = True) -> Config:
+    """Typed Config from a plain mapping; task entries are parsed by their own Config classes,
+    the ``eval`` section checked against the evaluation layer's schema (``check_eval=False``:
+    left to that layer, which types it itself)."""
     tasks = data.get("tasks", [dict(t) for t in DEFAULT_TASKS])
-    eval_section, sections = parse_protocol_sections(data.get("eval") or {})
-    cfg = parse_dataclass(Config, {**data, "tasks": [], "eval": eval_section})
-    cfg.eval.sections = sections
+    section = data.get("eval") or {}
+    checked = check_eval_section(section, {"DataConfig": DataConfig}) if check_eval else dict(section)
+    cfg = parse_dataclass(Config, {**data, "tasks": [], "eval": checked})
     if not isinstance(tasks, list) or not tasks:
         raise ConfigError("tasks: expected a non-empty list of task sections")
     cfg.tasks = [parse_task_config(entry, f"tasks.{i}") for i, entry in enumerate(tasks)]
     return cfg
 
 
-def eval_config_from_dict(data: dict, path: str = "eval") -> EvalConfig:
-    """A typed ``eval`` section, the protocols' ``eval.<name>`` sections included."""
-    rest, sections = parse_protocol_sections(data, path)
-    cfg = parse_dataclass(EvalConfig, rest, path)
-    cfg.sections = sections
-    return cfg
-
-
 def config_to_dict(cfg: Any) -> dict:
-    """Plain mappings of a config (or a section), the protocols' settings written where they
-    are read from: ``eval.<protocol>``."""
+    """Plain mappings of a config (or a section); a section typed by a layer above the core
+    (evaluation's ``eval``) writes itself with its ``to_dict``."""
+    if hasattr(cfg, "to_dict"):
+        return cfg.to_dict()
     data = dataclasses.asdict(cfg)
-    evaluation = data.get("eval") if isinstance(cfg, Config) else data if isinstance(cfg, EvalConfig) else None
-    if evaluation is not None:
-        evaluation.pop("sections")
-        source = cfg.eval if isinstance(cfg, Config) else cfg
-        evaluation.update(sections_to_dict(source.sections))
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and hasattr(value, "to_dict"):
+            data[f.name] = value.to_dict()
     return data
 
 
@@ -256,44 +196,6 @@ def save_config(cfg: Config, path: Path, extra: dict | None = None) -> None:
     if extra:
         data["provenance"] = extra
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def current_eval_settings(saved: dict, schema: type | None = None, path: str = "eval") -> dict:
-    """A run's saved ``eval`` section without the keys this version no longer has (say, the
-    step caps that became epoch budgets), each dropped with a notice, and with moved keys
-    placed where they live now: evaluation settings are the evaluator's, and a run
-    pretrained by an older version must stay evaluable."""
-    if schema is None:
-        saved = migrate_moved_keys(saved, path)
-    keys = yaml_keys(schema or EvalConfig)
-    nested = {f.name: f.default_factory for f in dataclasses.fields(schema or EvalConfig) if f.name in keys}
-    nested |= settings_types() if schema is None else {}  # eval.<protocol> sections
-    kept = {}
-    for key, value in saved.items():
-        factory = nested.get(key)
-        if key not in nested:
-            print(f"note: {path}.{key} in the run's config.yaml is no longer a setting; evaluating without it")
-        elif isinstance(factory, type) and dataclasses.is_dataclass(factory) and isinstance(value, dict):
-            kept[key] = current_eval_settings(value, factory, f"{path}.{key}")  # a nested section
-        else:
-            kept[key] = value
-    return kept
-
-
-def load_run_config(run_dir: str | Path, eval_overrides: list[str] = ()) -> Config:
-    """The resolved config a pretraining run wrote into its directory, optionally with
-    ``eval.*`` overrides (what pretraining did cannot be overridden after the fact)."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: is {run_dir} a run directory made by `python -m pretrain`?")
-    data = read_yaml(path.read_text()) or {}
-    data.pop("provenance", None)
-    data["eval"] = current_eval_settings(data.get("eval") or {})
-    for item in eval_overrides:
-        if not item.startswith("eval."):
-            raise ConfigError(f"override {item!r}: only eval.* settings can change after pretraining")
-        apply_override(data, item)
-    return config_from_dict(data)
 
 
 def config_hash(cfg: Config) -> str:

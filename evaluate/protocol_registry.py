@@ -1,10 +1,10 @@
 """The registry of evaluation protocols, and the parsing of their settings sections.
 
-A protocol is a plugin living above the core (``evaluate/protocols/``, one module each);
-the core knows only that each registered protocol may own a settings dataclass,
-``settings_type``, parsed from ``eval.<name>`` (e.g. ``eval.knn.k=10``), so that a run's
-config is checked, key by key, before anything is pretrained. The first lookup imports
-the plugin package by name, as the task registry does with ``ssl_tasks``.
+A protocol is a plugin of this layer (``evaluate/protocols/``, one module each) that may own
+a settings dataclass, ``settings_type``, parsed from ``eval.<name>`` (e.g. ``eval.knn.k=10``;
+evaluate.settings). The core never imports this module: it checks a pretraining config's
+``eval`` section against the schema evaluate.settings publishes. The first lookup imports
+the plugin package by name, as every registry does.
 """
 
 from __future__ import annotations
