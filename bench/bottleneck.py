@@ -35,12 +35,12 @@ def run_bottleneck(scale: Scale, root: Path) -> dict:
                 sweep_overrides(scale, width, decoder),
             )
             seconds = pretrain(cfg)
-            cfg = load_run_config(cfg.run_path, [f"eval.seeds={scale.seeds}"])
+            cfg = load_run_config(cfg.run, [f"eval.seeds={scale.seeds}"])
             splits = load_splits_checked(cfg)
-            encoder, tasks = load_task_heads(cfg.run_path, cfg)
+            encoder, tasks = load_task_heads(cfg.run, cfg)
             test_error = tasks[0].anomaly_scores(encoder, splits.test.x, device)["reconstruction_error"].mean().item()
-            source = encoder_source(cfg.run_path, device, cfg.eval.batch_size)
-            f = source_features(cfg.run_path, source, splits)
+            source = encoder_source(cfg.run, device, cfg.eval.batch_size)
+            f = source_features(cfg.run, source, splits)
             transfer = knn_and_linear(
                 f["train"], f["val"], f["test"], [scale.width_labels, 0], cfg.eval, splits.num_classes, cfg.train.seed
             )

@@ -32,6 +32,7 @@ from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report import differences_table, scarce_label_table
 from evaluate.report_types import Difference, SummaryRow, from_plain, to_plain
 from pretrain.core.data import load_dataset, load_splits
+from pretrain.core.run_folder import Run
 from pretrain.core.samples import ImageSet
 from pretrain.engine import build_loop, make_accelerator, train_loop
 from pretrain.tb import RunLogger
@@ -114,7 +115,7 @@ def feed_rate(folder: Path, storage: str, scale: Scale, root: Path) -> float:
     cfg.train.log_every = cfg.train.image_log_every = 10**9
     accelerator = make_accelerator(cfg)
     with tempfile.TemporaryDirectory() as tmp:
-        parts, _ = build_loop(cfg, accelerator, Path(tmp), load_splits(cfg.data))
+        parts, _ = build_loop(cfg, accelerator, Run.at(tmp), load_splits(cfg.data))
         parts.total_steps = 2 * steps
         parts.logger = RunLogger(Path(tmp), True)
         train_loop(parts, cfg, 0)  # warm-up
@@ -135,7 +136,7 @@ def unseen_class_transfer(scale: Scale, root: Path, folder: Path) -> dict:
                  f"eval.labels_per_class=[{labels}]", f"eval.seeds={scale.seeds}",
                  "eval.protocols=[linear,mlp_head,knn]", *scale.suite_overrides]  # fmt: skip
     settings = EvaluationSettings(overrides, ["raw_pixels", "random_init"], out_dir=root / "unseen_eval")
-    report = evaluate_run(cfg.run_path, settings)
+    report = evaluate_run(cfg.run, settings)
     return {
         "pretrain_seconds": seconds,
         "epochs": cfg.train.epochs,

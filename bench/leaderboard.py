@@ -22,7 +22,7 @@ from evaluate.report_types import to_plain
 from evaluate.run import load_splits_checked
 from evaluate.suite import summarise
 from pretrain.core.config import Config
-from pretrain.core.saved_encoder import load_encoder_spec
+from pretrain.core.run_folder import Run
 
 # (run name, representation label, base config); decoder-only yields two representations.
 ENTRIES = (
@@ -101,9 +101,9 @@ def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
     ]
 
 
-def architecture(run_dir: Path, representation: str) -> str:
+def architecture(run: Run, representation: str) -> str:
     """The name random-init and scratch baselines are shared under: same encoder, same reading."""
-    spec = load_encoder_spec(run_dir)
+    spec = run.spec
     shape = f" w{spec.width} {spec.blocks}" if spec.name == "resnet_small" else ""
     stem = ", small stem" if spec.small_stem else ""
     return f"{spec.name}{shape}{stem}, m = {spec.code_dim}" + (", pooled" if representation == "pooled" else "")
@@ -124,7 +124,7 @@ def evaluated(report) -> dict:
     }
 
 
-def task_records(run_dir: Path, scale: Scale, first_seed: int) -> dict:
+def task_records(run: Run, scale: Scale, first_seed: int) -> dict:
     """The run's own representations (encoder, what its tasks offer, and for the first run the
     reading beside the headline) on the labelled subsets ``first_seed`` ... ``first_seed + seeds - 1``,
     fine-tuning (without scratch) included, through the evaluation's one entry point."""
@@ -139,15 +139,15 @@ def task_records(run_dir: Path, scale: Scale, first_seed: int) -> dict:
         first_seed=first_seed,
         write=False,
     )
-    return evaluated(evaluate_run(run_dir, settings))
+    return evaluated(evaluate_run(run, settings))
 
 
-def baseline_records(run_dir: Path, names: list[str], scale: Scale) -> dict:
+def baseline_records(run: Run, names: list[str], scale: Scale) -> dict:
     """``names`` (random init drawn anew per seed) and supervised-from-scratch with the run's
     encoder architecture, over the labelled subsets of every pretraining seed."""
     overrides = eval_overrides(scale, scale.pretrain_seeds * scale.seeds)
     settings = EvaluationSettings(overrides=overrides, baselines=list(names), run_sources=False, write=False)
-    return evaluated(evaluate_run(run_dir, settings))
+    return evaluated(evaluate_run(run, settings))
 
 
 def mean_metrics(runs: list[dict]) -> dict:
@@ -194,7 +194,7 @@ def summary_rows(records: list, evaluations: list[dict], test_labels: torch.Tens
 
 def baseline_rows(run: Config, names: list[str], scale: Scale, test_labels: torch.Tensor, arch: str) -> list[dict]:
     """Rows of the baselines ``names`` and supervised-from-scratch, evaluated beside ``run``."""
-    done = baseline_records(run.run_path, names, scale)
+    done = baseline_records(run.run, names, scale)
     rows = summary_rows(done["records"], [done], test_labels, run, run=run.name, architecture=arch)
     for row in rows:
         where = f" ({arch})" if row["source"] in PER_ARCHITECTURE else ""
@@ -213,9 +213,9 @@ def entry_rows(
     """Rows of one task (every pretraining seed pooled), followed by the baselines of its
     architecture when it is the first task with that architecture (raw pixels and PCA: the first task)."""
     runs = [(cfg, pretrain(cfg)) for cfg in seed_runs(name, base, scale, root)]
-    evaluated = [task_records(cfg.run_path, scale, p * scale.seeds) for p, (cfg, _) in enumerate(runs)]
+    evaluated = [task_records(cfg.run, scale, p * scale.seeds) for p, (cfg, _) in enumerate(runs)]
     first = runs[0][0]
-    arch = architecture(first.run_path, first.eval.representation)
+    arch = architecture(first.run, first.eval.representation)
     rows = summary_rows(
         [r for e in evaluated for r in e["records"]],
         evaluated,

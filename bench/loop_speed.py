@@ -30,6 +30,7 @@ from pretrain.core.augment import augment
 from pretrain.core.config import Config
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.images import to_unit_float
+from pretrain.core.run_folder import Run
 from pretrain.engine import build_loop, build_model, train_loop
 from pretrain.hardware import compile_model, make_accelerator
 from pretrain.optim import build_optimizers
@@ -122,7 +123,7 @@ def measure_task(cfg: Config, scale: Scale, variants: tuple[str, ...], splits: S
     names = list(dict.fromkeys([*variants, auto.name]))  # auto's bare twin, even where not listed
     with tempfile.TemporaryDirectory() as tmp:
         cfg.train.ckpt_every = 10**9
-        parts, _ = build_loop(cfg, accelerator, Path(tmp), splits)
+        parts, _ = build_loop(cfg, accelerator, Run.at(tmp), splits)
         parts.total_steps, parts.logger = 10**9, RunLogger(Path(tmp), True)
         images = parts.feed.images  # the bench configs fit the device: a tensor there
         flops = training_flops_per_image(build_model(cfg, splits).to(device), images, batch)

@@ -20,8 +20,9 @@ from pathlib import Path
 from bench.scales import Scale
 from evaluate.report import minutes
 from evaluate.report_types import Report, to_plain
-from evaluate.run import evaluation_dir
+from evaluate.run import evaluation_folder
 from pretrain.core.config import load_config
+from pretrain.core.run_folder import Run
 
 DEFAULT_CONFIG = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
 # a second run on the same data with the same encoder shape: every baseline cell (raw pixels, PCA,
@@ -60,9 +61,9 @@ def run_make_run(scale: Scale, root: Path) -> dict:
     pretrain_s = timed([python, "-m", "pretrain", "--config", config, "--resume"], clone)
     evaluate = [python, "-m", "evaluate", "--run", str(run_dir), *eval_overrides]
     evaluate_s = timed(evaluate, clone)
-    first = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    first = Report.from_json(report_file(run_dir, eval_overrides).read_text())
     rerun_s = timed(evaluate, clone)
-    again = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    again = Report.from_json(report_file(run_dir, eval_overrides).read_text())
     second = second_run(scale, clone, eval_overrides)
     return {
         "config": config,
@@ -90,7 +91,7 @@ def second_run(scale: Scale, clone: Path, eval_overrides: tuple[str, ...]) -> di
     python, run_dir = sys.executable, clone / load_config(clone / config, overrides).run_path
     pretrain_s = timed([python, "-m", "pretrain", "--config", config, "--resume", *overrides], clone)
     evaluate_s = timed([python, "-m", "evaluate", "--run", str(run_dir), *eval_overrides], clone)
-    report = Report.from_json((report_dir(run_dir, eval_overrides) / "report.json").read_text())
+    report = Report.from_json(report_file(run_dir, eval_overrides).read_text())
     return {
         "second_config": config,
         "second_pretrain_seconds": pretrain_s,
@@ -99,8 +100,9 @@ def second_run(scale: Scale, clone: Path, eval_overrides: tuple[str, ...]) -> di
     }
 
 
-def report_dir(run_dir: Path, overrides: tuple[str, ...]) -> Path:
-    return evaluation_dir(run_dir, list(overrides), None)
+def report_file(run_dir: Path, overrides: tuple[str, ...]) -> Path:
+    """report.json of the clone's evaluation of ``run_dir`` (a path in the clone) with ``overrides``."""
+    return evaluation_folder(Run.at(run_dir), list(overrides), None).report_json
 
 
 def make_run_section(data: dict, plots: str) -> list[str]:

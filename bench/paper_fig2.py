@@ -21,6 +21,7 @@ from pretrain.core.config import Config
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import to_unit_float
+from pretrain.core.run_folder import Run
 from pretrain.core.samples import Features
 from pretrain.core.saved_encoder import load_task_heads
 from ssl_tasks.decoder_only import DecoderOnly
@@ -45,10 +46,10 @@ def paper_epochs(scale: Scale, size: int) -> float:
     return min(scale.paper_epochs, scale.paper_max_images / size)
 
 
-def features_and_errors(run_dir: Path, cfg: Config, splits: Splits, device) -> tuple[dict[str, Features], dict]:
+def features_and_errors(run: Run, cfg: Config, splits: Splits, device) -> tuple[dict[str, Features], dict]:
     """Train/val/test representations, the train/test per-pixel reconstruction error and, for the
     decoder, its loads alpha_d and alpha_e at this training-set size (paper eqs. 3-4)."""
-    encoder, tasks = load_task_heads(run_dir, cfg)
+    encoder, tasks = load_task_heads(run, cfg)
     task = tasks[0]
     decoder_alone = isinstance(task, DecoderOnly)  # this section is that task's paper: it may name it
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
@@ -85,10 +86,10 @@ def run_paper_fig2(scale: Scale, root: Path) -> dict:
             ]
             cfg = bench_config(base, f"{model}_{size}", scale, root / "paper_fig2", overrides)
             seconds = pretrain(cfg)
-            cfg = load_run_config(cfg.run_path, ["eval.seeds=1"])
+            cfg = load_run_config(cfg.run, ["eval.seeds=1"])
             splits = load_splits(cfg.data)
             splits.val = splits.val.subsample(scale.paper_test_images, cfg.data.split_seed)
-            features, errors = features_and_errors(cfg.run_path, cfg, splits, device)
+            features, errors = features_and_errors(cfg.run, cfg, splits, device)
             transfer = knn_and_linear(
                 features["train"], features["val"], features["test"], [0], cfg.eval, splits.num_classes, cfg.train.seed
             )

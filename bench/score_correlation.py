@@ -51,7 +51,7 @@ def evaluate_entry(name: str, label: str, base: str, scale: Scale, root: Path, b
         f"eval.protocols=[knn,linear,{','.join(LABEL_FREE)}]",
     ]
     settings = EvaluationSettings(overrides, baselines, other_readings=False, diagnostics=False, write=False)
-    report = evaluate_run(cfg.run_path, settings)
+    report = evaluate_run(cfg.run, settings)
     rows = [run_row(report, "encoder", label, "task", wanted)]
     return rows + [run_row(report, b, b, "baseline", wanted) for b in baselines]
 

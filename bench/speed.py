@@ -34,6 +34,7 @@ from evaluate.settings import load_run_config
 from evaluate.solvers.logistic_regression import linear_probe
 from pretrain.core.encoders import encode_images
 from pretrain.core.images import to_unit_float
+from pretrain.core.run_folder import Run
 from pretrain.core.saved_encoder import load_encoder
 from pretrain.core.search import cosine_search
 
@@ -131,16 +132,16 @@ def probe_speed(encoder: nn.Module, splits, features: dict, scale: Scale, device
     }
 
 
-def eval_suite_seconds(run_dir: Path, overrides: tuple[str, ...] = ()) -> dict:
+def eval_suite_seconds(run: Run, overrides: tuple[str, ...] = ()) -> dict:
     """Wall time of the (default) evaluation config's frozen grid and all-label metrics over the
     cached features of the encoder and every baseline, through the evaluation's entry point
     with its cells off (features computed beforehand, by a cheap label-free pass)."""
     fill = EvaluationSettings([*overrides, "eval.protocols=[rankme]"], list(BASELINES), diagnostics=False, write=False)
-    evaluate_run(run_dir, fill)  # the feature cache; not timed
+    evaluate_run(run, fill)  # the feature cache; not timed
     timed = [*overrides, "eval.protocols=[linear,mlp_head,knn]", "eval.layer_probe_labels_per_class=-1"]
     started = time.perf_counter()
-    report = evaluate_run(run_dir, EvaluationSettings(timed, list(BASELINES), write=False, cells=False))
-    cfg = load_run_config(run_dir, list(overrides))
+    report = evaluate_run(run, EvaluationSettings(timed, list(BASELINES), write=False, cells=False))
+    cfg = load_run_config(run, list(overrides))
     return {
         "seconds": time.perf_counter() - started,
         "sources": list(report.sources),
@@ -155,12 +156,12 @@ def run_speed(scale: Scale, root: Path) -> dict:
         ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard", [*epochs_override(scale), "train.seed=0"]
     )
     pretrain(cfg)  # the leaderboard's AE run (already there when section 1 ran)
-    cfg = load_run_config(cfg.run_path)
+    cfg = load_run_config(cfg.run)
     splits = load_splits_checked(cfg)
-    encoder = load_encoder(cfg.run_path).to(device)
+    encoder = load_encoder(cfg.run).to(device)
     images = splits.test.x[: scale.extract_images]
     extract_s = median_seconds(lambda: encode_images(encoder, images, cfg.eval.batch_size, device), 3)
-    features = source_features(cfg.run_path, encoder_source(cfg.run_path, device, cfg.eval.batch_size), splits)
+    features = source_features(cfg.run, encoder_source(cfg.run, device, cfg.eval.batch_size), splits)
     peaks = matmul_peaks(device, roofline_size(scale.roofline_size, device), scale.roofline_seconds)
     rows = loop_speed_per_task(scale, root)
     for row in rows:
@@ -178,7 +179,7 @@ def run_speed(scale: Scale, root: Path) -> dict:
             "batch_size": cfg.eval.batch_size,
         },
         "knn_search": knn_search_speed(features["train"].x, features["test"].x, cfg.eval.settings("knn").k, 5),
-        "eval_suite": eval_suite_seconds(cfg.run_path, scale.suite_overrides),
+        "eval_suite": eval_suite_seconds(cfg.run, scale.suite_overrides),
         "probe": probe_speed(encoder, splits, features, scale, device),
         "device": str(device),
     }

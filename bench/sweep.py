@@ -23,6 +23,7 @@ from evaluate.features import source_features
 from evaluate.report import minutes, pct
 from evaluate.run import default_device, load_splits_checked
 from evaluate.settings import load_run_config
+from pretrain.core.run_folder import Run
 
 # config -> settings tried (dotted overrides); every grid starts from the shipped config, which
 # carries the choice of the last sweep (the settings it beat are listed as the alternatives)
@@ -53,14 +54,14 @@ def halves(val):
     return val.take(order[0::2].sort().values), val.take(order[1::2].sort().values)
 
 
-def score_on_validation(run_dir: Path, budget: int, seeds: int) -> dict:
+def score_on_validation(run: Run, budget: int, seeds: int) -> dict:
     """Validation kNN and linear accuracy of the run's headline representation at ``budget``
     labels per class and with all labels."""
-    cfg = load_run_config(run_dir, [f"eval.seeds={seeds}"])
+    cfg = load_run_config(run, [f"eval.seeds={seeds}"])
     splits = load_splits_checked(cfg)
     device = default_device()
-    source = encoder_source(run_dir, device, cfg.eval.batch_size, representation=cfg.eval.representation)
-    features = source_features(run_dir, source, splits, ("train", "val"))
+    source = encoder_source(run, device, cfg.eval.batch_size, representation=cfg.eval.representation)
+    features = source_features(run, source, splits, ("train", "val"))
     selecting, scoring = halves(features["val"])
     return knn_and_linear(
         features["train"], selecting, scoring, [budget, 0], cfg.eval, splits.num_classes, cfg.train.seed
@@ -83,7 +84,7 @@ def run_sweep(scale: Scale, root: Path, only: tuple[str, ...] = ()) -> dict:
             extra = [*overrides, *scale.sweep_overrides]
             cfg = bench_config(base, name, scale, root / "sweep", extra)
             seconds = pretrain(cfg)
-            scores = score_on_validation(cfg.run_path, scale.width_labels, scale.seeds)
+            scores = score_on_validation(cfg.run, scale.width_labels, scale.seeds)
             rows.append(
                 {
                     "config": base,

@@ -27,16 +27,17 @@ from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.outputs import export_features
 from evaluate.report import render_markdown
 from evaluate.report_types import ReportVersionError
-from evaluate.run import encoder_features, evaluation_dir
+from evaluate.run import encoder_features, evaluation_folder
 from evaluate.settings import write_schema
 from evaluate.store import describe, megabytes, prune, store_path, survey
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DataError
+from pretrain.core.run_folder import Run
 from pretrain.core.saved_encoder import UnfinishedRunError
 
 
 def export_command(args: argparse.Namespace) -> int:
-    paths = export_features(encoder_features(args.run, args.overrides), args.export_features)
+    paths = export_features(encoder_features(Run.at(args.run), args.overrides), args.export_features)
     print(f"exported encoder features: {', '.join(map(str, paths))}")
     return 0
 
@@ -47,7 +48,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     settings = EvaluationSettings(overrides=list(args.overrides), baselines=args.baselines, out_dir=args.out)
     report = evaluate_run(args.run, settings)
     print(render_markdown(report))
-    out_dir = Path(args.out) if args.out else evaluation_dir(args.run, list(args.overrides), args.baselines)
+    out_dir = Path(args.out) if args.out else evaluation_folder(Run.at(args.run), args.overrides, args.baselines).path
     if out_dir != Path(args.run):
         print(f"\nwrote this evaluation to {out_dir} (not over the run's full report, {args.run}/report.md)")
     return 0

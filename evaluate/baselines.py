@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from functools import cache, partial
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -30,7 +29,8 @@ from pretrain.core.encoders import Encoder, EncoderSpec, encode_images
 from pretrain.core.images import to_unit_float
 from pretrain.core.pca import fit_pca, pca_project
 from pretrain.core.precision import resolve_precision
-from pretrain.core.saved_encoder import ENCODER_WEIGHTS, TASK_WEIGHTS, load_encoder, load_encoder_spec
+from pretrain.core.run_folder import Run
+from pretrain.core.saved_encoder import load_encoder
 from pretrain.core.tasks import FeatureSource, task_keys
 
 BASELINES = ("raw_pixels", "pca", "random_init")
@@ -61,7 +61,7 @@ REPRESENTATIONS = {  # eval.representation -> (the module giving it, its descrip
 
 
 def encoder_source(
-    run_dir: Path,
+    run: Run,
     device: torch.device,
     batch_size: int,
     encoder: nn.Module | None = None,
@@ -71,36 +71,36 @@ def encoder_source(
 ) -> FeatureSource:
     """The run's exported encoder (``encoder`` if it is already loaded) as ``representation``
     (code | pooled) computed in ``precision``, keyed on its weight file."""
-    encoder = load_encoder(run_dir) if encoder is None else encoder
+    encoder = load_encoder(run) if encoder is None else encoder
     wrap, description = REPRESENTATIONS[representation]
     module = wrap(encoder)
-    weights = file_digest(run_dir / ENCODER_WEIGHTS)
+    weights = file_digest(run.encoder_weights)
     identity = extraction_identity("encoder", [module], device, precision, weights, f"representation={representation}")
     extract = encoder_extractor(module, device, batch_size, precision)
     return FeatureSource(name, identity, extract, description.format(m=encoder.code_dim, d=encoder.feature_dim))
 
 
-def encoder_sources(run_dir: Path, cfg: Config, device: torch.device, encoder: nn.Module) -> list[FeatureSource]:
+def encoder_sources(run: Run, cfg: Config, device: torch.device, encoder: nn.Module) -> list[FeatureSource]:
     """``encoder`` = the headline representation (eval.representation); the other one beside it
     as ``encoder_code`` / ``encoder_pooled`` where the two differ in kind: the code is always
     there, pooled features where the backbone pools globally or were asked for."""
     e = cfg.eval
     headline = e.representation
     other = "code" if headline == "pooled" else "pooled"
-    sources = [encoder_source(run_dir, device, e.batch_size, encoder, headline, precision=e.precision)]
+    sources = [encoder_source(run, device, e.batch_size, encoder, headline, precision=e.precision)]
     if other == "code" or getattr(encoder, "takes_any_size", False):
-        sources.append(encoder_source(run_dir, device, e.batch_size, encoder, other, f"encoder_{other}", e.precision))
+        sources.append(encoder_source(run, device, e.batch_size, encoder, other, f"encoder_{other}", e.precision))
     return sources
 
 
 def task_sources(
-    run_dir: Path, cfg: Config, encoder: nn.Module, tasks: nn.ModuleList, device: torch.device
+    run: Run, cfg: Config, encoder: nn.Module, tasks: nn.ModuleList, device: torch.device
 ) -> list[FeatureSource]:
     """What the run's tasks offer besides the encoder's code, keyed on the encoder and task
     weights, and on the task's and encoder's code, device and precision too; a name already
     taken (by the encoder, a baseline or another task) gets the task's key appended."""
-    run_dir, sources, taken = Path(run_dir), [], {"encoder", "encoder_code", "encoder_pooled", *BASELINES}
-    weights = [file_digest(run_dir / ENCODER_WEIGHTS), file_digest(run_dir / TASK_WEIGHTS)]
+    sources, taken = [], {"encoder", "encoder_code", "encoder_pooled", *BASELINES}
+    weights = [file_digest(run.encoder_weights), file_digest(run.task_weights)]
     encoder, precision = encoder.to(device), resolve_precision("auto", device, "eval.precision")
     for key, task in zip(task_keys([t.name for t in cfg.tasks]), tasks):
         for source in task.feature_sources(encoder, device):
@@ -165,10 +165,10 @@ def random_init_source(
     return FeatureSource("random_init", identity, extract, description, shared=True)
 
 
-def random_init_variants(run_dir: Path, cfg: Config, device: torch.device) -> list[FeatureSource]:
+def random_init_variants(run: Run, cfg: Config, device: torch.device) -> list[FeatureSource]:
     """One random-init source per evaluation seed (seed ``train.seed + s``), so the baseline's
     spread over seeds includes the luck of its initialisation."""
-    spec = load_encoder_spec(run_dir)
+    spec = run.spec
     e = cfg.eval
     return [
         random_init_source(spec, cfg.train.seed + s, device, e.batch_size, e.representation, e.precision)
@@ -177,13 +177,13 @@ def random_init_variants(run_dir: Path, cfg: Config, device: torch.device) -> li
 
 
 def baseline_sources(
-    names: list[str], run_dir: Path, cfg: Config, splits: Splits, device: torch.device
+    names: list[str], run: Run, cfg: Config, splits: Splits, device: torch.device
 ) -> list[FeatureSource]:
     e = cfg.eval
     builders = {  # one per name in BASELINES
         "raw_pixels": raw_pixels_source,
         "random_init": lambda: random_init_source(
-            load_encoder_spec(run_dir), cfg.train.seed, device, e.batch_size, e.representation, e.precision
+            run.spec, cfg.train.seed, device, e.batch_size, e.representation, e.precision
         ),
         "pca": lambda: pca_source(splits.train.x, cfg.encoder.code_dim),
     }
@@ -194,7 +194,7 @@ def baseline_sources(
 
 
 def feature_sources(
-    run_dir: Path,
+    run: Run,
     cfg: Config,
     splits: Splits,
     baselines: list[str],
@@ -204,7 +204,7 @@ def feature_sources(
 ) -> list[FeatureSource]:
     """The run's encoder first, then what its tasks (loaded with ``encoder``) offer, then the baselines."""
     return [
-        *encoder_sources(run_dir, cfg, device, encoder),
-        *task_sources(run_dir, cfg, encoder, tasks, device),
-        *baseline_sources(baselines, run_dir, cfg, splits, device),
+        *encoder_sources(run, cfg, device, encoder),
+        *task_sources(run, cfg, encoder, tasks, device),
+        *baseline_sources(baselines, run, cfg, splits, device),
     ]

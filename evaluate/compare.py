@@ -13,16 +13,18 @@ from evaluate import plots
 from evaluate.contract import protocol_rank
 from evaluate.report import budget_name, mean_std
 from evaluate.report_types import Report
+from pretrain.core.run_folder import EvaluationFolder
 
 SETTINGS_SHOWN = ("seeds", "val_per_class", "labels_per_class")
 
 
-def load_report(run_dir: Path) -> Report:
-    path = Path(run_dir) / "report.json"
+def load_report(folder: EvaluationFolder) -> Report:
+    """The report of an evaluation's folder (a run, or one of its evals/...)."""
+    path = folder.report_json
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: run `python -m evaluate --run {run_dir}` first, or pass one of its evaluations "
-            f"with overrides ({run_dir}/evals/...)"
+            f"{path} is missing: run `python -m evaluate --run {folder.path}` first, or pass one of its evaluations "
+            f"with overrides ({folder.path}/evals/...)"
         )
     return Report.from_json(path.read_text())
 
@@ -52,7 +54,7 @@ def leaderboard(reports: dict[str, Report]) -> str:
 
 
 def compare_runs(run_dirs: list[Path], out_dir: Path) -> str:
-    reports = {str(Path(d)): load_report(d) for d in run_dirs}
+    reports = {str(Path(d)): load_report(EvaluationFolder(Path(d))) for d in run_dirs}
     table = leaderboard(reports)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "leaderboard.md").write_text(table + "\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,6 +14,7 @@ from evaluate.cells import CellStore
 from evaluate.results import Result
 from pretrain.core.config import Config
 from pretrain.core.data import Splits
+from pretrain.core.run_folder import EvaluationFolder, Run
 from pretrain.core.samples import Features
 from pretrain.core.tasks import FeatureSource, task_keys
 
@@ -52,8 +52,8 @@ class EvalContext:
     scratch: Callable[[int], nn.Module] | None = None  # seed -> a freshly initialised encoder (None: no scratch)
     scorers: list[tuple[str, Callable]] = field(default_factory=list)  # [(task key, images -> {name: (N,)})]
     memo: dict = field(default_factory=dict)  # work shared by protocols within this evaluation (evaluate.views)
-    run_dir: Path | None = None  # the run evaluated
-    out_dir: Path | None = None  # where its report, plots and logs go: the run directory, or evals/... with overrides
+    run_folder: Run | None = None  # the run evaluated
+    outputs: EvaluationFolder | None = None  # where its report, plots and logs go: the run, or RUN/evals/...
     run_encoder: nn.Module | None = None  # the run's encoder, with which its tasks were loaded
     tasks: nn.ModuleList | None = None  # the run's tasks with trained weights, in config order
     predictions: dict[tuple, torch.Tensor] = field(default_factory=dict)  # Record.key -> test predictions (Q,)

@@ -19,6 +19,7 @@ from evaluate.solvers.neighbour_vote import approximate_search_recall
 from evaluate.suite import feature_digest, labelled_subsets, validation_subset
 from pretrain.core.config import Config
 from pretrain.core.data import Splits
+from pretrain.core.run_folder import Run
 from pretrain.core.samples import Features
 from pretrain.core.tasks import FeatureSource
 
@@ -103,7 +104,7 @@ def probe_each_layer(encoder: nn.Module, splits: Splits, cfg: Config, device) ->
 
 
 def outlier_detection(
-    run_dir,
+    run: Run,
     cfg: Config,
     splits: Splits,
     features: dict[str, dict[str, Features]],
@@ -124,7 +125,7 @@ def outlier_detection(
         )
         scores = {}
         for source in sources:
-            extra = source_features(run_dir, source, splits, ("outliers",))["outliers"]
+            extra = source_features(run, source, splits, ("outliers",))["outliers"]
             queries = torch.cat([features[source.name]["test"].x, extra.x])
             bank = features[source.name]["train"].x
             scores[f"knn_distance[{source.name}]"] = knn_distance_scores(bank, queries, cfg.eval.outlier_knn_k)

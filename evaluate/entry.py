@@ -25,7 +25,7 @@ from evaluate.report import write_report
 from evaluate.report_types import CellStats, LayerRow, Report
 from evaluate.run import (
     LABELLED_FOLDER_HINT,
-    evaluation_dir,
+    evaluation_folder,
     feature_splits,
     outliers,
     prepare_evaluation,
@@ -35,6 +35,7 @@ from evaluate.run import (
 )
 from evaluate.store import open_store
 from evaluate.suite import counterpart_differences, paired_differences, summarise
+from pretrain.core.run_folder import EvaluationFolder, Run
 
 
 @dataclass
@@ -52,17 +53,24 @@ class EvaluationSettings:
     cells: bool = True  # keep and reuse finished cells in eval.store (False: compute everything, e.g. to time it)
 
 
-def load_run(run_dir: Path, settings: EvaluationSettings) -> EvalContext:
+def outputs_of(folder: Run, settings: EvaluationSettings) -> EvaluationFolder:
+    """Where this evaluation writes: ``settings.out_dir``, else the run (RUN/evals/<settings> with overrides)."""
+    if settings.out_dir is not None:
+        return EvaluationFolder(Path(settings.out_dir))
+    return evaluation_folder(folder, settings.overrides, settings.baselines)
+
+
+def load_run(folder: Run, settings: EvaluationSettings) -> EvalContext:
     """The run loaded, every selected source's features extracted (or read from the cache)."""
-    loaded = prepare_evaluation(run_dir, settings.baselines, settings.overrides)
+    loaded = prepare_evaluation(folder, settings.baselines, settings.overrides)
     cfg, splits, device, encoder = loaded.cfg, loaded.splits, loaded.device, loaded.encoder
     store = open_store(cfg.eval.store) if settings.cells else None  # an unwritable store fails before any work
-    sources = feature_sources(run_dir, cfg, splits, cfg.eval.baselines, device, encoder, loaded.tasks)
+    sources = feature_sources(folder, cfg, splits, cfg.eval.baselines, device, encoder, loaded.tasks)
     if not settings.run_sources:
         sources = [s for s in sources if s.name in cfg.eval.baselines]
     elif not settings.other_readings:
         sources = [s for s in sources if s.name not in ("encoder_code", "encoder_pooled")]
-    features = {s.name: source_features(run_dir, s, splits, feature_splits(splits), store) for s in sources}
+    features = {s.name: source_features(folder, s, splits, feature_splits(splits), store) for s in sources}
     run = EvalContext(
         cfg=cfg,
         splits=splits,
@@ -72,17 +80,17 @@ def load_run(run_dir: Path, settings: EvaluationSettings) -> EvalContext:
         available=frozenset({"features", "images", "encoder", *(["labels"] if splits.labelled else [])}),
         base_seed=cfg.train.seed,
         first_seed=settings.first_seed,
-        cells=CellStore(store or run_dir / "cells", device, cfg.eval.precision, enabled=store is not None),
+        cells=CellStore(store or folder.cells, device, cfg.eval.precision, enabled=store is not None),
         encoder=encoder if settings.run_sources else None,
         scratch=lambda s: random_encoder(loaded.spec, s, cfg.eval.memory_format),
-        run_dir=run_dir,
-        out_dir=Path(settings.out_dir or evaluation_dir(run_dir, settings.overrides, settings.baselines)),
+        run_folder=folder,
+        outputs=outputs_of(folder, settings),
         run_encoder=encoder,
         tasks=loaded.tasks,
     )
     run.scorers = task_scorers(run) if settings.run_sources else []
     if splits.labelled:
-        run.variants = seeded_variants(run_dir, cfg, splits, device, list(features), store)
+        run.variants = seeded_variants(folder, cfg, splits, device, list(features), store)
     return run
 
 
@@ -130,13 +138,13 @@ def unavailable_notes(run: EvalContext, left_out: list[str]) -> list[str]:
     return notes
 
 
-def evaluate_run(run_dir: Path, settings: EvaluationSettings | None = None) -> Report:
+def evaluate_run(run_dir: Run | str | Path, settings: EvaluationSettings | None = None) -> Report:
     """Evaluate the run in ``run_dir``; -> its typed Report (written out where ``settings.write``)."""
-    settings, run_dir = settings or EvaluationSettings(), Path(run_dir)
+    settings, folder = settings or EvaluationSettings(), Run.at(run_dir)
     started = time.perf_counter()
-    run = load_run(run_dir, settings)
+    run = load_run(folder, settings)
     feature_seconds = time.perf_counter() - started
-    what = f"the run {run_dir}" + ("" if run.splits.labelled else " (unlabelled images)")
+    what = f"the run {folder}" + ("" if run.splits.labelled else " (unlabelled images)")
     protocols, left_out = selected_protocols(run.cfg.eval, run.available, what)
     records, measurements = run_protocols(run, protocols)
     run.predictions = {r.key: r.result.test_predictions for r in records}
@@ -170,6 +178,6 @@ def write_outputs(report: Report, run: EvalContext) -> None:
     """report.md, report.json, results.csv, plots/ and tb/eval into the evaluation's directory."""
     report.plots = write_plots(report, run)
     if report.labelled:
-        write_results_csv(report, run.out_dir / "results.csv")
+        write_results_csv(report, run.outputs.results_csv)
         log_tensorboard(report, run)
-    write_report(run.out_dir, report)
+    write_report(run.outputs, report)

@@ -22,6 +22,7 @@ from evaluate.cells import unusable
 from evaluate.identity import this_machine
 from pretrain.core.checkpoint import atomic_write, file_digest
 from pretrain.core.data import Splits
+from pretrain.core.run_folder import Run
 from pretrain.core.samples import Features, ImageSet
 from pretrain.core.tasks import FeatureSource
 
@@ -106,13 +107,13 @@ SPLITS = ("train", "val", "test")
 
 
 def source_features(
-    run_dir: Path, source: FeatureSource, splits: Splits, parts: tuple[str, ...] = SPLITS, store: Path | None = None
+    run: Run, source: FeatureSource, splits: Splits, parts: tuple[str, ...] = SPLITS, store: Path | None = None
 ) -> dict[str, Features]:
     """{split: Features} of one source, each read from or written to the feature cache: the
     machine-wide ``store`` (its features/ folder, keyed on this machine too) for a source that
     depends on no run (``source.shared``: the baselines), else the run's own features/ folder."""
     images = {"train": splits.train, "val": splits.val, "test": splits.test, "outliers": splits.outliers}
-    cache, identity = Path(run_dir) / "features", source.identity
+    cache, identity = run.features, source.identity
     if store is not None and source.shared:
         cache = Path(store) / "features"
         identity = f"{identity}:{json.dumps(this_machine(), sort_keys=True)}"

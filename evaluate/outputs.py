@@ -83,14 +83,14 @@ def decoder_views(run: EvalContext, shown: int = 16, walked: int = 256):
 @torch.no_grad()
 def write_plots(report: Report, run: EvalContext) -> list[str]:
     """Every figure of the evaluation into RUN/plots/; -> their paths relative to the run directory."""
-    out = run.out_dir / "plots"
+    out = run.outputs.plots
     made = labelled_plots(report, run, out) if report.labelled else []
     made += decoder_plots(run, out)
     for protocol in all_protocols():
         measured = report.measurements(protocol.name)
         if measured:
             made += protocol.plot(measured, run, out)
-    return [str(p.relative_to(run.out_dir)) for p in made]
+    return [str(p.relative_to(run.outputs.path)) for p in made]
 
 
 def labelled_plots(report: Report, run: EvalContext, out: Path) -> list[Path]:
@@ -131,7 +131,7 @@ def log_tensorboard(report: Report, run: EvalContext) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     cfg, splits = run.cfg, run.splits
-    writer = SummaryWriter(str(run.out_dir / "tb" / "eval"))
+    writer = SummaryWriter(str(run.outputs.tb))
     metrics = {}
     for row in report.summary:
         budget = "all" if row.labels_per_class == 0 else f"{row.labels_per_class}pc"

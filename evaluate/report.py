@@ -9,6 +9,7 @@ from evaluate.report_diagnostics import budget_name, diagnostic_lines, pct
 from evaluate.report_types import CellStats, Difference, Report, SummaryRow
 from evaluate.settings import EvalConfig, eval_config_from_dict
 from pretrain.core.checkpoint import atomic_write
+from pretrain.core.run_folder import EvaluationFolder
 
 
 def minutes(seconds: float) -> str:
@@ -263,9 +264,9 @@ def cost_lines(c: CellStats) -> list[str]:
     return lines + [f"- {note}" for note in c.notes]
 
 
-def write_report(run_dir: Path, report: Report) -> str:
-    """Write report.md and report.json into ``run_dir``; return the Markdown."""
+def write_report(folder: EvaluationFolder, report: Report) -> str:
+    """Write report.md and report.json into the evaluation's ``folder``; return the Markdown."""
     text = render_markdown(report)
-    atomic_write(run_dir / "report.md", lambda tmp: Path(tmp).write_text(text))
-    atomic_write(run_dir / "report.json", lambda tmp: Path(tmp).write_text(report.to_json()))
+    atomic_write(folder.report_md, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(folder.report_json, lambda tmp: Path(tmp).write_text(report.to_json()))
     return text

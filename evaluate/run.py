@@ -27,12 +27,11 @@ from pretrain.core.data import DataError, Splits, load_splits
 from pretrain.core.encoders import Encoder, EncoderSpec, channels_last_faster
 from pretrain.core.precision import resolve_memory_format, resolve_precision
 from pretrain.core.provenance import git_commit
+from pretrain.core.run_folder import EvaluationFolder, Run
 from pretrain.core.samples import Features
 from pretrain.core.saved_encoder import (
-    TASK_WEIGHTS,
     assert_pretraining_finished,
     export_info,
-    load_encoder_spec,
     load_task_heads,
 )
 from pretrain.core.tasks import FeatureSource
@@ -44,7 +43,7 @@ class LoadedRun:
     with ``eval.precision`` and ``eval.memory_format`` resolved for this machine (the loaded
     config itself is never changed); ``spec`` is its encoder.json, read once."""
 
-    run_dir: Path
+    folder: Run
     cfg: Config
     spec: EncoderSpec
     splits: Splits
@@ -96,7 +95,7 @@ def load_evaluation_splits(cfg: Config, data: DataConfig | None = None) -> Split
     return splits
 
 
-def load_splits_checked(cfg: Config, data: DataConfig | None = None, run_dir: Path | None = None) -> Splits:
+def load_splits_checked(cfg: Config, data: DataConfig | None = None) -> Splits:
     """The labelled splits a labelled evaluation (bench) uses; unlabelled data is a DataError saying what to do."""
     data = data or cfg.data
     splits = load_evaluation_splits(cfg, data)
@@ -125,34 +124,33 @@ def check_label_budgets(splits: Splits, budgets: list[int]) -> None:
 
 
 def seeded_variants(
-    run_dir: Path, cfg: Config, splits: Splits, device: torch.device, sources: list[str], store: Path | None = None
+    run: Run, cfg: Config, splits: Splits, device: torch.device, sources: list[str], store: Path | None = None
 ) -> dict[str, list[dict[str, Features]]]:
     """{source: [features of seed s]} for the sources drawn anew per seed: the random-init
     encoder, so its spread over seeds includes the luck of its initialisation."""
     if "random_init" not in sources:
         return {}
-    variants = random_init_variants(run_dir, cfg, device)
-    return {"random_init": [source_features(run_dir, s, splits, store=store) for s in variants]}
+    variants = random_init_variants(run, cfg, device)
+    return {"random_init": [source_features(run, s, splits, store=store) for s in variants]}
 
 
-def evaluation_dir(run_dir: Path, overrides: list[str], baselines: list[str] | None) -> Path:
+def evaluation_folder(run: Run, overrides: list[str], baselines: list[str] | None) -> EvaluationFolder:
     """The run directory for its full evaluation; RUN/evals/<settings> for one with ``eval.*``
     overrides or other baselines, so a partial re-evaluation never overwrites the full report."""
     if not overrides and baselines is None:
-        return run_dir
+        return run.evaluation()
     settings = [*sorted(overrides), *([f"baselines={','.join(baselines)}"] if baselines is not None else [])]
     slug = re.sub(r"[^A-Za-z0-9=.,_-]+", "_", "+".join(settings))[:60]
-    return run_dir / "evals" / f"{slug}-{hashlib.sha256(' '.join(settings).encode()).hexdigest()[:6]}"
+    return run.evaluation(f"{slug}-{hashlib.sha256(' '.join(settings).encode()).hexdigest()[:6]}")
 
 
-def prepare_evaluation(run_dir: Path, baselines: list[str] | None = None, overrides: list[str] = ()) -> LoadedRun:
+def prepare_evaluation(run: Run, baselines: list[str] | None = None, overrides: list[str] = ()) -> LoadedRun:
     """The run's config (eval.precision and eval.memory_format resolved for this machine, and
     ``baselines`` in place of eval.baselines where given), its evaluation splits (labelled or
     not) and its encoder and tasks, loaded."""
-    run_dir = Path(run_dir)
-    loaded = load_run_config(run_dir, overrides)
-    assert_pretraining_finished(run_dir)
-    spec = load_encoder_spec(run_dir)
+    loaded = load_run_config(run, overrides)
+    assert_pretraining_finished(run)
+    spec = run.spec
     splits = load_evaluation_splits(loaded, evaluation_data(loaded, spec))
     if splits.labelled:
         check_label_budgets(splits, loaded.eval.labels_per_class)
@@ -164,18 +162,18 @@ def prepare_evaluation(run_dir: Path, baselines: list[str] | None = None, overri
         baselines=list(e.baselines if baselines is None else baselines),
     )
     cfg = dataclasses.replace(loaded, eval=resolved)
-    encoder, tasks = load_task_heads(run_dir, cfg)
+    encoder, tasks = load_task_heads(run, cfg)
     if resolved.memory_format == "channels_last":
         encoder = encoder.to(memory_format=torch.channels_last)
-    return LoadedRun(run_dir, cfg, spec, splits, encoder, tasks, device)
+    return LoadedRun(run, cfg, spec, splits, encoder, tasks, device)
 
 
-def encoder_features(run_dir: Path, overrides: list[str] = ()) -> dict[str, Features]:
+def encoder_features(run: Run, overrides: list[str] = ()) -> dict[str, Features]:
     """{split: Features} of the run's headline representation, from the feature cache where it
     is there (what ``--export-features`` writes; no protocol runs)."""
-    run = prepare_evaluation(run_dir, [], overrides)
-    source = feature_sources(run.run_dir, run.cfg, run.splits, [], run.device, run.encoder, run.tasks)[0]
-    return source_features(run.run_dir, source, run.splits, feature_splits(run.splits))
+    loaded = prepare_evaluation(run, [], overrides)
+    source = feature_sources(run, loaded.cfg, loaded.splits, [], loaded.device, loaded.encoder, loaded.tasks)[0]
+    return source_features(run, source, loaded.splits, feature_splits(loaded.splits))
 
 
 def feature_splits(splits: Splits) -> tuple[str, ...]:
@@ -194,9 +192,9 @@ def task_scorers(run: EvalContext) -> list[tuple[str, object]]:
 
 def outliers(run: EvalContext, sources: list[FeatureSource]) -> dict:
     """AUROC of held-out classes (evaluate.diagnostics.outlier_detection), from the run's cells."""
-    weights = file_digest(run.run_dir / TASK_WEIGHTS)
+    weights = file_digest(run.run_folder.task_weights)
     scorers = task_scorers(run)
-    return outlier_detection(run.run_dir, run.cfg, run.splits, run.features, sources, scorers, weights, run.cells)
+    return outlier_detection(run.run_folder, run.cfg, run.splits, run.features, sources, scorers, weights, run.cells)
 
 
 def report_header(run: EvalContext, overrides: list[str]) -> dict:
@@ -205,7 +203,7 @@ def report_header(run: EvalContext, overrides: list[str]) -> dict:
     data = cfg.eval.data or cfg.data
     return {
         "run": cfg.name,
-        "run_dir": str(run.run_dir.resolve()),
+        "run_dir": str(run.run_folder.path.resolve()),
         "dataset": data.name,
         "dataset_root": splits.source,
         "pretrain_dataset": cfg.data.name,
@@ -213,7 +211,7 @@ def report_header(run: EvalContext, overrides: list[str]) -> dict:
         "cross_dataset": cfg.eval.data is not None,
         "encoder": cfg.encoder.name,
         "code_dim": cfg.encoder.code_dim,
-        **export_info(run.run_dir),
+        **export_info(run.run_folder),
         "config_hash": config_hash(cfg),
         "git_commit": git_commit(),
         "overrides": overrides,

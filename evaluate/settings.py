@@ -35,6 +35,7 @@ from pretrain.core.config import (
     yaml_keys,
 )
 from pretrain.core.eval_section import SCHEMA_PATH
+from pretrain.core.run_folder import Run
 
 VAL_PER_CLASS_MODES = ("matched", "full")  # eval.val_per_class
 REPRESENTATIONS = ("code", "pooled")  # eval.representation
@@ -137,10 +138,10 @@ def current_eval_settings(saved: dict, schema: type | None = None, path: str = "
     return kept
 
 
-def load_run_config(run_dir: str | Path, eval_overrides: list[str] = ()) -> EvaluatedConfig:
-    """The resolved config a pretraining run wrote into its directory, optionally with
+def load_run_config(run_dir: Run | str | Path, eval_overrides: list[str] = ()) -> EvaluatedConfig:
+    """The resolved config a pretraining run wrote into its directory (or Run), optionally with
     ``eval.*`` overrides (what pretraining did cannot be overridden after the fact)."""
-    path = Path(run_dir) / "config.yaml"
+    path = Run.at(run_dir).config_file
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: is {run_dir} a run directory made by `python -m pretrain`?")
     data = read_yaml(path.read_text()) or {}

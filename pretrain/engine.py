@@ -20,7 +20,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from pretrain.core.batches import ShardedBatches
-from pretrain.core.checkpoint import checkpoint_path, load_checkpoint, read_progress, save_checkpoint, write_progress
+from pretrain.core.checkpoint import load_checkpoint, read_progress, save_checkpoint, write_progress
 from pretrain.core.config import Config, config_to_dict
 from pretrain.core.data import Splits, load_splits
 from pretrain.core.encoders import build_encoder, count_parameters
@@ -28,6 +28,7 @@ from pretrain.core.feeds import Feed, choose_storage
 from pretrain.core.images import to_unit_float
 from pretrain.core.precision import to_memory_format
 from pretrain.core.provenance import provenance
+from pretrain.core.run_folder import Run
 from pretrain.core.saved_encoder import export_encoder
 from pretrain.core.tasks import TaskContext, TrainingProgress, build_task
 from pretrain.hardware import compile_model, make_accelerator
@@ -69,7 +70,7 @@ class LoopParts:
     feed: Feed  # the pretraining images (N, C, H, W) uint8, served a batch at a time to the device
     logger: RunLogger
     monitor: TransferMonitor | None
-    run_dir: Path
+    run: Run
     total_steps: int
 
 
@@ -86,8 +87,8 @@ def save_if_finite(parts: LoopParts, meter: LossMeter, step: int) -> None:
     if meter.any_nonfinite(parts.accelerator):
         raise NonFiniteLossError(f"the loss became NaN/inf before step {step}")
     if parts.accelerator.is_main_process:
-        save_checkpoint(parts.run_dir, checkpoint_state(parts, step))
-        write_progress(parts.run_dir, step, parts.total_steps, exported=False)
+        save_checkpoint(parts.run, checkpoint_state(parts, step))
+        write_progress(parts.run, step, parts.total_steps, exported=False)
     parts.accelerator.wait_for_everyone()
 
 
@@ -128,7 +129,7 @@ def record_shards(parts: LoopParts, positions: torch.Tensor, step: int) -> None:
     gathered = parts.accelerator.gather(positions).view(parts.accelerator.num_processes, -1)
     if parts.accelerator.is_main_process:
         record = {"step": step, "world": parts.accelerator.num_processes, "positions": gathered.tolist()}
-        (parts.run_dir / "data_shards.json").write_text(json.dumps(record))
+        parts.run.data_shards.write_text(json.dumps(record))
 
 
 def train_loop(parts: LoopParts, cfg: Config, start: int) -> int:
@@ -168,7 +169,7 @@ def train_loop(parts: LoopParts, cfg: Config, start: int) -> int:
 
 
 def restore(parts: LoopParts) -> int:
-    state = load_checkpoint(parts.run_dir)
+    state = load_checkpoint(parts.run)
     if state is None:
         return 0
     parts.accelerator.unwrap_model(parts.model).load_state_dict(state["model"])
@@ -202,7 +203,7 @@ def describe(cfg: Config, model: PretrainModel, splits: Splits, total_steps: int
     return "\n".join(lines)
 
 
-def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Splits) -> tuple[LoopParts, str]:
+def build_loop(cfg: Config, accelerator: Accelerator, run: Run, splits: Splits) -> tuple[LoopParts, str]:
     """Model, optimizers, schedulers and batches of a run, prepared by Accelerate (the logger is
     attached by the caller). -> (parts, the summary printed before training)."""
     model = build_model(cfg, splits)
@@ -232,7 +233,7 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
         feed=Feed(images, storage, accelerator.device, cfg.data.workers or min(4, os.cpu_count() or 1)),
         logger=None,
         monitor=build_monitor(splits, cfg.monitor, cfg.train.seed) if main else None,
-        run_dir=run_dir,
+        run=run,
         total_steps=total_steps,
     )
     return parts, summary
@@ -241,28 +242,28 @@ def build_loop(cfg: Config, accelerator: Accelerator, run_dir: Path, splits: Spl
 def run_pretraining(cfg: Config, resume: bool = False) -> Path:
     """Pretrain per ``cfg``; return the run directory holding the exported encoder."""
     accelerator = make_accelerator(cfg)
-    run_dir = prepare_run_dir(cfg, resume, accelerator)
+    run = prepare_run_dir(cfg, resume, accelerator)
     with accelerator.local_main_process_first():  # one process per machine decodes its cache; the others read it
         splits = load_splits(cfg.data)
-    parts, summary = build_loop(cfg, accelerator, run_dir, splits)
+    parts, summary = build_loop(cfg, accelerator, run, splits)
     main = accelerator.is_main_process
     if main:
         print(summary, flush=True)
     start = restore(parts) if resume else 0
-    parts.logger = RunLogger(run_dir, main, purge_step=start or None)
+    parts.logger = RunLogger(run.tb, main, purge_step=start or None)
     parts.logger.text("config", "```\n" + yaml.safe_dump(config_to_dict(cfg), sort_keys=False) + "\n```")
     parts.logger.text("summary", "```\n" + summary + "\n```")  # loads, warnings, sizes
     if main:  # until the export is written, evaluation refuses this run (its config.yaml is already new)
-        write_progress(run_dir, start, parts.total_steps, exported=False)
+        write_progress(run, start, parts.total_steps, exported=False)
     if start and main:
-        print(f"resuming at step {start} of {parts.total_steps} from {checkpoint_path(run_dir)}", flush=True)
+        print(f"resuming at step {start} of {parts.total_steps} from {run.checkpoint}", flush=True)
     started = time.perf_counter()
     try:
         done = train_loop(parts, cfg, start)
     except NonFiniteLossError as err:
-        saved = checkpoint_path(run_dir).is_file()  # progress.json holds the step of the last one saved
+        saved = run.checkpoint.is_file()  # progress.json holds the step of the last one saved
         where = (
-            f"the last good checkpoint is {checkpoint_path(run_dir)} (step {read_progress(run_dir)['step']})"
+            f"the last good checkpoint is {run.checkpoint} (step {read_progress(run)['step']})"
             if saved
             else f"no checkpoint was saved yet (the first comes at step {cfg.train.ckpt_every})"
         )
@@ -277,9 +278,9 @@ def run_pretraining(cfg: Config, resume: bool = False) -> Path:
             "pretrain_images": len(parts.feed.images),
             "dataset": cfg.data.name,
         }
-        export_encoder(run_dir, unwrapped.encoder, unwrapped.tasks, {**info, **provenance()})
-        write_progress(run_dir, done, parts.total_steps, exported=True)
-        print(f"exported encoder to {run_dir}/encoder.safetensors", flush=True)
+        export_encoder(run, unwrapped.encoder, unwrapped.tasks, {**info, **provenance()})
+        write_progress(run, done, parts.total_steps, exported=True)
+        print(f"exported encoder to {run.encoder_weights}", flush=True)
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return run_dir
+    return run.path

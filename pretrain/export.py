@@ -40,10 +40,8 @@ except ImportError:
 from pretrain.core.checkpoint import atomic_write
 from pretrain.core.encoders import BACKBONES, Encoder, EncoderSpec, use_small_stem
 from pretrain.core.registry import Registry
+from pretrain.core.run_folder import Run
 from pretrain.core.saved_encoder import (
-    ENCODER_SPEC,
-    ENCODER_WEIGHTS,
-    TASK_WEIGHTS,
     UnfinishedRunError,
     assert_pretraining_finished,
     export_info,
@@ -63,7 +61,7 @@ class ExportError(RuntimeError):
     """The run's encoder cannot be written in the asked format; the message says what to do instead."""
 
 
-def metadata(encoder: Encoder, run_dir: Path, fmt: str) -> dict:
+def metadata(encoder: Encoder, run: Run, fmt: str) -> dict:
     """What a user needs to feed the exported model: shapes, value range and normalisation
     (the statistics the encoder really applies: per channel, std clamped as in ``Encoder``)."""
     s = encoder.spec
@@ -79,8 +77,8 @@ def metadata(encoder: Encoder, run_dir: Path, fmt: str) -> dict:
         "output": "pooled features (B, feature_dim)" if fmt == "timm" else "codes (B, code_dim)",
         "code_dim": s.code_dim,
         "feature_dim": encoder.feature_dim,
-        "run": str(run_dir),
-        **export_info(run_dir),
+        "run": str(run),
+        **export_info(run),
         "torch": torch.__version__,
     }
 
@@ -229,12 +227,12 @@ def write_onnx(encoder: Encoder, out: Path, meta: dict) -> float:
     return written_and_checked(out, write)
 
 
-def output_path(run_dir: Path, fmt: str, out: str | Path | None) -> Path:
+def output_path(run: Run, fmt: str, out: str | Path | None) -> Path:
     """``--out`` or RUN/export/<default>; never a folder, never one of the run's own files."""
-    path = Path(out) if out else run_dir / "export" / DEFAULT_FILES[fmt]
+    path = Path(out) if out else run.export_dir / DEFAULT_FILES[fmt]
     if path.is_dir():
         raise ExportError(f"--out {path} is a folder; give a file name, e.g. {path / DEFAULT_FILES[fmt]}")
-    if path.resolve() in {(run_dir / name).resolve() for name in (ENCODER_WEIGHTS, ENCODER_SPEC, TASK_WEIGHTS)}:
+    if path.resolve() in {own.resolve() for own in (run.encoder_weights, run.spec_file, run.task_weights)}:
         raise ExportError(f"--out {path} would overwrite the run's own {path.name}; choose another file")
     return path
 
@@ -243,17 +241,17 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None) -> 
     """Write the finished run's encoder in ``fmt`` (+ ``<out>.json``) -> (path, max |difference|).
 
     Raises ExportError, leaving no file, when the loaded-back export differs by more than TOLERANCE."""
-    run_dir = Path(run_dir)
+    run = Run.at(run_dir)
     write: Callable[[Encoder, Path, dict], float] = FORMATS.lookup(fmt)
-    if not run_dir.is_dir():
-        raise ExportError(f"{run_dir} is not a run directory (python -m pretrain writes runs/<name>/)")
-    assert_pretraining_finished(run_dir, then="export")
-    encoder = load_encoder(run_dir)
+    if not run.path.is_dir():
+        raise ExportError(f"{run} is not a run directory (python -m pretrain writes runs/<name>/)")
+    assert_pretraining_finished(run, then="export")
+    encoder = load_encoder(run)
     with torch.no_grad():
         if not torch.isfinite(encoder(random_images(encoder))).all():
-            raise ExportError(f"the encoder of {run_dir} outputs NaN or inf on random images: did pretraining diverge?")
-    out = output_path(run_dir, fmt, out)
-    meta = metadata(encoder, run_dir, fmt)
+            raise ExportError(f"the encoder of {run} outputs NaN or inf on random images: did pretraining diverge?")
+    out = output_path(run, fmt, out)
+    meta = metadata(encoder, run, fmt)
     try:
         meta["max_difference"] = write(encoder, out, meta)
     except (RuntimeError, ConfigError, TypeError) as err:  # tracing or export failed: say which and why

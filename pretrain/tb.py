@@ -9,12 +9,12 @@ from torchvision.utils import make_grid
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, enabled: bool, purge_step: int | None = None):
+    def __init__(self, log_dir: Path, enabled: bool, purge_step: int | None = None):
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=purge_step)
+            self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
         if self.writer:

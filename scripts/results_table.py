@@ -13,13 +13,14 @@ import yaml
 
 from evaluate.contract import reference_sources
 from evaluate.report_types import Report
+from pretrain.core.run_folder import Run
 
 OPTION_KEYS = ("decoder", "sparsity", "contractive_weight", "weight")
 
 
 def task_label(run_dir: Path) -> str:
     """'autoencoder(decoder=linear), 3 ep' from the run's config: task names plus telling options."""
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    cfg = yaml.safe_load(Run.at(run_dir).config_file.read_text())
     parts = []
     for task in cfg["tasks"]:
         keep = {k: task[k] for k in OPTION_KEYS if k in task}

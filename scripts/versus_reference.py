@@ -13,7 +13,6 @@ method: the spread between pretraining seeds is not in them.
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from evaluate.report import budget_name, difference_cell
 from evaluate.run import load_splits_checked
 from evaluate.settings import load_run_config
 from evaluate.suite import paired_differences, summarise
+from pretrain.core.run_folder import Run
 
 BUDGETS = "[1,10,100,0]"
 OVERRIDES = [
@@ -43,7 +43,7 @@ def records_of(run_dir: Path, baselines: list[str]) -> list:
 
 
 def pretrain_minutes(run_dir: Path) -> str:
-    info = json.loads((run_dir / "encoder.json").read_text())
+    info = Run.at(run_dir).exported
     return f"{info['train_seconds_last_invocation'] / 60:.1f} min, {info['steps']} steps"
 
 

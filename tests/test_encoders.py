@@ -3,6 +3,7 @@ import torch
 
 from pretrain.core.config import ConfigError
 from pretrain.core.encoders import build_encoder, encode_images
+from pretrain.core.run_folder import Run
 from pretrain.core.saved_encoder import export_encoder, load_encoder
 
 
@@ -34,7 +35,7 @@ def test_unknown_encoder_name_is_an_error():
 def test_export_roundtrip_reproduces_codes(tmp_path):
     torch.manual_seed(0)
     encoder = build_encoder("paper_conv", 6, (1, 28, 28), 0.28, 0.35)
-    export_encoder(tmp_path, encoder, torch.nn.Linear(2, 2), {"steps": 1})
+    export_encoder(Run.at(tmp_path), encoder, torch.nn.Linear(2, 2), {"steps": 1})
     loaded = load_encoder(tmp_path)
     images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
     assert torch.allclose(encode_images(encoder, images), encode_images(loaded, images))

@@ -28,7 +28,7 @@ def test_resume_after_stop_equals_uninterrupted(task, tiny_cfg, tmp_path):
 
     halted = tiny_cfg(run_dir=str(tmp_path / "halted"), tasks=tasks, train={"halt_after_steps": 7})
     run_pretraining(halted)
-    assert load_checkpoint(halted.run_path)["step"] == 7
+    assert load_checkpoint(halted.run)["step"] == 7
     assert not (halted.run_path / "encoder.safetensors").exists()  # not finished yet
     halted.train.halt_after_steps = 0
     run_pretraining(halted, resume=True)
@@ -60,7 +60,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(tiny_cfg, monkeypat
     monkeypatch.setattr(PretrainModel, "forward", poisoned)
     with pytest.raises(NonFiniteLossError, match=r"last good checkpoint is .*last.pt \(step 5\)"):
         run_pretraining(cfg)
-    state = load_checkpoint(cfg.run_path)
+    state = load_checkpoint(cfg.run)
     assert state["step"] == 5  # ckpt_every=5; step 7 went NaN and was never saved
     assert all(torch.isfinite(v).all() for v in state["model"].values())
 
@@ -92,4 +92,4 @@ def test_nonfinite_loss_before_any_checkpoint_says_so(tiny_cfg, monkeypatch):
     monkeypatch.setattr(PretrainModel, "forward", poisoned)
     with pytest.raises(NonFiniteLossError, match="no checkpoint was saved yet") as err:
         run_pretraining(cfg)
-    assert "last.pt" not in str(err.value) and load_checkpoint(cfg.run_path) is None
+    assert "last.pt" not in str(err.value) and load_checkpoint(cfg.run) is None

@@ -19,6 +19,7 @@ from evaluate.outputs import export_features
 from evaluate.report_types import Report, SummaryRow
 from evaluate.run import encoder_features
 from pretrain.core.datasets.synthetic import synthetic_images
+from pretrain.core.run_folder import Run
 from pretrain.engine import run_pretraining
 
 # every registered one runs by default, but for what the tiny config skips (CI time)
@@ -91,7 +92,7 @@ def test_every_protocol_runs_on_a_tiny_run_with_held_out_classes(tiny_cfg, tmp_p
 
 def test_export_round_trips(tiny_cfg, tmp_path):
     run_dir = run_pretraining(tiny_cfg())
-    features_by_split = encoder_features(run_dir)
+    features_by_split = encoder_features(Run.at(run_dir))
     export_features(features_by_split, tmp_path / "out")
     for split, features in features_by_split.items():
         data = np.load(tmp_path / "out" / f"{split}.npz")
@@ -218,9 +219,9 @@ def test_feature_identity_names_precision_code_and_random_weights(tiny_cfg, monk
     """The cache key changes with everything that changes the features."""
     import evaluate.features as features
     from evaluate.baselines import encoder_source, random_init_source
-    from pretrain.core.saved_encoder import load_encoder_spec
+    from pretrain.core.run_folder import Run
 
-    run_dir = run_pretraining(tiny_cfg())
+    run_dir = Run.at(run_pretraining(tiny_cfg()))
     plain = encoder_source(run_dir, torch.device("cpu"), 64).identity
     assert "precision=fp32" in plain and "device=cpu" in plain
     assert encoder_source(run_dir, torch.device("cpu"), 64, precision="bf16").identity != plain  # as on a GPU
@@ -230,7 +231,7 @@ def test_feature_identity_names_precision_code_and_random_weights(tiny_cfg, monk
     monkeypatch.setattr(features, "module_code_digest", lambda module: "edited")  # the encoder's code changed
     assert encoder_source(run_dir, torch.device("cpu"), 64).identity != plain
     monkeypatch.undo()
-    spec = load_encoder_spec(run_dir)
+    spec = run_dir.spec
     first, again = (random_init_source(spec, 0, torch.device("cpu"), 64).identity for _ in range(2))
     assert first == again != random_init_source(spec, 1, torch.device("cpu"), 64).identity
 
@@ -256,10 +257,12 @@ def test_a_rerun_killed_before_export_is_not_evaluated_with_the_old_export(tiny_
 
 
 def test_overridden_evaluations_write_beside_the_full_report(tmp_path):
-    from evaluate.run import evaluation_dir
+    from evaluate.run import evaluation_folder
+    from pretrain.core.run_folder import Run
 
-    assert evaluation_dir(tmp_path, [], None) == tmp_path
-    one = evaluation_dir(tmp_path, ["eval.seeds=5"], None)
-    other = evaluation_dir(tmp_path, ["eval.seeds=6"], None)
+    run = Run.at(tmp_path)
+    assert evaluation_folder(run, [], None).path == tmp_path
+    one = evaluation_folder(run, ["eval.seeds=5"], None).path
+    other = evaluation_folder(run, ["eval.seeds=6"], None).path
     assert one.parent == tmp_path / "evals" and one != other and one.name.startswith("eval.seeds=5")
-    assert evaluation_dir(tmp_path, [], []) != tmp_path  # other baselines are a partial evaluation too
+    assert evaluation_folder(run, [], []).path != tmp_path  # other baselines are a partial evaluation too

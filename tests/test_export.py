@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from pretrain.core.encoders import build_encoder
+from pretrain.core.run_folder import Run
 from pretrain.core.saved_encoder import export_encoder, load_encoder
 from pretrain.export import FORMATS, ExportError, export_run, main, projection_path
 
@@ -29,7 +30,7 @@ def finished_run(tmp_path, name: str, shape: tuple[int, int, int], **options):
     encoder = build_encoder(name, 8, shape, MEAN[:c], STD[:c], **options)
     run = tmp_path / f"run_{name}"
     run.mkdir()
-    export_encoder(run, encoder, nn.ModuleList(), {"steps": 3})
+    export_encoder(Run.at(run), encoder, nn.ModuleList(), {"steps": 3})
     return run, load_encoder(run)
 
 
@@ -150,7 +151,7 @@ def test_an_export_that_fails_its_check_leaves_no_file(tmp_path, monkeypatch, fm
 def test_older_runs_with_one_statistic_publish_it_per_channel(tmp_path):
     torch.manual_seed(0)
     encoder = build_encoder("paper_conv", 8, (3, 28, 28), 0.4, 0.0)  # one value for all channels; a flat std
-    export_encoder(tmp_path, encoder, nn.ModuleList(), {"steps": 1})
+    export_encoder(Run.at(tmp_path), encoder, nn.ModuleList(), {"steps": 1})
     out, _ = export_run(tmp_path, "torchscript")
     meta = sidecar(out)
     assert meta["mean"] == pytest.approx([0.4] * 3) and meta["std"] == pytest.approx([1e-6] * 3)  # as applied

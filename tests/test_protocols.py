@@ -27,7 +27,7 @@ PROTOCOL_NAMES = [p.name for p in all_protocols()]
 def tiny_run(tmp_path_factory):
     cfg = config_from_dict(tiny_config_dict(tmp_path_factory.mktemp("protocols") / "run"))
     run_pretraining(cfg)
-    return load_run(cfg.run_path, EvaluationSettings(baselines=["raw_pixels"], write=False))
+    return load_run(cfg.run, EvaluationSettings(baselines=["raw_pixels"], write=False))
 
 
 def report_of(run, records, measurements) -> Report:

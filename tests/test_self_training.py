@@ -31,7 +31,7 @@ from pretrain.engine import run_pretraining
 def tiny_run(tmp_path_factory):
     cfg = config_from_dict(tiny_config_dict(tmp_path_factory.mktemp("self_training") / "run"))
     run_pretraining(cfg)
-    return load_run(cfg.run_path, EvaluationSettings(baselines=["raw_pixels"], write=False))
+    return load_run(cfg.run, EvaluationSettings(baselines=["raw_pixels"], write=False))
 
 
 def test_a_stored_fine_tuned_model_predicts_as_the_one_trained(tmp_path):

@@ -142,7 +142,7 @@ def test_isolated_nodes_unreached_components_and_missing_classes_are_flagged():
 def tiny_run(tmp_path_factory):
     cfg = config_from_dict(tiny_config_dict(tmp_path_factory.mktemp("semi") / "run"))
     run_pretraining(cfg)
-    return load_run(cfg.run_path, EvaluationSettings(baselines=["raw_pixels"], write=False))
+    return load_run(cfg.run, EvaluationSettings(baselines=["raw_pixels"], write=False))
 
 
 def with_test_labels(ctx, labels: torch.Tensor):

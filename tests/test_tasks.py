@@ -113,7 +113,7 @@ def test_identity_trap_warning():
 def test_two_steps_through_the_real_loop(name, tiny_cfg):
     cfg = tiny_cfg(tasks=[{"name": name}], train={"epochs": 0.1, "log_every": 1, "ckpt_every": 1})
     run_dir = run_pretraining(cfg)
-    assert load_checkpoint(run_dir)["step"] == 2
+    assert load_checkpoint(cfg.run)["step"] == 2
     weights = load_file(run_dir / "encoder.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())
 

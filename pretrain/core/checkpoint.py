@@ -16,8 +16,7 @@ from typing import Any
 
 import torch
 
-CHECKPOINT_NAME = "last.pt"
-PROGRESS_NAME = "progress.json"  # {"step", "total_steps", "exported"}: how far pretraining got
+from pretrain.core.run_folder import Run
 
 
 def atomic_write(path: Path, write) -> None:
@@ -41,29 +40,22 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
-    path = checkpoint_path(run_dir)
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-    return path
+def save_checkpoint(run: Run, state: dict[str, Any]) -> Path:
+    atomic_write(run.checkpoint, lambda tmp: torch.save(state, tmp))
+    return run.checkpoint
 
 
-def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    path = checkpoint_path(run_dir)
-    if not path.is_file():
+def load_checkpoint(run: Run) -> dict[str, Any] | None:
+    if not run.checkpoint.is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(run.checkpoint, map_location="cpu", weights_only=False)
 
 
-def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints" / CHECKPOINT_NAME
-
-
-def write_progress(run_dir: Path, step: int, total_steps: int, exported: bool) -> None:
+def write_progress(run: Run, step: int, total_steps: int, exported: bool) -> None:
     """Record how far pretraining got; ``exported`` is set only once the final encoder is written."""
     text = json.dumps({"step": step, "total_steps": total_steps, "exported": exported})
-    atomic_write(Path(run_dir) / PROGRESS_NAME, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(run.progress_file, lambda tmp: Path(tmp).write_text(text))
 
 
-def read_progress(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / PROGRESS_NAME
-    return json.loads(path.read_text()) if path.is_file() else None
+def read_progress(run: Run) -> dict | None:
+    return json.loads(run.progress_file.read_text()) if run.progress_file.is_file() else None

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from pretrain.core.eval_section import check_eval_section
+from pretrain.core.run_folder import Run
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
     NOT_A_KEY,
@@ -143,6 +144,10 @@ class Config:
     @property
     def run_path(self) -> Path:
         return Path(self.run_dir or f"runs/{self.name}")
+
+    @property
+    def run(self) -> Run:
+        return Run(self.run_path)
 
 
 DEFAULT_TASKS = ({"name": "autoencoder"},)
