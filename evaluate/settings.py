@@ -32,6 +32,7 @@ from pretrain.core.config import (
     config_from_dict,
     parse_dataclass,
     read_yaml,
+    to_plain,
     yaml_keys,
 )
 from pretrain.core.eval_section import SCHEMA_PATH
@@ -88,8 +89,7 @@ class EvalConfig:
 
     def to_dict(self) -> dict:
         """The section as config.yaml writes it: the protocols' settings where they are read from, eval.<protocol>."""
-        data = dataclasses.asdict(dataclasses.replace(self, sections={}))
-        data.pop("sections")
+        data = {f.name: to_plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "sections"}
         return data | sections_to_dict({**parse_protocol_sections({})[1], **self.sections})
 
 

@@ -8,6 +8,7 @@ reseeds the RNG from (seed, step, rank), so a resumed run repeats an uninterrupt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -45,7 +46,7 @@ def build_model(cfg: Config, splits: Splits) -> PretrainModel:
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
     shape = splits.train.image_shape
     e = cfg.encoder
-    options = {"width": e.width, "blocks": list(e.blocks), "small_stem": e.small_stem}
+    options = dataclasses.asdict(e.settings()) if e.settings() is not None else {}
     encoder = build_encoder(e.name, e.code_dim, shape, splits.mean, splits.std, **options)
     ctx = TaskContext(image_shape=shape, num_samples=len(splits.pretrain_images))
     model = PretrainModel(encoder, [build_task(t, encoder, ctx) for t in cfg.tasks])

@@ -142,3 +142,24 @@ def test_protocol_settings_are_typed_overridable_and_saved_where_they_are_read(t
         load_config(None, ["eval.knn.kk=5"])
     with pytest.raises(ConfigError, match=r"eval\.knn\.k"):
         load_config(None, ["eval.knn.k=many"])
+
+
+def test_datasets_and_encoders_own_their_keys_in_the_flat_section(capsys):
+    from pretrain.core.config import config_from_dict, config_to_dict
+
+    cfg = load_config(None, ["data.name=synthetic", "data.synthetic_size=40", "encoder.name=resnet_small"])
+    assert cfg.data.settings().synthetic_size == 40 and cfg.encoder.settings().width == 64
+    saved = config_to_dict(cfg)
+    assert saved["data"]["synthetic_size"] == 40 and "options" not in saved["data"]  # flat, as users write it
+    assert saved["encoder"] == {"name": "resnet_small", "code_dim": 20, "width": 64, "blocks": [1, 1, 1]}
+    assert config_from_dict(saved) == cfg  # what config.yaml records reads back the same
+    with pytest.raises(ConfigError, match=r"data\.synthtic_size; data with name=synthetic takes: .*synthetic_size"):
+        load_config(None, ["data.name=synthetic", "data.synthtic_size=40"])
+    capsys.readouterr()
+    old = load_config(None, ["data.synthetic_size=600", "encoder.width=64", "encoder.small_stem=false"])
+    assert old.data.settings() is None and capsys.readouterr().out == ""  # an old config.yaml's defaults: silent
+    load_config(None, ["data.synthetic_size=40", "encoder.width=8"])  # set for another plugin: said, not used
+    out = capsys.readouterr().out
+    assert "data.synthetic_size is a setting of synthetic, not of fashion_mnist; ignored" in out
+    assert "encoder.width is a setting of resnet_small, not of paper_conv" in out
+    assert load_config(None, ["encoder.name=resnet18", "encoder.small_stem=true"]).encoder.settings().small_stem

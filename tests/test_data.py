@@ -83,12 +83,14 @@ def test_sharded_batches_disjoint_across_ranks_and_repeatable():
 
 
 def test_holdout_classes_leave_pretraining_and_validation():
-    splits = load_splits(DataConfig(name="synthetic", synthetic_size=300, val_size=60, holdout_classes=[2, 7]))
+    splits = load_splits(
+        DataConfig.from_mapping({"name": "synthetic", "synthetic_size": 300, "val_size": 60, "holdout_classes": [2, 7]})
+    )
     for part in (splits.train, splits.val, splits.test):
         assert not set(part.y.tolist()) & {2, 7}
     assert set(splits.outliers.y.tolist()) == {2, 7}
     assert len(splits.outliers) + len(splits.test) == 300
-    plain = load_splits(DataConfig(name="synthetic", synthetic_size=300, val_size=60))
+    plain = load_splits(DataConfig.from_mapping({"name": "synthetic", "synthetic_size": 300, "val_size": 60}))
     assert plain.outliers is None
 
 

@@ -17,7 +17,8 @@ from pretrain.core.image_sizes import evenly_spaced, header_size
 
 
 def folder_cfg(root, cache_dir, **kw) -> DataConfig:
-    return DataConfig(name="image_folder", root=str(root), cache_dir=str(cache_dir), workers=1, **kw)
+    keys = {"name": "image_folder", "root": str(root), "cache_dir": str(cache_dir), "workers": 1, **kw}
+    return DataConfig.from_mapping(keys)  # the folder's own keys (cache, on_bad_file) too
 
 
 @pytest.fixture

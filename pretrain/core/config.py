@@ -12,6 +12,7 @@ and keeps it as a mapping (pretrain.core.eval_section); evaluate.settings types 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -21,7 +22,10 @@ from typing import Any
 
 import yaml
 
+from pretrain.core.dataset_registry import all_dataset_settings, dataset_settings
+from pretrain.core.encoders import all_backbone_settings, backbone_settings
 from pretrain.core.eval_section import check_eval_section
+from pretrain.core.plugin_settings import options_dict, parse_options, split_section
 from pretrain.core.run_folder import Run
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
@@ -32,11 +36,11 @@ from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config A
     flatten,
     parse_dataclass,
     read_yaml,
+    to_plain,
     yaml_keys,
 )
 
 RESIZE_MODES = ("crop", "squash")  # data.resize
-BAD_FILE_POLICIES = ("skip", "error")  # data.on_bad_file
 STORAGE_MODES = ("auto", "device", "host", "memmap", "stream")  # data.storage
 
 
@@ -55,24 +59,39 @@ class DataConfig:
     split_seed: int = 0
     train_subset: int = 0  # >0: pretrain on only this many training-split images (smoke runs)
     test_subset: int = 0  # >0: evaluate on only this many test images (smoke runs)
-    synthetic_size: int = 600  # images per split part when name == synthetic
     # classes left out of pretraining, validation and every labelled subset; their test images
     # are kept apart (Splits.outliers) to measure outlier detection
     holdout_classes: list[int] = field(default_factory=list)
     unlabelled: bool = True  # stl10: pretrain on its 100,000 unlabelled images as well as the training split
-    cache: bool = True  # image folders: decode once into data.cache_dir; false streams files through workers
     cache_dir: str = ""  # "" -> data/cache/ in the repository
-    on_bad_file: str = "skip"  # skip (listed in the cache folder) | error (stop at the first)
     workers: int = 0  # decode processes (cache build, streaming); 0 = one per CPU core
     storage: str = "auto"  # where pretraining reads batches: auto | device | host | memmap | stream
     device_memory_gb: float = 4.0  # auto: training images stay on the device up to this size
+    # the settings only the selected dataset reads (data.synthetic_size, data.on_bad_file, ...): its own
+    # dataclass (register_dataset(..., settings=)), parsed from the same flat section (pretrain.core.plugin_settings)
+    options: Any = field(default=None, repr=False, compare=True, metadata=NOT_A_KEY)
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str = "data") -> DataConfig:
+        name = data.get("name", cls.name) if isinstance(data, dict) else cls.name
+        owned = dataset_settings(name)
+        shared, own = split_section(data, cls, owned, all_dataset_settings(), path, name)
+        cfg = parse_dataclass(cls, shared, path)
+        cfg.options = parse_options(owned, own, path)
+        return cfg
+
+    def settings(self) -> Any:
+        """The selected dataset's own settings (its defaults for a DataConfig built in code)."""
+        if self.options is None and (owned := dataset_settings(self.name)) is not None:
+            self.options = owned()
+        return self.options
+
+    def to_dict(self) -> dict:
+        shared = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
+        return shared | options_dict(self.options)
 
     def __post_init__(self):
-        for key, value, allowed in (
-            ("resize", self.resize, RESIZE_MODES),
-            ("on_bad_file", self.on_bad_file, BAD_FILE_POLICIES),
-            ("storage", self.storage, STORAGE_MODES),
-        ):
+        for key, value, allowed in (("resize", self.resize, RESIZE_MODES), ("storage", self.storage, STORAGE_MODES)):
             if value not in allowed:
                 raise ConfigError(f"data.{key}: {value!r} is unknown; choose from {', '.join(allowed)}")
         if self.channels not in (0, 1, 3):
@@ -83,11 +102,29 @@ class DataConfig:
 
 @dataclass
 class EncoderConfig:
-    name: str = "paper_conv"  # a local encoder (pretrain.core.encoders) or any timm model name
+    name: str = "paper_conv"  # a local encoder (pretrain.core.backbones) or any timm model name
     code_dim: int = 20  # m, the bottleneck every task and protocol sees
-    width: int = 64  # resnet_small: channels of its first stage (doubling per stage)
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1])  # resnet_small: basic blocks per stage
-    small_stem: bool = False  # timm ResNets: 3x3 stride-1 stem without max-pool, for small images
+    # the settings only the selected backbone reads (encoder.width, encoder.small_stem, ...): its own dataclass
+    # (register_backbone(..., settings=); any timm model: TimmSettings), from the same flat section
+    options: Any = field(default=None, repr=False, compare=True, metadata=NOT_A_KEY)
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str = "encoder") -> EncoderConfig:
+        name = data.get("name", cls.name) if isinstance(data, dict) else cls.name
+        owned = backbone_settings(name)
+        shared, own = split_section(data, cls, owned, all_backbone_settings(), path, name)
+        cfg = parse_dataclass(cls, shared, path)
+        cfg.options = parse_options(owned, own, path)
+        return cfg
+
+    def settings(self) -> Any:
+        """The selected backbone's own settings (its defaults for an EncoderConfig built in code)."""
+        if self.options is None and (owned := backbone_settings(self.name)) is not None:
+            self.options = owned()
+        return self.options
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "code_dim": self.code_dim} | options_dict(self.options)
 
 
 @dataclass
@@ -183,16 +220,9 @@ def config_from_dict(data: dict, check_eval: bool = True) -> Config:
 
 
 def config_to_dict(cfg: Any) -> dict:
-    """Plain mappings of a config (or a section); a section typed by a layer above the core
-    (evaluation's ``eval``) writes itself with its ``to_dict``."""
-    if hasattr(cfg, "to_dict"):
-        return cfg.to_dict()
-    data = dataclasses.asdict(cfg)
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value) and hasattr(value, "to_dict"):
-            data[f.name] = value.to_dict()
-    return data
+    """Plain mappings of a config (or a section); a section with a ``to_dict`` (the plugins' flat
+    settings of data and encoder, evaluation's ``eval``) writes itself."""
+    return to_plain(cfg)
 
 
 def save_config(cfg: Config, path: Path, extra: dict | None = None) -> None:

@@ -20,7 +20,7 @@ import torch
 
 from pretrain.core.arrays import ConcatImages, channel_stats, conform, is_tensor_array
 from pretrain.core.config import DataConfig
-from pretrain.core.registry import Registry
+from pretrain.core.dataset_registry import DATASETS, register_dataset  # noqa: F401  (the datasets' API)
 from pretrain.core.samples import ImageSet, balanced_subset, only_classes, without_classes
 from pretrain.core.typed_yaml import ConfigError
 
@@ -46,12 +46,6 @@ class Dataset:
 
 
 DatasetFn = Callable[[DataConfig], Dataset]  # the data config section -> the dataset
-DATASETS = Registry("dataset", plugins="pretrain.core.datasets")
-
-
-def register_dataset(name: str) -> Callable[[DatasetFn], DatasetFn]:
-    """Decorator adding a dataset function to the registry under ``name``."""
-    return DATASETS.register(name)
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:

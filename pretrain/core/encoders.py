@@ -46,7 +46,36 @@ class EncoderSpec:
 
 # name -> fn(spec) -> (module mapping images to (B, d) features, d)
 BACKBONES = Registry("encoder", plugins="pretrain.core.backbones")
-register_backbone = BACKBONES.register
+
+
+@dataclass
+class TimmSettings:
+    """``encoder.*`` keys read by any timm model (a name no local backbone registers)."""
+
+    small_stem: bool = False  # ResNets: 3x3 stride-1 stem without max-pool, for small images
+
+
+def register_backbone(name: str, settings: type | None = None) -> Callable:
+    """Decorator adding a backbone (spec -> (module, feature width)) under ``name``; ``settings``:
+    the dataclass of the ``encoder.*`` keys only it reads (pretrain.core.plugin_settings)."""
+
+    def wrap(fn: Callable) -> Callable:
+        fn.settings_type = settings
+        return BACKBONES.register(name)(fn)
+
+    return wrap
+
+
+def backbone_settings(name: str) -> type | None:
+    """The settings of a local backbone, or of a timm model for any other name."""
+    return getattr(BACKBONES[name], "settings_type", None) if name in BACKBONES else TimmSettings
+
+
+def all_backbone_settings() -> dict[str, type]:
+    owned = {name: BACKBONES[name].settings_type for name in BACKBONES if BACKBONES[name].settings_type}
+    return owned | {"timm models": TimmSettings}
+
+
 # Backbones that train and extract faster in channels-last memory (train/eval.memory_format=auto), measured by
 # `python -m bench --sections speed` (BENCHMARKS.md, section 4): resnet_small gains on every machine measured;
 # paper_conv gained in fp32 on the 2-core AMD EPYC CI machine. timm models stay contiguous until measured.

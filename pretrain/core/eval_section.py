@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pretrain.core.typed_yaml import ConfigError, parse_dataclass
+from pretrain.core.typed_yaml import ConfigError, parse_dataclass, to_plain
 
 SCHEMA_PATH = Path(__file__).with_name("eval_schema.json")
 BUILTIN_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict, "Any": Any}
@@ -27,7 +27,7 @@ def check_eval_section(data: Any, types: dict[str, type]) -> dict:
     """``data`` (the ``eval`` mapping), every key, type and choice checked against the schema
     and every default filled in. ``types``: the core's dataclasses the schema names (DataConfig)."""
     section = schema_class(tuple(sorted(types.items())))
-    return dataclasses.asdict(parse_dataclass(section, data, "eval"))
+    return to_plain(parse_dataclass(section, data, "eval"))
 
 
 @functools.lru_cache

@@ -70,8 +70,10 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
-    if dataclasses.is_dataclass(tp):
-        return parse_dataclass(tp, value, path)
+    if dataclasses.is_dataclass(
+        tp
+    ):  # a section whose plugin owns some keys parses itself (pretrain.core.plugin_settings)
+        return tp.from_mapping(value, path) if hasattr(tp, "from_mapping") else parse_dataclass(tp, value, path)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -97,6 +99,20 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if tp in (int, str, bool) and type(value) is tp:
         return value
     raise ConfigError(f"{path}: expected {getattr(tp, '__name__', tp)}, got {value!r} ({type(value).__name__})")
+
+
+def to_plain(value: Any) -> Any:
+    """Plain mappings and lists of a config, as ``dataclasses.asdict`` makes them, except that a
+    dataclass with a ``to_dict`` (a section holding a plugin's settings) writes itself."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    return value
 
 
 def apply_override(data: dict, dotted: str) -> None:

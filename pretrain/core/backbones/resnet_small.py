@@ -7,6 +7,8 @@ and global average pooling, so the network takes any input size: crops go in at 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from torch import nn
 
 from pretrain.core.encoders import EncoderSpec, register_backbone
@@ -57,7 +59,13 @@ def small_resnet(in_chans: int, width: int, blocks: list[int]) -> tuple[nn.Seque
     return backbone, channels
 
 
-@register_backbone("resnet_small")
+@dataclass
+class ResnetSmallSettings:
+    width: int = 64  # encoder.width: channels of the first stage (doubling per stage)
+    blocks: list[int] = field(default_factory=lambda: [1, 1, 1])  # encoder.blocks: basic blocks per stage
+
+
+@register_backbone("resnet_small", settings=ResnetSmallSettings)
 def resnet_small(spec: EncoderSpec) -> tuple[nn.Module, int]:
     """A ResNet for small images (``small_resnet`` above): ``encoder.width`` and
     ``encoder.blocks`` per stage, global average pooling; takes any input size."""

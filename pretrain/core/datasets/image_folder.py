@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from pretrain.core.arrays import FileImages
-from pretrain.core.config import DataConfig
+from pretrain.core.config import ConfigError, DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
 from pretrain.core.decode import (
     GREY_MODES,
@@ -158,11 +159,11 @@ def cached_sets(root: Path, splits: dict[str, SplitFiles], settings, shape, cfg:
     if not (entry / "meta.json").is_file():
         print(f"decoding {sum(len(s.paths) for s in splits.values())} images of {root} into {entry} ...")
         try:
-            build_entry(entry, splits, settings, shape, workers(cfg), cfg.on_bad_file == "error")
+            build_entry(entry, splits, settings, shape, workers(cfg), cfg.settings().on_bad_file == "error")
         except BadFileError as err:
             raise DataError(str(err)) from None
     cached, bad = read_entry(entry)
-    if bad and cfg.on_bad_file == "error":  # an entry built with on_bad_file=skip
+    if bad and cfg.settings().on_bad_file == "error":  # an entry built with on_bad_file=skip
         path, reason = bad[0]
         raise DataError(f"{path}: {reason} (data.on_bad_file=error; found in the cache, {entry})")
     if bad:
@@ -187,7 +188,7 @@ def streamed_sets(splits: dict[str, SplitFiles], settings, shape, cfg: DataConfi
             keep = [i for i, mode in enumerate(modes) if mode]
             if len(keep) < len(files.paths):
                 dropped = [str(files.paths[i]) for i, mode in enumerate(modes) if not mode]
-                if cfg.on_bad_file == "error":
+                if cfg.settings().on_bad_file == "error":
                     raise DataError(f"{dropped[0]}: not a readable image (data.on_bad_file=error)")
                 print(f"skipped {len(dropped)} unreadable {name} files, e.g. {dropped[0]}")
             labels = torch.tensor([files.labels[i] for i in keep], dtype=torch.int64)
@@ -197,7 +198,22 @@ def streamed_sets(splits: dict[str, SplitFiles], settings, shape, cfg: DataConfi
     return out
 
 
-@register_dataset("image_folder")
+BAD_FILE_POLICIES = ("skip", "error")  # data.on_bad_file
+
+
+@dataclass
+class ImageFolderSettings:
+    cache: bool = True  # data.cache: decode once into data.cache_dir; false streams files through workers
+    on_bad_file: str = "skip"  # data.on_bad_file: skip (listed in the cache folder) | error (stop at the first)
+
+    def __post_init__(self):
+        if self.on_bad_file not in BAD_FILE_POLICIES:
+            raise ConfigError(
+                f"data.on_bad_file: {self.on_bad_file!r} is unknown; choose from {', '.join(BAD_FILE_POLICIES)}"
+            )
+
+
+@register_dataset("image_folder", settings=ImageFolderSettings)
 def image_folder(cfg: DataConfig) -> Dataset:
     """Images of ``data.root``, labelled by class subfolder or unlabelled, resized at decode time."""
     if not cfg.root:
@@ -205,5 +221,9 @@ def image_folder(cfg: DataConfig) -> Dataset:
     root = Path(cfg.root).expanduser()
     splits, classes = list_splits(root, cfg)
     settings, shape = decode_settings(splits["train"].paths, cfg, f"{root} (training split)")
-    sets = cached_sets(root, splits, settings, shape, cfg) if cfg.cache else streamed_sets(splits, settings, shape, cfg)
+    sets = (
+        cached_sets(root, splits, settings, shape, cfg)
+        if cfg.settings().cache
+        else streamed_sets(splits, settings, shape, cfg)
+    )
     return Dataset(sets["train"], sets.get("test"), classes, val=sets["val"], source=str(root))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.io import loadmat
 
 from pretrain.core.config import DataConfig
 from pretrain.core.data import DataError, Dataset, register_dataset
@@ -21,6 +20,8 @@ from pretrain.core.samples import ImageSet
 def read_mat(path: Path) -> ImageSet:
     if not path.is_file():
         raise DataError(f"{path} is missing; set data.root to the folder holding train_32x32.mat and test_32x32.mat")
+    from scipy.io import loadmat  # here, not at the top: every config load imports this module, only SVHN needs scipy
+
     try:
         mat = loadmat(path)
     except (OSError, ValueError, NotImplementedError) as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from pretrain.core.config import DataConfig
@@ -26,9 +28,15 @@ def synthetic_images(n: int, seed: int, num_classes: int = 10, size: int = 28) -
     return ImageSet((images * 255).round().to(torch.uint8), labels, torch.arange(n))
 
 
-@register_dataset("synthetic")
+@dataclass
+class SyntheticSettings:
+    synthetic_size: int = 600  # data.synthetic_size: images per split part
+
+
+@register_dataset("synthetic", settings=SyntheticSettings)
 def synthetic(cfg: DataConfig) -> Dataset:
     """``data.synthetic_size`` x 2 training and x 1 test images of 10 classes, seeded by ``data.split_seed``."""
-    train = synthetic_images(cfg.synthetic_size * 2, seed=cfg.split_seed + 1)
-    test = synthetic_images(cfg.synthetic_size, seed=cfg.split_seed + 2)
+    size = cfg.settings().synthetic_size
+    train = synthetic_images(size * 2, seed=cfg.split_seed + 1)
+    test = synthetic_images(size, seed=cfg.split_seed + 2)
     return Dataset(train, test, tuple(f"class{c}" for c in range(10)))
