@@ -104,8 +104,8 @@ def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
 def architecture(run: Run, representation: str) -> str:
     """The name random-init and scratch baselines are shared under: same encoder, same reading."""
     spec = run.spec
-    shape = f" w{spec.width} {spec.blocks}" if spec.name == "resnet_small" else ""
-    stem = ", small stem" if spec.small_stem else ""
+    shape = f" w{spec.settings().width} {spec.settings().blocks}" if spec.name == "resnet_small" else ""
+    stem = ", small stem" if spec.options.get("small_stem") else ""
     return f"{spec.name}{shape}{stem}, m = {spec.code_dim}" + (", pooled" if representation == "pooled" else "")
 
 

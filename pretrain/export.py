@@ -118,7 +118,7 @@ def normalised(images: torch.Tensor, meta: dict) -> torch.Tensor:
 def plain_timm_model(arguments: dict, spec: EncoderSpec) -> nn.Module:
     """``timm.create_model(**arguments)``, with the small stem swapped in where the run used one."""
     model = timm.create_model(pretrained=False, **arguments)
-    if spec.small_stem:
+    if spec.options.get("small_stem", False):
         use_small_stem(model, spec)
     return model.eval()
 
@@ -151,7 +151,7 @@ def write_timm(encoder: Encoder, out: Path, meta: dict) -> float:
             f"{encoder.spec.name} is this toolkit's own encoder, not a timm model; "
             "use --format torchscript or --format onnx"
         )
-    meta.update(small_stem=bool(encoder.spec.small_stem), projection=projection_path(out).name)
+    meta.update(small_stem=bool(encoder.spec.options.get("small_stem", False)), projection=projection_path(out).name)
     images = random_images(encoder)
     with torch.no_grad():
         pooled, codes = encoder.forward_pooled(images), encoder(images)

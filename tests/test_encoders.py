@@ -80,3 +80,15 @@ def test_small_stem_keeps_the_resolution_of_a_timm_resnet():
     assert sizes == {"plain": 7, "small": 28}
     with pytest.raises(ConfigError, match="small_stem applies to timm ResNets"):
         build_encoder("vit_tiny_patch16_224", 8, (1, 32, 32), 0.3, 0.3, small_stem=True)
+
+
+def test_the_spec_holds_the_backbone_s_own_settings_and_reads_older_encoder_json():
+    from pretrain.core.encoders import EncoderSpec
+
+    shared = {"code_dim": 8, "in_chans": 1, "image_size": 28, "mean": 0.3, "std": 0.3}
+    older = {"name": "paper_conv", **shared, "width": 64, "blocks": [1, 1, 1], "small_stem": False, "steps": 9}
+    assert EncoderSpec.from_dict(older).options == {}  # another backbone's keys, written by older runs: left out
+    small = EncoderSpec.from_dict({**older, "name": "resnet_small", "width": 8, "blocks": [1, 2]})
+    assert small.settings().width == 8 and small.to_dict()["blocks"] == [1, 2] and "options" not in small.to_dict()
+    encoder = build_encoder("resnet_small", 8, (1, 28, 28), 0.3, 0.3, width=8, blocks=[1, 2])
+    assert EncoderSpec.from_dict(encoder.spec.to_dict()) == encoder.spec  # encoder.json round-trips

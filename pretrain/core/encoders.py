@@ -14,7 +14,8 @@ blank image when built, so a size it cannot take is a ConfigError naming both.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import timm
 import torch
@@ -36,12 +37,26 @@ class EncoderSpec:
     image_size: int
     mean: float | list[float]  # per channel (older runs saved one value for all)
     std: float | list[float]
-    width: int = 64  # resnet_small: channels of the first stage
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1])  # resnet_small: basic blocks per stage
-    small_stem: bool = False  # timm ResNets: 3x3 stride-1 stem, no max-pool (small images)
+    # the backbone's own settings (resnet_small's width and blocks, a timm model's small_stem), written flat
+    options: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        return data | data.pop("options")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EncoderSpec:
+        """The spec from encoder.json: its shared keys, and those of the backbone's settings it holds
+        (older runs wrote width, blocks and small_stem for every encoder; the others' are left out)."""
+        shared = {k: data[k] for k in ("name", "code_dim", "in_chans", "image_size", "mean", "std")}
+        owned = backbone_settings(data["name"])
+        keys = [f.name for f in fields(owned)] if owned is not None else []
+        return cls(**shared, options={k: data[k] for k in keys if k in data})
+
+    def settings(self) -> Any:
+        """The backbone's typed settings (its defaults where the spec holds none), or None."""
+        owned = backbone_settings(self.name)
+        return owned(**self.options) if owned is not None else None
 
 
 # name -> fn(spec) -> (module mapping images to (B, d) features, d)
@@ -96,7 +111,7 @@ def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:
         model = timm.create_model(spec.name, img_size=spec.image_size, **kwargs)
     except TypeError:  # CNNs take any size and no img_size argument
         model = timm.create_model(spec.name, **kwargs)
-    if spec.small_stem:
+    if spec.settings().small_stem:
         use_small_stem(model, spec)
     model.any_size = not hasattr(model, "patch_embed")  # a CNN pools globally; a ViT has a fixed grid
     return model, model.num_features
@@ -148,14 +163,14 @@ class Encoder(nn.Module):
 
 def build_encoder(name: str, code_dim: int, image_shape: tuple[int, int, int], mean, std, **options) -> Encoder:
     """An encoder for images of ``image_shape`` (C, H, W) with per-channel ``mean``/``std``
-    (sequences of C floats, or one float); ``options``: width, blocks, small_stem (EncoderSpec)."""
+    (sequences of C floats, or one float); ``options``: the backbone's own settings (EncoderSpec.options)."""
     c, h, w = image_shape
     if h != w:
         raise ConfigError(f"encoders take square images; got {h}x{w} (set data.image_size)")
     if code_dim < 1:
         raise ConfigError(f"encoder.code_dim must be >= 1, got {code_dim}")
     as_spec = lambda v: [float(x) for x in v] if isinstance(v, (list, tuple)) else float(v)  # noqa: E731
-    encoder = Encoder(EncoderSpec(name, code_dim, c, h, as_spec(mean), as_spec(std), **options))
+    encoder = Encoder(EncoderSpec(name, code_dim, c, h, as_spec(mean), as_spec(std), options=dict(options)))
     check_input_size(encoder)
     return encoder
 

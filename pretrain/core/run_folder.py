@@ -134,5 +134,4 @@ class Run:
 
     @property
     def spec(self) -> EncoderSpec:
-        data = self.exported
-        return EncoderSpec(**{k: data[k] for k in EncoderSpec.__dataclass_fields__ if k in data})  # older: defaults
+        return EncoderSpec.from_dict(self.exported)

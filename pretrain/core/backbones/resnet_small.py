@@ -70,6 +70,7 @@ def resnet_small(spec: EncoderSpec) -> tuple[nn.Module, int]:
     """A ResNet for small images (``small_resnet`` above): ``encoder.width`` and
     ``encoder.blocks`` per stage, global average pooling; takes any input size."""
     try:
-        return small_resnet(spec.in_chans, spec.width, list(spec.blocks))
+        settings = spec.settings()
+        return small_resnet(spec.in_chans, settings.width, list(settings.blocks))
     except ValueError as err:
         raise ConfigError(str(err)) from None
