@@ -1,7 +1,7 @@
 """Run the benchmarks and write BENCHMARKS.md, bench/results.json and bench/plots/.
 
     python -m bench                                   # every section, scale small (2 CPU cores)
-    python -m bench --scale full                      # the sizes the issue and the paper ask for
+    python -m bench --scale full                      # the sizes the benchmark and the paper ask for
     python -m bench --sections paper,speed            # some sections; the others keep their results
     python -m bench --report-only                     # rewrite BENCHMARKS.md and plots from results.json
     python -m bench --sections leaderboard --entries vicreg,dino   # those rows, merged into the stored section

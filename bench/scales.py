@@ -1,6 +1,6 @@
 """How big each benchmark runs.
 
-``full`` is the size the issue and the paper ask for; ``small`` is what fits 2 CPU cores in
+``full`` is the size the benchmark and the paper ask for; ``small`` is what fits 2 CPU cores in
 about an hour (BENCHMARKS.md says which one produced each figure); ``tiny`` runs every code
 path on synthetic images in seconds for the test suite.
 """

@@ -6,7 +6,7 @@ counterparts (kNN; fine-tuning), at the scarce budgets.
 It is section 1's machinery (bench/leaderboard.py) run at another scale: the same pretraining
 runs (reused where section 1 finished them), the same labelled draws (so the two sections'
 cells pair), the protocols ``Scale.semi_protocols`` only. Propagation lifts raw pixels as much
-as a learned code (issue 22's quick try), so every gain is shown twice: semi-supervised minus
+as a learned code (a quick first try), so every gain is shown twice: semi-supervised minus
 supervised for the same features, and learned minus reference under the same protocol."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def best_task(data: dict, protocol: str, budget: int) -> dict | None:
 
 
 def paired_target_line(data: dict, text: str, protocol: str, reference: str, budget: int, must_exceed: bool) -> str:
-    """Issue 22's paired targets: the best task under ``protocol`` minus ``reference`` under the
+    """The paired targets: the best task under ``protocol`` minus ``reference`` under the
     same protocol (scratch: of the task's architecture), with its interval; met when the
     interval lies above zero (``must_exceed``), else only reported."""
     wanted = "> 0" if must_exceed else "reported"
@@ -131,7 +131,7 @@ def semi_section(data: dict, plots: str) -> list[str]:
         semi_minus_supervised_table(data),
         "",
         *(line for b in budgets for line in reference_table(data, b)),
-        "Targets (issue 22):",
+        "Targets (bench/targets.yaml):",
         "",
         "| target | at least | measured (representation) | status |",
         "|---|---:|---|---|",

@@ -38,7 +38,7 @@ GRIDS: dict[str, list[list[str]]] = {
     "configs/masked_fmnist.yaml": [[], ["tasks.0.mask_ratio=0.75"]],
     "configs/vae_fmnist.yaml": [[], ["tasks.0.beta=1.0"]],
     "configs/ae_fmnist.yaml": [[], ["encoder.code_dim=64"]],
-    # the methods users pick instead (issue 21): the papers' settings scaled to 28 px, then this
+    # the methods users pick instead: the papers' settings scaled to 28 px, then this
     # sweep (2026-12-02): BYOL's momentum 0.99 -> 0.996, VICReg's and Barlow Twins' lr 1e-3 -> 2e-3,
     # DINO's 2 local crops for 2 epochs -> none for 3
     "configs/byol_fmnist.yaml": [[], ["tasks.0.base_momentum=0.99"], ["optim.lr=2.0e-3"]],
