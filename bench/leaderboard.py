@@ -41,6 +41,7 @@ ENTRIES = (
     ("vicreg", "VICReg, small ResNet", "configs/vicreg_fmnist.yaml"),
     ("barlow_twins", "Barlow Twins, small ResNet", "configs/barlow_twins_fmnist.yaml"),
     ("dino", "DINO, small ResNet", "configs/dino_fmnist.yaml"),
+    ("lejepa", "LeJEPA, small ResNet", "configs/lejepa_fmnist.yaml"),
 )
 BASELINES = ("raw_pixels", "pca", "random_init")
 

@@ -18,7 +18,9 @@ def task_weights(run_dir):
     return load_file(run_dir / "task.safetensors")
 
 
-@pytest.mark.parametrize("task", ["autoencoder", "byol", "dino"])  # the teachers, center and schedules
+@pytest.mark.parametrize(
+    "task", ["autoencoder", "byol", "dino", "lejepa"]
+)  # teachers, center, schedules, per-step directions
 def test_resume_after_stop_equals_uninterrupted(task, tiny_cfg, tmp_path):
     """Bitwise, encoder and task weights alike: momentum teachers, DINO's center and the
     schedules they follow come back from the checkpoint as they were."""
