@@ -12,8 +12,6 @@ and keeps it as a mapping (pretrain.core.eval_section); evaluate.settings types 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ import yaml
 from pretrain.core.dataset_registry import all_dataset_settings, dataset_settings
 from pretrain.core.encoders import all_backbone_settings, backbone_settings
 from pretrain.core.eval_section import check_eval_section
-from pretrain.core.plugin_settings import options_dict, parse_options, split_section
+from pretrain.core.plugin_settings import PluginSection
 from pretrain.core.run_folder import Run
 from pretrain.core.tasks import parse_task_config
 from pretrain.core.typed_yaml import (  # noqa: F401  (re-exported: the config API in one place)
@@ -45,7 +43,7 @@ STORAGE_MODES = ("auto", "device", "host", "memmap", "stream")  # data.storage
 
 
 @dataclass
-class DataConfig:
+class DataConfig(PluginSection):
     # a registered dataset (pretrain.core.datasets): fashion_mnist | mnist_idx | cifar10 | cifar100 | stl10 |
     # svhn | image_folder | synthetic
     name: str = "fashion_mnist"
@@ -71,24 +69,9 @@ class DataConfig:
     # dataclass (register_dataset(..., settings=)), parsed from the same flat section (pretrain.core.plugin_settings)
     options: Any = field(default=None, repr=False, compare=True, metadata=NOT_A_KEY)
 
-    @classmethod
-    def from_mapping(cls, data: Any, path: str = "data") -> DataConfig:
-        name = data.get("name", cls.name) if isinstance(data, dict) else cls.name
-        owned = dataset_settings(name)
-        shared, own = split_section(data, cls, owned, all_dataset_settings(), path, name)
-        cfg = parse_dataclass(cls, shared, path)
-        cfg.options = parse_options(owned, own, path)
-        return cfg
-
-    def settings(self) -> Any:
-        """The selected dataset's own settings (its defaults for a DataConfig built in code)."""
-        if self.options is None and (owned := dataset_settings(self.name)) is not None:
-            self.options = owned()
-        return self.options
-
-    def to_dict(self) -> dict:
-        shared = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
-        return shared | options_dict(self.options)
+    section = "data"
+    plugin_settings = staticmethod(dataset_settings)
+    every_plugin_settings = staticmethod(all_dataset_settings)
 
     def __post_init__(self):
         for key, value, allowed in (("resize", self.resize, RESIZE_MODES), ("storage", self.storage, STORAGE_MODES)):
@@ -101,30 +84,16 @@ class DataConfig:
 
 
 @dataclass
-class EncoderConfig:
+class EncoderConfig(PluginSection):
     name: str = "paper_conv"  # a local encoder (pretrain.core.backbones) or any timm model name
     code_dim: int = 20  # m, the bottleneck every task and protocol sees
     # the settings only the selected backbone reads (encoder.width, encoder.small_stem, ...): its own dataclass
     # (register_backbone(..., settings=); any timm model: TimmSettings), from the same flat section
     options: Any = field(default=None, repr=False, compare=True, metadata=NOT_A_KEY)
 
-    @classmethod
-    def from_mapping(cls, data: Any, path: str = "encoder") -> EncoderConfig:
-        name = data.get("name", cls.name) if isinstance(data, dict) else cls.name
-        owned = backbone_settings(name)
-        shared, own = split_section(data, cls, owned, all_backbone_settings(), path, name)
-        cfg = parse_dataclass(cls, shared, path)
-        cfg.options = parse_options(owned, own, path)
-        return cfg
-
-    def settings(self) -> Any:
-        """The selected backbone's own settings (its defaults for an EncoderConfig built in code)."""
-        if self.options is None and (owned := backbone_settings(self.name)) is not None:
-            self.options = owned()
-        return self.options
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "code_dim": self.code_dim} | options_dict(self.options)
+    section = "encoder"
+    plugin_settings = staticmethod(backbone_settings)
+    every_plugin_settings = staticmethod(all_backbone_settings)
 
 
 @dataclass

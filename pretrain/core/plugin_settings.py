@@ -51,3 +51,31 @@ def parse_options(owned: type | None, data: dict, path: str) -> Any:
 def options_dict(options: Any) -> dict:
     """A plugin's settings as the flat keys config.yaml writes."""
     return copy.deepcopy(dataclasses.asdict(options)) if options is not None else {}
+
+
+class PluginSection:
+    """A dataclass section (``data``, ``encoder``) whose ``name`` selects the plugin that owns
+    some of its keys; the subclass names its lookups, ``plugin_settings(name)`` and
+    ``every_plugin_settings()``, and keeps the plugin's typed settings in ``options``."""
+
+    section = ""  # the YAML key of the section, where it is not nested (eval.data names its own path)
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str = "") -> Any:
+        path = path or cls.section
+        name = data.get("name", cls.name) if isinstance(data, dict) else cls.name
+        owned = cls.plugin_settings(name)
+        shared, own = split_section(data, cls, owned, cls.every_plugin_settings(), path, name)
+        cfg = parse_dataclass(cls, shared, path)
+        cfg.options = parse_options(owned, own, path)
+        return cfg
+
+    def settings(self) -> Any:
+        """The selected plugin's own settings (its defaults for a section built in code)."""
+        if self.options is None and (owned := self.plugin_settings(self.name)) is not None:
+            self.options = owned()
+        return self.options
+
+    def to_dict(self) -> dict:
+        shared = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
+        return shared | options_dict(self.options)
