@@ -5,7 +5,7 @@ loss meter, logging, tqdm, its checkpoint at the end of each timed segment) in t
 in a worker subprocess of its own, which also gives its peak memory and a fresh torch.compile
 cache (so the first step of a compiled variant shows a cold compile):
 
-    python -m bench.loop_speed --worker CONFIG --scale SCALE [--all-variants]   (called by bench.speed)
+    python -m bench.loop_speed --worker CONFIG --scale SCALE [--all-variants]   (called by bench.sections.speed)
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from bench.leaderboard import scale_entries
 from bench.runs import bench_config
-from bench.scales import SCALES, Scale
-from bench.variants import Runner, Variant, bare_loop, sync, time_runners, variant_rows
+from bench.scales import Scale, load_scale
+from bench.variants import VARIANTS, Runner, Variant, bare_loop, sync, time_runners, variant_rows
 from pretrain.core.augment import augment
 from pretrain.core.config import Config
 from pretrain.core.data import Splits, load_splits
@@ -35,6 +35,21 @@ from pretrain.engine import build_loop, build_model, train_loop
 from pretrain.hardware import compile_model, make_accelerator
 from pretrain.optim import build_optimizers
 from pretrain.tb import RunLogger
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """Section 4's sizes (section 5 times its configs the same way)."""
+
+    steps: int = 50  # steps per timed segment (with *_seconds > 0: the most a segment takes)
+    repeats: int = 5  # timed segments per variant (median), after two warm-up steps
+    segment_seconds: float = 0.0  # >0: a variant's segment takes as many steps as fill this ...
+    loop_seconds: float = 0.0  # ... and the toolkit loop's and its bare twin's (the ratio) this
+    variants: tuple[str, ...] = VARIANTS  # bare-loop variants, ratios to the first
+    variant_tasks: int = 0  # the first N tasks are timed in every variant (0 = all), the rest in auto's only
+    extract_images: int = 10000  # test images encoded in the feature-extraction timing
+    suite_overrides: tuple[str, ...] = ()  # eval.* overrides of the timed suite (default: the default eval config)
+
 
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 tensor-core peaks
 
@@ -97,12 +112,15 @@ def variant_runner(variant: Variant, cfg: Config, splits: Splits, images: torch.
 
 
 def toolkit_runner(cfg: Config, parts, twin: str, seconds: float) -> Runner:
-    """The toolkit's loop, resumed segment after segment (a checkpoint at each segment's end)."""
+    """The toolkit's loop, resumed segment after segment; its images/s is what the trainer logs
+    at the segment's end (the figure a user's progress bar shows: checkpoints left out)."""
     done = [0]
+    cfg.train.log_every = 10**9  # logged once per segment, at its end
 
-    def run(steps: int) -> None:
+    def run(steps: int) -> float:
         cfg.train.halt_after_steps = steps
         done[0] = train_loop(parts, cfg, done[0])
+        return parts.logger.latest["pretrain/images_per_s"]
 
     return Runner("toolkit", run, seconds, pace_from=twin)
 
@@ -112,7 +130,7 @@ def auto_variant(cfg: Config) -> Variant:
     return Variant(cfg.train.precision, cfg.train.memory_format, cfg.train.compile)
 
 
-def measure_task(cfg: Config, scale: Scale, variants: tuple[str, ...], splits: Splits | None = None) -> dict:
+def measure_task(cfg: Config, sizes: SpeedSettings, variants: tuple[str, ...], splits: Splits | None = None) -> dict:
     """Every variant's bare loop and the toolkit's loop of ``cfg``'s task, timed in turn
     (bench.variants) -> per-variant rows, the toolkit / bare-twin ratio, FLOPs, memory."""
     accelerator = make_accelerator(cfg)  # resolves train.precision and train.memory_format in place
@@ -127,11 +145,11 @@ def measure_task(cfg: Config, scale: Scale, variants: tuple[str, ...], splits: S
         parts.total_steps, parts.logger = 10**9, RunLogger(Path(tmp), True)
         images = parts.feed.images  # the bench configs fit the device: a tensor there
         flops = training_flops_per_image(build_model(cfg, splits).to(device), images, batch)
-        loop_seconds = scale.speed_loop_seconds or scale.speed_segment_seconds  # the ratio's pair: longer
-        seconds = {n: loop_seconds if n == auto.name else scale.speed_segment_seconds for n in names}
+        loop_seconds = sizes.loop_seconds or sizes.segment_seconds  # the ratio's pair: longer
+        seconds = {n: loop_seconds if n == auto.name else sizes.segment_seconds for n in names}
         runners = [variant_runner(Variant.parse(n), cfg, splits, images, seconds[n]) for n in names]
         runners.append(toolkit_runner(cfg, parts, auto.name, loop_seconds))
-        timings = time_runners(runners, device, batch, scale.speed_repeats, scale.speed_steps)
+        timings = time_runners(runners, device, batch, sizes.repeats, sizes.steps)
         parts.logger.close()
     for name in ("toolkit", auto.name):  # what users get must run: its failure is a bug, not a finding
         if "error" in timings[name]:
@@ -147,7 +165,7 @@ def measure_task(cfg: Config, scale: Scale, variants: tuple[str, ...], splits: S
         "ratio": toolkit["images_per_s"] / bare["images_per_s"],
         "toolkit_first_step_seconds": toolkit["first_step_seconds"],
         "augment_share": augment_s / toolkit["steps_per_segment"] / (batch / toolkit["images_per_s"]),
-        "repeats": scale.speed_repeats,
+        "repeats": sizes.repeats,
         "steps_per_repeat": toolkit["steps_per_segment"],
         "batch_size": batch,
         "precision": cfg.train.precision,
@@ -191,23 +209,11 @@ def run_worker(config: str, scale: Scale, all_variants: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def loop_speed_per_task(scale: Scale, root: Path) -> list[dict]:
-    """One worker per task (bench.leaderboard.ENTRIES); the first ``speed_variant_tasks`` (0:
-    all) in every variant of ``speed_variants``, the others in auto's only."""
-    rows = []
-    for i, (_name, label, base) in enumerate(scale_entries(scale)):
-        all_variants = not scale.speed_variant_tasks or i < scale.speed_variant_tasks
-        print(f"   speed: {label} ({'every variant' if all_variants else 'auto only'})", flush=True)
-        result = run_worker(base, scale, all_variants)
-        rows.append({"task": label, "config": base, **result, "mfu": model_flop_utilisation(result["achieved_tflops"])})
-    return rows
-
-
 def worker(config: str, scale_name: str, all_variants: bool) -> None:
-    scale = SCALES[scale_name]
+    scale = load_scale(scale_name)
     cfg = bench_config(config, "speed", scale, Path(tempfile.gettempdir()), [])
-    variants = scale.speed_variants if all_variants else ()
-    print(json.dumps(measure_task(cfg, scale, variants)))
+    sizes = scale.of("speed")
+    print(json.dumps(measure_task(cfg, sizes, sizes.variants if all_variants else ())))
 
 
 if __name__ == "__main__":

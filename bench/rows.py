@@ -1,7 +1,10 @@
-"""Leaderboard rows as bench/results.json holds them, read back typed: each row's summary as
-evaluate's SummaryRow, the grid protocols they hold in the registry's order, and their table."""
+"""Leaderboard rows as bench/results.json holds them: their numbers averaged over pretraining
+runs, and read back typed: each row's summary as evaluate's SummaryRow, the grid protocols
+they hold in the registry's order, and their table."""
 
 from __future__ import annotations
+
+import statistics
 
 from evaluate.contract import protocol_rank
 from evaluate.protocol_registry import PROTOCOLS
@@ -44,3 +47,28 @@ def leaderboard_table(data: dict, clustering: bool = True) -> str:
             + f" | {seconds} |"
         )
     return "\n".join(lines)
+
+
+def mean_metrics(runs: list[dict]) -> dict:
+    """Numbers averaged over runs (pretraining seeds), leaf by leaf; anything else from the first."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: mean_metrics([r[k] for r in runs if k in r]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return statistics.fmean(runs)
+    return first
+
+
+def label_free_scores(evaluations: list[dict], source: str) -> dict[str, float]:
+    """{score: mean over pretraining runs} of every label-free score measured on ``source``."""
+    runs = [
+        {
+            name: value
+            for m in e.get("label_free", [])
+            if m.source == source
+            for name, value in m.result.scores().items()
+        }
+        for e in evaluations
+    ]
+    runs = [r for r in runs if r]
+    return mean_metrics(runs) if runs else {}

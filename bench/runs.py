@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from bench.interface import Machine, Provenance
 from bench.scales import Scale
 from evaluate.identity import cpu_model
 from evaluate.settings import EvaluatedConfig, typed_config
@@ -31,14 +32,8 @@ PRETRAIN_TIME = "bench_pretrain_seconds.json"
 def bench_config(base: str, name: str, scale: Scale, root: Path, overrides: list[str] = ()) -> EvaluatedConfig:
     """``base`` YAML + the scale's dataset overrides + ``overrides``, run in ``root/name``, no kNN
     monitor; its ``eval`` section typed (bench reads it)."""
-    overrides = [*scale.data, f"name={name}", f"run_dir={root / name}", "monitor.every=0", *overrides]
+    overrides = [*scale.dataset, f"name={name}", f"run_dir={root / name}", "monitor.every=0", *overrides]
     return typed_config(load_config(base, overrides))
-
-
-def epochs_override(scale: Scale) -> list[str]:
-    """Section 1's epoch budget: ``scale.leaderboard_epochs``, or each config's own (tuned on
-    validation, section 7) where that is 0."""
-    return [f"train.epochs={scale.leaderboard_epochs}"] if scale.leaderboard_epochs else []
 
 
 def pretrain(cfg: Config) -> float:
@@ -53,29 +48,30 @@ def pretrain(cfg: Config) -> float:
     return seconds
 
 
-def machine() -> dict:
+def machine() -> Machine:
     """What the figures were measured on."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else None
-    return {
-        "cpu": cpu_model(),  # the model name lscpu prints
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "memory_gib": round(memory, 1) if memory else None,
-        "gpu": gpu,
-        "auto_precision": resolve_precision("auto", "cuda" if gpu else "cpu"),  # what train.precision=auto trains in
-        "python": platform.python_version(),
-        "packages": package_versions(),
-    }
+    return Machine(
+        cpu=cpu_model(),
+        cpu_cores=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        memory_gib=round(memory, 1) if memory else None,
+        gpu=gpu,
+        auto_precision=resolve_precision("auto", "cuda" if gpu else "cpu"),
+        python=platform.python_version(),
+        packages=package_versions(),
+    )
 
 
-def provenance(scale: Scale, section: str, outputs: tuple[str, ...] = ()) -> dict:
+def provenance(scale: Scale, section: str, outputs: tuple[str, ...] = ()) -> Provenance:
     """Date, commit (the benchmark's own ``outputs`` do not make it dirty), command, machine."""
-    return {
-        "date": date.today().isoformat(),
-        "commit": git_commit(outputs),
-        "scale": scale.name,
-        "command": f"python -m bench --scale {scale.name} --sections {section}",
-        "argv": " ".join(sys.argv),
-        "machine": machine(),
-    }
+    return Provenance(
+        date=date.today().isoformat(),
+        commit=git_commit(outputs),
+        scale=scale.name,
+        command=f"python -m bench --scale {scale.name} --sections {section}",
+        machine=machine(),
+        argv=" ".join(sys.argv),
+        sizes=scale.sizes_of(section),
+    )

@@ -31,6 +31,15 @@ from pretrain.core.images import to_unit_float
 from pretrain.core.precision import autocast, fast_bf16, resolve_precision, to_memory_format
 from pretrain.core.typed_yaml import ConfigError
 
+VARIANTS = (  # PRECISION[+channels_last][+compile], timed in this order, ratios to the first
+    "fp32",
+    "fp32+channels_last",
+    "bf16",
+    "bf16+channels_last",
+    "bf16+channels_last+compile",
+    "fp32+channels_last+compile",
+)
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -102,10 +111,11 @@ def bare_loop(
 
 @dataclass
 class Runner:
-    """One timed thing: ``run(steps)`` trains that many steps."""
+    """One timed thing: ``run(steps)`` trains that many steps and may return the images/s it
+    measured itself (the toolkit's loop: what its trainer logs); otherwise it is timed."""
 
     name: str
-    run: Callable[[int], None]
+    run: Callable[[int], float | None]
     segment_seconds: float = 0.0
     pace_from: str | None = None  # take the segment length of this runner (the toolkit: its bare twin)
 
@@ -125,30 +135,31 @@ def time_runners(
     live = list(runners)
 
     def attempt(runner: Runner, steps: int) -> float | None:
+        """The segment's images/s: the runner's own figure where it reports one, else from wall time."""
         try:
-            return timed(lambda: runner.run(steps), device)
+            reported = []
+            seconds = timed(lambda: reported.append(runner.run(steps)), device)
         except Exception as err:  # recorded, not raised: one variant's failure is a finding
             results[runner.name] = {"error": f"{type(err).__name__}: {err}"[:600]}
             live.remove(runner)
             return None
+        return reported[0] or steps * batch_size / seconds
 
     first = {r.name: attempt(r, 1) for r in list(live)}
     second = {r.name: attempt(r, 1) for r in list(live)}
-    own = {r.name: segment_steps(r, second[r.name], max_steps) for r in live}
+    own = {r.name: segment_steps(r, batch_size / second[r.name], max_steps) for r in live}
     steps = {r.name: own.get(r.pace_from, own[r.name]) for r in live}
     # a runner whose segment is one step (a slow variant) counts its second step as its first segment
-    times = {r.name: [second[r.name]] if steps[r.name] == 1 else [] for r in live}
+    rates = {r.name: [second[r.name]] if steps[r.name] == 1 else [] for r in live}
     for _ in range(repeats):
-        for runner in [r for r in live if len(times[r.name]) < repeats]:
-            seconds = attempt(runner, steps[runner.name])
-            times[runner.name].append(seconds)
+        for runner in [r for r in live if len(rates[r.name]) < repeats]:
+            rates[runner.name].append(attempt(runner, steps[runner.name]))
     for r in live:
-        rates = [steps[r.name] * batch_size / t for t in times[r.name]]
         results[r.name] = {
-            "first_step_seconds": first[r.name],
-            "images_per_s": statistics.median(rates),
+            "first_step_seconds": batch_size / first[r.name],
+            "images_per_s": statistics.median(rates[r.name]),
             "steps_per_segment": steps[r.name],
-            "segments": len(rates),
+            "segments": len(rates[r.name]),
         }
     return results
 
@@ -167,60 +178,3 @@ def variant_rows(names: list[str], timings: dict[str, dict], device: torch.devic
         if first and "images_per_s" in row:
             row["ratio_to_first"] = row["images_per_s"] / first
     return rows
-
-
-def matmul_seconds(a: torch.Tensor, b: torch.Tensor) -> float:
-    return timed(lambda: a @ b, a.device)
-
-
-def matmul_peak(dtype: torch.dtype, device: torch.device, max_size: int, budget_seconds: float, repeats: int = 3):
-    """Median FLOP/s of square matmuls a @ b in ``dtype``, sizes doubling from 256 (or
-    ``max_size`` if smaller) to ``max_size``, stopping at the first size whose ``repeats`` would
-    take more than ``budget_seconds`` (that size timed once). -> best FLOP/s, its size, all sizes."""
-    by_size: dict[str, float] = {}
-    size = min(256, max_size)
-    while size <= max_size:
-        a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
-        first = matmul_seconds(a, b)
-        slow = first * repeats > budget_seconds
-        seconds = first if slow else statistics.median(matmul_seconds(a, b) for _ in range(repeats))
-        by_size[str(size)] = 2 * size**3 / seconds
-        if slow:
-            break
-        size *= 2
-    best = max(by_size, key=by_size.get)
-    return {"flops_per_s": by_size[best], "size": int(best), "by_size": by_size}
-
-
-def roofline_size(size: int, device: torch.device) -> int:
-    """The largest matmul side timed: ``size``, at least 8192 on a GPU (smaller ones do not fill it)."""
-    return max(size, 8192) if device.type == "cuda" else size
-
-
-def matmul_peaks(device: torch.device, max_size: int, budget_seconds: float) -> dict:
-    """The roofline's two ceilings: the best fp32 and bf16 matmul FLOP/s measured on ``device``."""
-    return {
-        "fp32": matmul_peak(torch.float32, device, max_size, budget_seconds),
-        "bf16": matmul_peak(torch.bfloat16, device, max_size, budget_seconds),
-        "device": str(device),
-    }
-
-
-def roofline_shares(row: dict, peaks: dict) -> dict:
-    """A task's achieved training FLOP/s (FLOPs per image x images/s) as shares of the matmul
-    peaks: the toolkit's loop against both, the fastest variant of each precision against its own."""
-    flops = row["train_gflops_per_image"] * 1e9
-    toolkit = flops * row["toolkit_images_per_s"]
-    out = {
-        "toolkit_flops_per_s": toolkit,
-        "toolkit_share_fp32": toolkit / peaks["fp32"]["flops_per_s"],
-        "toolkit_share_bf16": toolkit / peaks["bf16"]["flops_per_s"],
-    }
-    for precision in ("fp32", "bf16"):
-        timed_rows = [v for v in row.get("variants", []) if v["precision"] == precision and "images_per_s" in v]
-        if timed_rows:
-            best = max(timed_rows, key=lambda v: v["images_per_s"])
-            achieved = flops * best["images_per_s"]
-            share = achieved / peaks[precision]["flops_per_s"]
-            out[f"best_{precision}"] = {"variant": best["name"], "flops_per_s": achieved, "share": share}
-    return out

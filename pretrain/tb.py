@@ -11,12 +11,14 @@ from torchvision.utils import make_grid
 class RunLogger:
     def __init__(self, log_dir: Path, enabled: bool, purge_step: int | None = None):
         self.writer = None
+        self.latest: dict[str, float] = {}  # the last value of each scalar (the benchmarks read images/s here)
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
+        self.latest.update(values)
         if self.writer:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, step)

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from bench.__main__ import main as bench_main
-from bench.leaderboard import BASELINES, scale_entries
-from bench.markdown import TITLES
-from bench.paper_fig2 import paper_epochs, verdict
-from bench.scales import SCALES
-from bench.score_correlation import SCORES, trusted
-from bench.speed import sgd_linear_probe, torch_topk_search
-from pretrain.core.search import cosine_search
+from bench.interface import ordered_sections
+from bench.scales import load_scale
+from bench.sections.leaderboard import BASELINES, scale_entries
+from bench.sections.paper_fig2 import paper_epochs, verdict
+from bench.sections.score_correlation import SCORES, trusted
 from ssl_tasks.decoder_only import decoder_load, encoder_load
+
+TINY = load_scale("tiny")
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +31,11 @@ def tiny_bench(tmp_path_factory):
 
 def test_every_section_is_reported(tiny_bench):
     out, results = tiny_bench
-    assert set(results) == set(TITLES)
+    assert set(results) == {s.name for s in ordered_sections()}
     text = (out / "BENCHMARKS.md").read_text()
     assert "Not run yet" not in text
-    for title in TITLES.values():
-        assert f"## {title}" in text
+    for section in ordered_sections():
+        assert f"## {section.title}" in text
     for section in ("leaderboard", "paper", "bottleneck", "speed"):
         assert f"python -m bench --scale tiny --sections {section}" in text
     assert {p.name for p in (out / "plots").iterdir()} >= {
@@ -50,7 +49,7 @@ def test_every_section_is_reported(tiny_bench):
 def test_leaderboard_has_every_task_and_baseline(tiny_bench):
     rows = tiny_bench[1]["leaderboard"]["data"]["rows"]
     names = [r["representation"] for r in rows]
-    assert all(label in names for _, label, _ in scale_entries(SCALES["tiny"]))
+    assert all(label in names for _, label, _ in scale_entries(TINY))
     assert "decoder-only, inferred codes" in names  # the decoder-only run gives two representations
     assert {r["source"] for r in rows if r["kind"] == "baseline"} == {*BASELINES, "scratch"}
     for row in rows:
@@ -66,7 +65,7 @@ def test_leaderboard_has_every_task_and_baseline(tiny_bench):
 def test_the_semi_supervised_leaderboard_pairs_each_protocol_with_its_supervised_counterpart(tiny_bench):
     data = tiny_bench[1]["semi"]["data"]
     tasks = [r for r in data["rows"] if r["kind"] == "task"]
-    assert {r["run"] for r in tasks} == set(SCALES["tiny"].semi_entries)
+    assert {r["run"] for r in tasks} == set(TINY.of("semi").entries)
     held = {(s["protocol"], s["labels_per_class"]) for r in data["rows"] for s in r["summary"]}
     assert held == {("knn", 2), ("linear", 2), ("label_propagation", 2), ("finetune", 2), ("self_training", 2)}
     raw = next(r for r in data["rows"] if r["source"] == "raw_pixels")
@@ -82,7 +81,7 @@ def test_the_semi_supervised_leaderboard_pairs_each_protocol_with_its_supervised
 
 def test_leaderboard_pools_pretraining_seeds_and_baselines_per_architecture(tiny_bench):
     data = tiny_bench[1]["leaderboard"]["data"]
-    scale = SCALES["tiny"]
+    scale = TINY.of("leaderboard")
     tasks = [r for r in data["rows"] if r["kind"] == "task" and r["source"] == "encoder"]
     for row in tasks:  # each scarce-label cell pools every pretraining run's subsets
         assert {s["n"] for s in row["summary"] if s["labels_per_class"] != 0} == {scale.pretrain_seeds * scale.seeds}
@@ -99,7 +98,7 @@ def test_leaderboard_pools_pretraining_seeds_and_baselines_per_architecture(tiny
 def test_paper_section_rows_and_loads(tiny_bench):
     data = tiny_bench[1]["paper"]["data"]
     assert sorted((r["model"], r["train_size"]) for r in data["rows"]) == sorted(
-        (m, n) for m in ("autoencoder", "decoder") for n in SCALES["tiny"].paper_sizes
+        (m, n) for m in ("autoencoder", "decoder") for n in TINY.of("paper").sizes
     )
     for r in data["rows"]:
         assert 0 < r["test_error"] < 1 and 0 < r["train_error"] < 1 and 0 <= r["knn_accuracy"] <= 1
@@ -116,11 +115,10 @@ def test_bottleneck_and_speed_sections(tiny_bench):
         (d, m) for d in ("mirror", "linear") for m in (2, 16)
     )
     speed = results["speed"]["data"]
-    assert [r["config"] for r in speed["loop"]] == [base for _, _, base in scale_entries(SCALES["tiny"])]
+    assert [r["config"] for r in speed["loop"]] == [base for _, _, base in scale_entries(TINY)]
     for r in speed["loop"]:
         assert r["toolkit_images_per_s"] > 0 and r["bare_images_per_s"] > 0 and r["peak_memory_mib"] > 0
         assert r["ratio"] == pytest.approx(r["toolkit_images_per_s"] / r["bare_images_per_s"])
-    assert speed["knn_search"]["same_neighbours"] > 0.99  # both searches are exact
     assert speed["eval_suite"]["seconds"] > 0
 
 
@@ -132,16 +130,27 @@ def test_report_only_rewrites_from_results(tiny_bench, tmp_path):
     assert "## 2. The decoder-only paper's experiment" in markdown.read_text()
 
 
+def test_a_section_run_again_reuses_its_finished_runs(tiny_bench, tmp_path):
+    out, results = tiny_bench
+    checkpoints = sorted((out / "runs" / "tiny" / "paper_fig2").glob("*/checkpoints/*"))
+    stamps = [p.stat().st_mtime_ns for p in checkpoints]
+    argv = ["--scale", "tiny", "--sections", "paper", "--out", str(tmp_path), "--runs", str(out / "runs")]
+    assert bench_main([*argv, "--markdown", str(tmp_path / "B.md")]) == 0
+    again = json.loads((tmp_path / "results.json").read_text())["paper"]["data"]["rows"]
+    assert [r["pretrain_seconds"] for r in again] == [r["pretrain_seconds"] for r in results["paper"]["data"]["rows"]]
+    assert checkpoints and [p.stat().st_mtime_ns for p in checkpoints] == stamps  # nothing pretrained again
+
+
 def test_unknown_section_is_an_error():
     with pytest.raises(SystemExit):
         bench_main(["--sections", "leaderbord"])
 
 
 def test_paper_epochs_are_capped_by_the_image_budget():
-    small = SCALES["small"]
+    small = load_scale("small").of("paper")
     assert paper_epochs(small, 500) == 200  # the paper's 200 epochs where the budget allows
-    assert paper_epochs(small, 15000) == pytest.approx(small.paper_max_images / 15000)
-    assert paper_epochs(SCALES["full"], 15000) == 200
+    assert paper_epochs(small, 15000) == pytest.approx(small.max_images / 15000)
+    assert paper_epochs(load_scale("full").of("paper"), 15000) == 200
 
 
 def test_verdict_reads_the_rows():
@@ -155,24 +164,6 @@ def test_verdict_reads_the_rows():
     assert "holds here" in text and "1 of 2 sizes (500)" in text
     rows[0]["test_error"] = 0.40
     assert "does not hold" in verdict(rows)
-
-
-def test_torch_reference_search_matches_faiss():
-    g = torch.Generator().manual_seed(0)
-    bank, queries = torch.randn(500, 16, generator=g), torch.randn(70, 16, generator=g)
-    sims, positions = torch_topk_search(bank, queries, 5, chunk=32)
-    faiss_sims, faiss_positions = cosine_search(bank, queries, 5)
-    assert torch.equal(positions, faiss_positions)
-    assert torch.allclose(sims, faiss_sims, atol=1e-5)
-
-
-def test_sgd_probe_separates_separable_features():
-    g = torch.Generator().manual_seed(0)
-    labels = torch.randint(0, 3, (600,), generator=g)
-    features = torch.randn(600, 8, generator=g) * 0.3 + torch.eye(3, 8)[labels] * 3
-    head = sgd_linear_probe(features, labels, lambda x: x, 8, 3, passes=3, batch_size=64)
-    with torch.no_grad():
-        assert (head(features).argmax(1) == labels).float().mean() > 0.95
 
 
 def test_loads_match_the_paper_equations():
@@ -208,13 +199,13 @@ def test_label_free_section_scores_every_run_and_correlates_each_score_with_each
     out, results = tiny_bench
     data = results["label_free"]["data"]
     tasks = [r for r in data["rows"] if r["kind"] == "task"]
-    assert [r["representation"] for r in tasks] == [label for _, label, _ in scale_entries(SCALES["tiny"])]
+    assert [r["representation"] for r in tasks] == [label for _, label, _ in scale_entries(TINY)]
     assert {r["source"] for r in data["rows"] if r["kind"] == "baseline"} == set(BASELINES)
     assert all(set(r["scores"]) >= {"rankme", "alignment", "uniformity", "view_retrieval"} for r in data["rows"])
     assert data["targets"] == ["knn 2", "knn 0", "linear 2", "linear 0"]
     assert len(data["correlations"]) == len(SCORES) * len(data["targets"])
     for c in data["correlations"]:
-        assert c["runs"] == len(scale_entries(SCALES["tiny"]))
+        assert c["runs"] == len(scale_entries(TINY))
         assert c["rho"] is None or -1 <= c["low"] <= c["high"] <= 1
     assert "## 9. Do label-free scores predict transfer?" in (out / "BENCHMARKS.md").read_text()
 

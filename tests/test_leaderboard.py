@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.leaderboard import ENTRIES, evaluated, mean_metrics, scale_entries
-from bench.scales import SCALES
+from bench.rows import mean_metrics
+from bench.scales import load_scale
+from bench.sections.leaderboard import ENTRIES, evaluated, scale_entries
 from bench.targets import TARGETS, Target, target_line, versus_simclr_section
 from bench.verdicts import paired_difference, paired_differences, per_run, reference_row, versus
 from evaluate import suite
@@ -116,9 +117,9 @@ def test_an_evaluation_costs_its_cells_whether_computed_now_or_read_from_the_sto
 
 
 def test_the_benchmark_scales_run_every_entry_and_the_test_scale_the_named_ones():
-    assert scale_entries(SCALES["small"]) == scale_entries(SCALES["full"]) == ENTRIES
-    tiny = SCALES["tiny"].leaderboard_only
-    assert [name for name, _, _ in scale_entries(SCALES["tiny"])] == [e[0] for e in ENTRIES if e[0] in tiny]
+    assert scale_entries(load_scale("small")) == scale_entries(load_scale("full")) == ENTRIES
+    tiny = load_scale("tiny").of("leaderboard").only
+    assert [name for name, _, _ in scale_entries(load_scale("tiny"))] == [e[0] for e in ENTRIES if e[0] in tiny]
     assert set(tiny) <= {e[0] for e in ENTRIES}  # a renamed entry is not silently dropped
 
 

@@ -94,6 +94,8 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}: expected a list, got {value!r}")
         (item,) = typing.get_args(tp) or (Any,)
         return [_coerce(item, v, f"{path}.{i}") for i, v in enumerate(value)]
+    if origin is tuple and typing.get_args(tp)[1:] == (Ellipsis,):  # tuple[T, ...]: a list in YAML
+        return tuple(_coerce(list[typing.get_args(tp)[0]], value, path))
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if tp in (int, str, bool) and type(value) is tp:

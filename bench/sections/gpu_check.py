@@ -6,9 +6,9 @@ AE (configs/ae_fmnist.yaml):
 - training images/s in bf16 + channels-last, torch.compile off and on (bench.variants: bare
   loops timed in turn), the first step's seconds (a compiled variant compiles there, cold cache);
 - model FLOP utilisation: achieved training FLOP/s against the card's dense bf16 peak
-  (bench.loop_speed.PEAK_BF16_FLOPS) and against the bf16 matmul peak measured here;
+  (bench.loop_speed.PEAK_BF16_FLOPS);
 - the toolkit's loop / bare loop ratio in the variant ``auto`` resolves to; peak memory;
-- bf16 vs fp32 training loss over ``scale.agreement_steps`` steps (same seed, same batches);
+- bf16 vs fp32 training loss over ``agreement_steps`` steps (same seed, same batches);
 
 then FAISS GPU vs CPU exact kNN search (pretrain.core.search.cosine_search) with the share of
 identical neighbour lists. Without CUDA it returns {"skipped": reason}; ``require_cuda=False``
@@ -20,16 +20,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import torch
 
+from bench.interface import Section, register_section
 from bench.loop_speed import gpu_peak_bf16_flops, measure_task
 from bench.runs import bench_config
 from bench.scales import Scale
-from bench.speed import median_seconds
-from bench.variants import matmul_peaks, roofline_size
+from bench.sections.speed import median_seconds
+from bench.speed_report import gpu_section
 from pretrain.core.arrays import in_memory
 from pretrain.core.config import Config
 from pretrain.core.data import Splits, load_splits
@@ -46,6 +48,11 @@ GPU_CONFIGS = (  # (label, base config, overrides)
     ("AE, mirror decoder (default job)", "configs/ae_fmnist.yaml", ()),
 )
 GPU_VARIANTS = ("bf16+channels_last", "bf16+channels_last+compile")
+
+
+@dataclass(frozen=True)
+class GpuSettings:
+    agreement_steps: int = 200  # training steps compared in fp32 and bf16 (same seed, same batches)
 
 
 def loss_curve(model, optimizers, images, batches, precision: str, memory_format: str) -> list[float]:
@@ -114,21 +121,19 @@ def fresh_compile_cache():
     return fresh() if fresh else contextlib.nullcontext()
 
 
-def check_config(label: str, base: str, overrides: tuple[str, ...], scale: Scale, root: Path, peaks: dict) -> dict:
+def check_config(label: str, base: str, overrides: tuple[str, ...], scale: Scale, root: Path) -> dict:
     """One config's figures: variant speeds and MFU, loop ratio, peak memory, loss agreement."""
     cfg = bench_config(base, "gpu_check", scale, root, list(overrides))
     splits = load_splits(cfg.data)
     with fresh_compile_cache():
-        result = measure_task(cfg, scale, GPU_VARIANTS, splits)
+        result = measure_task(cfg, scale.of("speed"), GPU_VARIANTS, splits)
     flops, spec = result["train_gflops_per_image"] * 1e9, gpu_peak_bf16_flops()
     for row in result["variants"]:
         if "images_per_s" in row:
-            achieved = flops * row["images_per_s"]
-            row["mfu"] = achieved / spec if spec else None
-            row["share_of_bf16_matmul_peak"] = achieved / peaks["bf16"]["flops_per_s"]
+            row["mfu"] = flops * row["images_per_s"] / spec if spec else None
     device = torch.device(result["device"])
     fresh = bench_config(base, "gpu_check", scale, root, list(overrides))
-    agreement = precision_agreement(fresh, splits, scale.agreement_steps, device)
+    agreement = precision_agreement(fresh, splits, scale.of("gpu").agreement_steps, device)
     return {"label": label, "config": base, "overrides": list(overrides), **result, "agreement": agreement}
 
 
@@ -173,54 +178,21 @@ def knn_check(base: str, scale: Scale, root: Path, device: torch.device) -> dict
 
 
 def run_gpu_check(scale: Scale, root: Path, require_cuda: bool = True, configs=GPU_CONFIGS) -> dict:
-    """The GPU figures (module docstring); prints a summary for whoever watches the output."""
+    """The GPU figures (module docstring); prints them as BENCHMARKS.md will show them, for whoever
+    watches the output of a GPU machine that is handed back afterwards."""
     if require_cuda and not torch.cuda.is_available():
         return {"skipped": "no CUDA GPU on the machine that ran the benchmark"}
     device, started = training_device(), time.perf_counter()
-    peaks = matmul_peaks(device, roofline_size(scale.roofline_size, device), scale.roofline_seconds)
-    rows = [check_config(label, base, overrides, scale, root, peaks) for label, base, overrides in configs]
+    rows = [check_config(label, base, overrides, scale, root) for label, base, overrides in configs]
     data = {
         "device": describe_device(device),
         "peak_bf16_flops": gpu_peak_bf16_flops(),
-        "roofline": peaks,
         "configs": rows,
         "knn_search": knn_check(configs[-1][1], scale, root, device),
     }
     data["seconds"] = time.perf_counter() - started
-    print(gpu_summary(data), flush=True)
+    print("\n".join(gpu_section(data, "bench/plots")), flush=True)
     return data
 
 
-def variant_text(row: dict) -> str:
-    if "images_per_s" not in row:
-        return f"{row['name']} failed ({row['error'][:120]})"
-    mfu = f"MFU {100 * row['mfu']:.2f}%" if row.get("mfu") is not None else "MFU n/a (peak unknown)"
-    return f"{row['name']} {row['images_per_s']:.0f} img/s ({mfu}, first step {row['first_step_seconds']:.1f} s)"
-
-
-def gpu_summary(data: dict) -> str:
-    """A few lines with every figure, for the end of the output."""
-    peaks, spec = data["roofline"], data["peak_bf16_flops"]
-    lines = [
-        f"== GPU check on {data['device']} ({data['seconds']:.0f} s): matmul peaks measured bf16 "
-        f"{peaks['bf16']['flops_per_s'] / 1e12:.3g} TFLOP/s, fp32 {peaks['fp32']['flops_per_s'] / 1e12:.3g} TFLOP/s; "
-        f"spec bf16 peak {f'{spec / 1e12:.0f} TFLOP/s' if spec else 'unknown'}"
-    ]
-    for r in data["configs"]:
-        a = r["agreement"]
-        lines.append(
-            f"{r['label']} (batch {r['batch_size']}): {'; '.join(variant_text(v) for v in r['variants'])}; "
-            f"toolkit/bare ({r['auto_variant']}) {r['ratio']:.3f}; peak memory {r['peak_memory_mib']:.0f} MiB; "
-            f"bf16 vs fp32 loss over {a['steps']} steps: max |diff| {a['max_abs_diff']:.4g} "
-            f"({100 * a['max_rel_diff']:.2f}%), final {a['final_abs_diff']:.4g} ({100 * a['final_rel_diff']:.2f}%)"
-        )
-    k = data["knn_search"]
-    where = f"{k['bank'][0]} x {k['bank'][1]} bank, {k['queries']} queries, k = {k['k']}"
-    if k["faiss_gpu"] == "used":
-        lines.append(
-            f"kNN {where}: FAISS GPU {k['gpu_seconds']:.3f} s vs CPU {k['cpu_seconds']:.3f} s "
-            f"({k['gpu_speedup']:.1f}x), identical neighbour lists {100 * k['same_lists']:.2f}%"
-        )
-    else:
-        lines.append(f"kNN {where}: FAISS CPU {k['cpu_seconds']:.3f} s; FAISS GPU {k['faiss_gpu']}")
-    return "\n".join(lines)
+SECTION = register_section(Section("gpu", "5. GPU", GpuSettings, run_gpu_check, gpu_section, uses=("speed",)))

@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,10 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from bench.runs import bench_config, epochs_override, pretrain
+from bench.interface import Section, register_section
+from bench.runs import bench_config, pretrain
 from bench.scales import Scale
+from bench.sections.leaderboard import epochs_override
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report import differences_table, scarce_label_table
 from evaluate.report_types import Difference, SummaryRow, from_plain, to_plain
@@ -40,6 +43,15 @@ from pretrain.tb import RunLogger
 BASE = "configs/ae_fmnist.yaml"
 UNSEEN = [5, 6, 7, 8, 9]
 STORAGES = ("device", "host", "memmap", "stream")
+
+
+@dataclass(frozen=True)
+class OwnImagesSettings:
+    train_per_class: int = 0  # training images per unseen class written as PNG (0 = all)
+    photo_images: int = 10000  # colour JPEG "photos" decoded in the throughput test ...
+    photo_side: int = 256  # ... of this side ...
+    photo_size: int = 64  # ... resized to this
+    feed_steps: int = 200  # training steps timed per storage mode
 
 
 def safe_name(name: str) -> str:
@@ -106,11 +118,12 @@ def decode_rates(folder: Path, size: int, cache: Path, scale: Scale) -> dict:
 
 
 def feed_rate(folder: Path, storage: str, scale: Scale, root: Path) -> float:
-    """Pretraining images/s of the default config on the folder, batches served from ``storage``."""
+    """Pretraining images/s of the default config on the folder, batches served from ``storage``:
+    the trainer's own logged figure over ``feed_steps`` steps after as many warm-up steps."""
     overrides = ["data.name=image_folder", f"data.root={folder}", f"data.cache_dir={root / 'cache'}", "data.val_size=0",
                  f"data.storage={storage}", f"data.cache={str(storage != 'stream').lower()}"]  # fmt: skip
     cfg = bench_config(BASE, f"feed_{storage}", scale, root, overrides)
-    steps = scale.data_feed_steps
+    steps = scale.of("data").feed_steps
     cfg.train.halt_after_steps, cfg.train.ckpt_every = steps, 10**9
     cfg.train.log_every = cfg.train.image_log_every = 10**9
     accelerator = make_accelerator(cfg)
@@ -119,22 +132,20 @@ def feed_rate(folder: Path, storage: str, scale: Scale, root: Path) -> float:
         parts.total_steps = 2 * steps
         parts.logger = RunLogger(Path(tmp), True)
         train_loop(parts, cfg, 0)  # warm-up
-        started = time.perf_counter()
         train_loop(parts, cfg, steps)
-        seconds = time.perf_counter() - started
         parts.logger.close()
-    return steps * cfg.train.batch_size / seconds
+    return parts.logger.latest["pretrain/images_per_s"]  # as the trainer logs it over the timed steps
 
 
 def unseen_class_transfer(scale: Scale, root: Path, folder: Path) -> dict:
     """Pretrain on classes 0-4 (holdout 5-9), evaluate on the PNG folder of classes 5-9."""
     held = f"data.holdout_classes=[{','.join(map(str, UNSEEN))}]"
     cfg = bench_config(BASE, "seen_classes_only", scale, root, [held, *epochs_override(scale)])
-    seconds = pretrain(cfg)
-    labels = ",".join(map(str, scale.frozen_labels))
+    seconds, board = pretrain(cfg), scale.of("leaderboard")
+    labels = ",".join(map(str, board.frozen_labels))
     overrides = ["eval.data.name=image_folder", f"eval.data.root={folder}", f"eval.data.cache_dir={root / 'cache'}",
-                 f"eval.labels_per_class=[{labels}]", f"eval.seeds={scale.seeds}",
-                 "eval.protocols=[linear,mlp_head,knn]", *scale.suite_overrides]  # fmt: skip
+                 f"eval.labels_per_class=[{labels}]", f"eval.seeds={board.seeds}",
+                 "eval.protocols=[linear,mlp_head,knn]", *scale.of("speed").suite_overrides]  # fmt: skip
     settings = EvaluationSettings(overrides, ["raw_pixels", "random_init"], out_dir=root / "unseen_eval")
     report = evaluate_run(cfg.run, settings)
     return {
@@ -154,23 +165,24 @@ def run_data(scale: Scale, root: Path) -> dict:
     folder, photos = root / "unseen_classes", root / "photos"
     for path in (folder, photos):
         shutil.rmtree(path, ignore_errors=True)
-    per_class = scale.data_train_per_class
+    sizes = scale.of("data")
+    per_class = sizes.train_per_class
     write_png_folder(dataset.train, dataset.classes, UNSEEN, folder / "train", per_class)
     write_png_folder(dataset.test, dataset.classes, UNSEEN, folder / "test", 0)
-    write_photo_folder(dataset.train, photos, scale.data_photo_images, scale.data_photo_side)
+    write_photo_folder(dataset.train, photos, sizes.photo_images, sizes.photo_side)
     side = dataset.train.image_shape[-1]
     decode = [
         decode_rates(folder / "train", side, root / "decode_cache", scale),
-        decode_rates(photos, scale.data_photo_size, root / "decode_cache", scale),
+        decode_rates(photos, sizes.photo_size, root / "decode_cache", scale),
     ]
     feeds = [{"storage": s, "images_per_s": feed_rate(folder, s, scale, root)} for s in STORAGES]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return {
         "device": device,
         "decode": decode,
-        "photo_side": scale.data_photo_side,
+        "photo_side": sizes.photo_side,
         "feeds": feeds,
-        "feed_steps": scale.data_feed_steps,
+        "feed_steps": sizes.feed_steps,
         "transfer": unseen_class_transfer(scale, root, folder),
     }
 
@@ -210,3 +222,9 @@ def data_section(data: dict, plots: str) -> list[str]:
         "",
         differences_table(from_plain(list[Difference], t["differences"])),
     ]
+
+
+SECTION = register_section(
+    Section("data", "6. Your own images: decoding, storage modes, transfer to unseen classes", OwnImagesSettings,
+            run_data, data_section, uses=("leaderboard", "speed"))
+)  # fmt: skip

@@ -15,8 +15,10 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from bench.interface import Section, register_section
 from bench.scales import Scale
 from bench.targets import TARGET_FILE
 from evaluate.report import minutes
@@ -25,14 +27,17 @@ from evaluate.run import evaluation_folder
 from pretrain.core.config import load_config
 from pretrain.core.run_folder import Run
 
-DEFAULT_CONFIG = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
-# a second run on the same data with the same encoder shape: every baseline cell (raw pixels, PCA,
-# random init, supervised from scratch) comes from the machine-wide store the first one filled
-SECOND_CONFIG = "configs/dae_fmnist.yaml"
-TINY = (
-    "configs/smoke.yaml",
-    ("eval.skip=[finetune,self_training,label_propagation]", "eval.layer_probe_labels_per_class=-1"),
-)
+
+@dataclass(frozen=True)
+class MakeRunSettings:
+    config: str = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
+    eval_overrides: tuple[str, ...] = ()
+    # a second run on the same data with the same encoder shape: every baseline cell (raw pixels, PCA,
+    # random init, supervised from scratch) comes from the machine-wide store the first one filled
+    second_config: str = "configs/dae_fmnist.yaml"
+    second_overrides: tuple[str, ...] = ()
+
+
 BARS = TARGET_FILE["make_run"]
 TARGETS = {
     "native_bf16": BARS["minutes_native_bf16"] * 60,
@@ -50,7 +55,7 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 def fresh_clone(root: Path) -> Path:
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     clone = (root / "make_run" / "clone").resolve()
     shutil.rmtree(clone, ignore_errors=True)
     clone.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +64,8 @@ def fresh_clone(root: Path) -> Path:
 
 
 def run_make_run(scale: Scale, root: Path) -> dict:
-    config, eval_overrides = TINY if scale.name == "tiny" else (DEFAULT_CONFIG, ())
+    sizes = scale.of("make_run")
+    config, eval_overrides = sizes.config, sizes.eval_overrides
     clone = fresh_clone(root)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True)
     python, run_dir = sys.executable, clone / load_config(clone / config).run_path
@@ -69,7 +75,7 @@ def run_make_run(scale: Scale, root: Path) -> dict:
     first = Report.from_json(report_file(run_dir, eval_overrides).read_text())
     rerun_s = timed(evaluate, clone)
     again = Report.from_json(report_file(run_dir, eval_overrides).read_text())
-    second = second_run(scale, clone, eval_overrides)
+    second = second_run(sizes, clone)
     return {
         "config": config,
         "eval_overrides": list(eval_overrides),
@@ -88,11 +94,10 @@ def run_make_run(scale: Scale, root: Path) -> dict:
     }
 
 
-def second_run(scale: Scale, clone: Path, eval_overrides: tuple[str, ...]) -> dict:
+def second_run(sizes: MakeRunSettings, clone: Path) -> dict:
     """Another config on the same data, pretrained and evaluated after the first (its baselines
     from the store): the evaluation time a user's second experiment pays."""
-    config = TINY[0] if scale.name == "tiny" else SECOND_CONFIG
-    overrides = ["name=second_run"] if scale.name == "tiny" else []
+    config, overrides, eval_overrides = sizes.second_config, list(sizes.second_overrides), sizes.eval_overrides
     python, run_dir = sys.executable, clone / load_config(clone / config, overrides).run_path
     pretrain_s = timed([python, "-m", "pretrain", "--config", config, "--resume", *overrides], clone)
     evaluate_s = timed([python, "-m", "evaluate", "--run", str(run_dir), *eval_overrides], clone)
@@ -175,3 +180,9 @@ def once_per_machine_line(data: dict) -> str:
         f"back. A run after it: pretraining {minutes(pretrain)} + evaluation {minutes(evaluate)} = "
         f"{minutes(pretrain + evaluate)}, evaluation / pretraining {evaluate / max(pretrain, 1e-9):.1f}x."
     )
+
+
+SECTION = register_section(
+    Section("make_run", "8. make run: wall time, evaluation time by protocol, a rerun", MakeRunSettings,
+            run_make_run, make_run_section)
+)  # fmt: skip

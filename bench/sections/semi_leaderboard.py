@@ -11,24 +11,31 @@ supervised for the same features, and learned minus reference under the same pro
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.leaderboard import run_leaderboard
+from bench.interface import Section, register_section
 from bench.rows import grid_protocols, leaderboard_table
 from bench.scales import Scale
+from bench.sections.leaderboard import run_leaderboard
 from bench.targets import SEMI_TARGETS, target_line
 from bench.verdicts import baseline_table, cell, paired_cell, paired_difference, reference_row, seeds_per_run
 from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import budget_name, signed
 
 
+@dataclass(frozen=True)
+class SemiSettings:
+    entries: tuple[str, ...] = ("ae_mirror", "ae_m64", "vae", "contrastive", "vicreg")  # of section 1's
+    frozen_labels: tuple[int, ...] = (1, 10)
+    protocols: tuple[str, ...] = ("knn", "linear", "label_propagation", "finetune", "self_training")
+
+
 def semi_scale(scale: Scale) -> Scale:
     """Section 1's scale with 1b's entries, budgets and protocols (every other one skipped)."""
-    skip = tuple(name for name in PROTOCOLS.names() if name not in scale.semi_protocols)
-    return replace(
-        scale, leaderboard_only=scale.semi_entries, frozen_labels=scale.semi_frozen_labels, leaderboard_skip=skip
-    )
+    mine = scale.of("semi")
+    skip = tuple(name for name in PROTOCOLS.names() if name not in mine.protocols)
+    return scale.with_sizes("leaderboard", only=mine.entries, frozen_labels=mine.frozen_labels, skip=skip)
 
 
 def run_semi_leaderboard(scale: Scale, root: Path) -> dict:
@@ -138,3 +145,9 @@ def semi_section(data: dict, plots: str) -> list[str]:
         *(target_line(data, t) for t in SEMI_TARGETS),
         *paired_target_lines(data),
     ]
+
+
+SECTION = register_section(
+    Section("semi", "1b. Semi-supervised leaderboard: the unlabelled images used", SemiSettings,
+            run_semi_leaderboard, semi_section, uses=("leaderboard",))
+)  # fmt: skip

@@ -4,17 +4,22 @@ labels per class, k-means clustering) and fine-tuned, beside the baselines: raw 
 PCA once, a random-init encoder and supervised-from-scratch once per encoder architecture.
 
 Pairing: every run draws its labelled subsets from one shared sequence (pretraining seed p
-takes subsets p*S ... p*S+S-1, S = scale.seeds); the baselines are evaluated on all of them,
+takes subsets p*S ... p*S+S-1, S = the scale's seeds); the baselines are evaluated on all of them,
 so each task's difference to a baseline is taken on the same labelled images."""
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from bench.runs import bench_config, epochs_override, pretrain
+from bench.figures import leaderboard_plot
+from bench.interface import Section, register_section
+from bench.leaderboard_report import leaderboard_section
+from bench.rows import label_free_scores, mean_metrics
+from bench.runs import bench_config, pretrain
 from bench.scales import Scale
 from bench.verdicts import PER_ARCHITECTURE
 from evaluate.entry import EvaluationSettings, evaluate_run
@@ -46,9 +51,31 @@ ENTRIES = (
 BASELINES = ("raw_pixels", "pca", "random_init")
 
 
+@dataclass(frozen=True)
+class LeaderboardSettings:
+    """Section 1's sizes (sections 1b, 4, 6 and 9 run at some of them too)."""
+
+    epochs: float = 0.0  # 0 = each config's own epochs (tuned on validation, section 7)
+    only: tuple[str, ...] = ()  # these names of ENTRIES (() = all)
+    frozen_labels: tuple[int, ...] = (1, 10, 100, 0)  # 0 = all labels
+    finetune_labels: tuple[int, ...] = (1, 10, 100)
+    seeds: int = 3  # labelled subsets per budget and pretraining run
+    pretrain_seeds: int = 3  # pretraining runs per task (their subsets pooled: seeds x pretrain_seeds per cell)
+    finetune_max_epochs: float = 4.0  # fine-tuning budget: epochs over the labelled set ...
+    finetune_min_steps: int = 500  # ... but at least this many steps
+    self_training_max_epochs: float = 1.0  # the self-trained student's budget: epochs over the unlabelled images ...
+    self_training_min_steps: int = 200  # ... but at least this many steps
+    skip: tuple[str, ...] = ()  # protocols its evaluations leave out (eval.skip)
+
+
+def sizes(scale: Scale) -> LeaderboardSettings:
+    return scale.of("leaderboard")
+
+
 def scale_entries(scale: Scale) -> tuple:
-    """The entries a scale runs, in ENTRIES order: those ``scale.leaderboard_only`` names (none named: all)."""
-    return tuple(e for e in ENTRIES if not scale.leaderboard_only or e[0] in scale.leaderboard_only)
+    """The entries a scale runs, in ENTRIES order: those its ``only`` names (none named: all)."""
+    only = sizes(scale).only
+    return tuple(e for e in ENTRIES if not only or e[0] in only)
 
 
 def representation_label(label: str, source: str) -> str:
@@ -73,19 +100,30 @@ LABEL_SEED = 0  # base seed of the labelled draws: every run and baseline shares
 OTHER_READINGS = ("encoder_code", "encoder_pooled")  # evaluate.baselines.encoder_sources
 
 
+def listed(values) -> str:
+    return f"[{','.join(map(str, values))}]"
+
+
 def eval_overrides(scale: Scale, seeds: int) -> list[str]:
+    s = sizes(scale)
     return [
-        f"eval.labels_per_class=[{','.join(map(str, scale.frozen_labels))}]",
+        f"eval.labels_per_class={listed(s.frozen_labels)}",
         f"eval.seeds={seeds}",
-        f"eval.finetune.max_epochs={scale.finetune_max_epochs}",
-        f"eval.finetune.min_steps={scale.finetune_min_steps}",
-        f"eval.finetune.labels_per_class=[{','.join(map(str, scale.finetune_labels))}]",
-        f"eval.self_training.labels_per_class=[{','.join(map(str, scale.finetune_labels))}]",
-        f"eval.self_training.max_epochs={scale.self_training_max_epochs}",
-        f"eval.self_training.min_steps={scale.self_training_min_steps}",
+        f"eval.finetune.max_epochs={s.finetune_max_epochs}",
+        f"eval.finetune.min_steps={s.finetune_min_steps}",
+        f"eval.finetune.labels_per_class={listed(s.finetune_labels)}",
+        f"eval.self_training.labels_per_class={listed(s.finetune_labels)}",
+        f"eval.self_training.max_epochs={s.self_training_max_epochs}",
+        f"eval.self_training.min_steps={s.self_training_min_steps}",
         "eval.layer_probe_labels_per_class=-1",  # the leaderboard shows no layer probe
-        f"eval.skip=[{','.join(scale.leaderboard_skip)}]",
+        f"eval.skip={listed(s.skip)}",
     ]
+
+
+def epochs_override(scale: Scale) -> list[str]:
+    """Section 1's epoch budget: the scale's, or each config's own (tuned on validation,
+    section 7) where that is 0."""
+    return [f"train.epochs={sizes(scale).epochs}"] if sizes(scale).epochs else []
 
 
 def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
@@ -98,7 +136,7 @@ def seed_runs(name: str, base: str, scale: Scale, root: Path) -> list[Config]:
             root / "leaderboard",
             [*epochs_override(scale), f"train.seed={p}"],
         )
-        for p in range(scale.pretrain_seeds)
+        for p in range(sizes(scale).pretrain_seeds)
     ]
 
 
@@ -131,7 +169,7 @@ def task_records(run: Run, scale: Scale, first_seed: int) -> dict:
     fine-tuning (without scratch) included, through the evaluation's one entry point."""
     settings = EvaluationSettings(
         overrides=[
-            *eval_overrides(scale, scale.seeds),
+            *eval_overrides(scale, sizes(scale).seeds),
             "eval.finetune.scratch=false",
             "eval.self_training.scratch=false",
         ],
@@ -146,34 +184,9 @@ def task_records(run: Run, scale: Scale, first_seed: int) -> dict:
 def baseline_records(run: Run, names: list[str], scale: Scale) -> dict:
     """``names`` (random init drawn anew per seed) and supervised-from-scratch with the run's
     encoder architecture, over the labelled subsets of every pretraining seed."""
-    overrides = eval_overrides(scale, scale.pretrain_seeds * scale.seeds)
+    overrides = eval_overrides(scale, sizes(scale).pretrain_seeds * sizes(scale).seeds)
     settings = EvaluationSettings(overrides=overrides, baselines=list(names), run_sources=False, write=False)
     return evaluated(evaluate_run(run, settings))
-
-
-def mean_metrics(runs: list[dict]) -> dict:
-    """Numbers averaged over runs (pretraining seeds), leaf by leaf; anything else from the first."""
-    first = runs[0]
-    if isinstance(first, dict):
-        return {k: mean_metrics([r[k] for r in runs if k in r]) for k in first}
-    if isinstance(first, (int, float)) and not isinstance(first, bool):
-        return statistics.fmean(runs)
-    return first
-
-
-def label_free_scores(evaluations: list[dict], source: str) -> dict[str, float]:
-    """{score: mean over pretraining runs} of every label-free score measured on ``source``."""
-    runs = [
-        {
-            name: value
-            for m in e.get("label_free", [])
-            if m.source == source
-            for name, value in m.result.scores().items()
-        }
-        for e in evaluations
-    ]
-    runs = [r for r in runs if r]
-    return mean_metrics(runs) if runs else {}
 
 
 def summary_rows(records: list, evaluations: list[dict], test_labels: torch.Tensor, cfg: Config, **fields) -> list:
@@ -214,7 +227,7 @@ def entry_rows(
     """Rows of one task (every pretraining seed pooled), followed by the baselines of its
     architecture when it is the first task with that architecture (raw pixels and PCA: the first task)."""
     runs = [(cfg, pretrain(cfg)) for cfg in seed_runs(name, base, scale, root)]
-    evaluated = [task_records(cfg.run, scale, p * scale.seeds) for p, (cfg, _) in enumerate(runs)]
+    evaluated = [task_records(cfg.run, scale, p * sizes(scale).seeds) for p, (cfg, _) in enumerate(runs)]
     first = runs[0][0]
     arch = architecture(first.run, first.eval.representation)
     rows = summary_rows(
@@ -247,20 +260,22 @@ def compute_seconds(rows: list[dict]) -> float:
 
 
 def run_leaderboard(scale: Scale, root: Path) -> dict:
-    rows, architectures = [], set()
+    rows, architectures, s = [], set(), sizes(scale)
     splits = load_splits_checked(bench_config(ENTRIES[0][2], ENTRIES[0][0], scale, root / "leaderboard"))
     for name, label, base in scale_entries(scale):
         rows += entry_rows(name, label, base, scale, root, splits.test.y, architectures)
     rows.sort(key=lambda r: r["kind"] == "baseline")  # tasks first, then the baselines
     return {
         "rows": rows,
-        "epochs": scale.leaderboard_epochs,
-        "seeds": scale.seeds,
-        "pretrain_seeds": scale.pretrain_seeds,
-        "frozen_labels": list(scale.frozen_labels),
-        "finetune_labels": list(scale.finetune_labels),
-        "finetune_max_epochs": scale.finetune_max_epochs,
-        "finetune_min_steps": scale.finetune_min_steps,
+        **{k: getattr(s, k) for k in ("epochs", "seeds", "pretrain_seeds", "finetune_max_epochs")},
+        **{k: list(getattr(s, k)) for k in ("frozen_labels", "finetune_labels")},
+        "finetune_min_steps": s.finetune_min_steps,
         "full_per_class": len(splits.train) // splits.num_classes,
         "compute_seconds": compute_seconds(rows),
     }
+
+
+SECTION = register_section(
+    Section("leaderboard", "1. Transfer leaderboard", LeaderboardSettings, run_leaderboard, leaderboard_section,
+            lambda data, folder: [leaderboard_plot(data, folder / "leaderboard_label_efficiency.png")])
+)  # fmt: skip

@@ -10,11 +10,12 @@ so no number that selects is also the number reported for that selection.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from bench.parts import MergeError, check_known, merged_result, parts_with, stored_rows
+from bench.interface import Section, register_section
 from bench.probes import knn_and_linear
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
@@ -48,6 +49,16 @@ GRIDS: dict[str, list[list[str]]] = {
 }
 
 
+@dataclass(frozen=True)
+class SweepSettings:
+    tasks: int = 0  # the first N task grids (0 = all)
+    settings: int = 0  # the first N settings of each grid (0 = all)
+    budget_seconds: float = 1200.0  # pretraining time a setting may take on the machine (20 CPU-minutes)
+    overrides: tuple[str, ...] = ()  # applied to every sweep run (tiny: short runs)
+    labels: int = 10  # the scarce budget scored beside all labels
+    seeds: int = 3  # labelled subsets per scarce-label score
+
+
 def halves(val):
     """Two disjoint halves of the validation split (every other image, after a seeded shuffle)."""
     order = torch.randperm(len(val), generator=torch.Generator().manual_seed(0))
@@ -68,39 +79,32 @@ def score_on_validation(run: Run, budget: int, seeds: int) -> dict:
     )
 
 
-def sweep_names() -> list[str]:
-    """What ``--entries`` names in this section: each grid's config by its stem (byol_fmnist)."""
-    return [Path(base).stem for base in GRIDS]
-
-
-def run_sweep(scale: Scale, root: Path, only: tuple[str, ...] = ()) -> dict:
-    """Every setting of every grid (of those ``only`` names, by stem), pretrained and scored."""
-    rows = []
-    for base, grid in list(GRIDS.items())[: scale.sweep_tasks or None]:
-        if only and Path(base).stem not in only:
-            continue
-        for index, overrides in enumerate(grid[: scale.sweep_settings or None]):
+def run_sweep(scale: Scale, root: Path) -> dict:
+    """Every setting of every grid, pretrained and scored (a finished run is reused)."""
+    rows, sizes = [], scale.of("sweep")
+    for base, grid in list(GRIDS.items())[: sizes.tasks or None]:
+        for index, overrides in enumerate(grid[: sizes.settings or None]):
             name = f"{Path(base).stem}_{index}"
-            extra = [*overrides, *scale.sweep_overrides]
+            extra = [*overrides, *sizes.overrides]
             cfg = bench_config(base, name, scale, root / "sweep", extra)
             seconds = pretrain(cfg)
-            scores = score_on_validation(cfg.run, scale.width_labels, scale.seeds)
+            scores = score_on_validation(cfg.run, sizes.labels, sizes.seeds)
             rows.append(
                 {
                     "config": base,
                     "setting": " ".join(overrides) or "as shipped",
                     "pretrain_seconds": seconds,
-                    "within_budget": seconds <= scale.sweep_budget_seconds,
+                    "within_budget": seconds <= sizes.budget_seconds,
                     "val_knn_all": scores["knn"][0],
                     "val_linear_all": scores["linear"][0],
-                    "val_knn_scarce": scores["knn"][scale.width_labels],
-                    "val_linear_scarce": scores["linear"][scale.width_labels],
+                    "val_knn_scarce": scores["knn"][sizes.labels],
+                    "val_linear_scarce": scores["linear"][sizes.labels],
                 }
             )
-    return sweep_data(rows, scale)
+    return sweep_data(rows, sizes)
 
 
-def sweep_data(rows: list[dict], scale: Scale) -> dict:
+def sweep_data(rows: list[dict], sizes: SweepSettings) -> dict:
     """The section's data: the rows, and the chosen setting of each config (the highest
     validation kNN accuracy with all labels among the settings within the budget)."""
     chosen = {}
@@ -111,36 +115,9 @@ def sweep_data(rows: list[dict], scale: Scale) -> dict:
     return {
         "rows": rows,
         "chosen": {config: row["setting"] for config, row in chosen.items()},
-        "budget_seconds": scale.sweep_budget_seconds,
-        "labels_per_class": scale.width_labels,
+        "budget_seconds": sizes.budget_seconds,
+        "labels_per_class": sizes.labels,
     }
-
-
-def check_sweep_entries(entries: list[str]) -> None:
-    check_known(entries, sweep_names())
-
-
-def merged_sweep(stored: dict | None, scale: Scale, entries: list[str], root: Path, source: dict, wall) -> dict:
-    """Run the grids ``entries`` names and return section 7 with their rows in place of the
-    stored ones (the other configs' rows and choices kept); the same contract as section 1's
-    parts (bench/leaderboard_parts.py)."""
-    check_sweep_entries(entries)
-    stored_data = stored["data"] if stored else None
-    if stored_data is not None:
-        shared = (stored["provenance"]["scale"], stored_data["budget_seconds"], stored_data["labels_per_class"])
-        if shared != (scale.name, scale.sweep_budget_seconds, scale.width_labels):
-            raise MergeError(
-                f"--entries: the stored sweep was measured with other settings (scale, budget, labels): {shared}. "
-                f"Run the whole section: python -m bench --scale {scale.name} --sections sweep"
-            )
-    fresh = run_sweep(scale, root, tuple(entries))
-    parts = parts_with(stored, source, wall(), entries, fresh["rows"])
-    if stored_data is None:
-        return merged_result(None, parts, fresh)
-    kept = [r for r in stored_rows(stored_data) if Path(r["config"]).stem not in entries]
-    order = sweep_names()
-    rows = sorted(kept + fresh["rows"], key=lambda r: order.index(Path(r["config"]).stem))
-    return merged_result(stored, parts, sweep_data(rows, scale))
 
 
 def sweep_section(data: dict, plots: str) -> list[str]:
@@ -164,3 +141,6 @@ def sweep_section(data: dict, plots: str) -> list[str]:
         "",
         *lines,
     ]
+
+
+SECTION = register_section(Section("sweep", "7. Budgets tuned on validation", SweepSettings, run_sweep, sweep_section))

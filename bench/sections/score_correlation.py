@@ -11,11 +11,13 @@ different dimension and no pretraining)."""
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.leaderboard import BASELINES, scale_entries
-from bench.runs import bench_config, epochs_override, pretrain
+from bench.interface import Section, register_section
+from bench.runs import pretrain
 from bench.scales import Scale
+from bench.sections.leaderboard import BASELINES, scale_entries, seed_runs
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.label_free import spearman_interval
 from evaluate.report import budget_name, pct
@@ -25,9 +27,15 @@ SCORES = ("rankme", "rankme_per_dim", "alignment", "uniformity", "view_retrieval
 BETTER_HIGH = {"rankme": True, "rankme_per_dim": True, "alignment": False, "uniformity": False, "view_retrieval": True}
 
 
+@dataclass(frozen=True)
+class LabelFreeSettings:
+    scarce: int = 10  # the scarce budget the scores are correlated with (and all labels)
+    resamples: int = 2000  # bootstrap resamples of the runs for the correlation's interval
+
+
 def targets(scale: Scale) -> list[tuple[str, int]]:
     """(protocol, labels per class) the scores are correlated with: kNN and linear, scarce and all."""
-    return [(p, b) for p in ("knn", "linear") for b in (scale.label_free_scarce, 0)]
+    return [(p, b) for p in ("knn", "linear") for b in (scale.of("label_free").scarce, 0)]
 
 
 def run_row(report, source: str, label: str, kind: str, wanted: list[tuple[str, int]]) -> dict:
@@ -41,13 +49,13 @@ def run_row(report, source: str, label: str, kind: str, wanted: list[tuple[str, 
 
 
 def evaluate_entry(name: str, label: str, base: str, scale: Scale, root: Path, baselines: list[str]) -> list[dict]:
-    cfg = bench_config(base, name, scale, root / "leaderboard", [*epochs_override(scale), "train.seed=0"])
+    cfg = seed_runs(name, base, scale, root)[0]  # section 1's first pretraining run
     pretrain(cfg)
     wanted = targets(scale)
     budgets = ",".join(map(str, sorted({b for _, b in wanted}, key=lambda b: (b == 0, b))))
     overrides = [
         f"eval.labels_per_class=[{budgets}]",
-        f"eval.seeds={scale.seeds}",
+        f"eval.seeds={scale.of('leaderboard').seeds}",
         f"eval.protocols=[knn,linear,{','.join(LABEL_FREE)}]",
     ]
     settings = EvaluationSettings(overrides, baselines, other_readings=False, diagnostics=False, write=False)
@@ -80,8 +88,8 @@ def run_label_free(scale: Scale, root: Path) -> dict:
     return {
         "rows": rows,
         "targets": wanted,
-        "correlations": correlations(rows, wanted, scale.label_free_resamples),
-        "seeds": scale.seeds,
+        "correlations": correlations(rows, wanted, scale.of("label_free").resamples),
+        "seeds": scale.of("leaderboard").seeds,
     }
 
 
@@ -145,3 +153,9 @@ def label_free_section(data: dict, plots: str) -> list[str]:
         "",
         verdict,
     ]
+
+
+SECTION = register_section(
+    Section("label_free", "9. Do label-free scores predict transfer?", LabelFreeSettings, run_label_free,
+            label_free_section, uses=("leaderboard",))
+)  # fmt: skip
