@@ -4,6 +4,7 @@
     python -m bench --scale full                 # the sizes the benchmark and the paper ask for
     python -m bench --sections paper,speed       # some sections; the others keep their results
     python -m bench --report-only                # rewrite BENCHMARKS.md and plots from results.json
+    python -m bench --sections leaderboard --set leaderboard.only=[vicreg,lejepa]   # a size changed
 
 Each section's result is saved as soon as it finishes. Its pretraining runs (under
 runs/bench/<scale>/) are reused once finished and its evaluation cells are read back from
@@ -23,6 +24,7 @@ from bench.interface import SectionResult, load_results, ordered_sections, save_
 from bench.markdown import write_benchmarks
 from bench.runs import provenance
 from bench.scales import SCALE_NAMES, load_scale
+from pretrain.core.typed_yaml import ConfigError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +36,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
     parser.add_argument("--runs", type=Path, default=Path("runs/bench"), help="pretraining runs go to RUNS/<scale>/")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the Markdown and plots")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.SIZE=VALUE",
+        help="change one of a section's sizes on this scale (bench/scales.yaml), e.g. sweep.tasks=2; repeatable",
+    )
     args = parser.parse_args(argv)
     args.sections = [s for s in args.sections.split(",") if s]
     unknown = [s for s in args.sections if s not in names]
@@ -44,7 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scale, results_path, plot_dir = load_scale(args.scale), args.out / "results.json", args.out / "plots"
+    try:
+        scale = load_scale(args.scale, tuple(args.set))
+    except ConfigError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    results_path, plot_dir = args.out / "results.json", args.out / "plots"
     results = load_results(results_path)
     chosen = [] if args.report_only else [s for s in ordered_sections() if s.name in args.sections]
     for section in chosen:

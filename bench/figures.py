@@ -104,3 +104,35 @@ def speed_plot(section: dict, path: Path) -> Path:
     ax.set_title("training throughput (label: toolkit / bare)")
     ax.legend(fontsize=8)
     return plots.save_figure(fig, path)
+
+
+def pretrain_length_plot(section: dict, path: Path) -> Path:
+    """Test accuracy against pretraining minutes, one line per method (its 95% interval over
+    labelled subsets as a band where there is one), the references as horizontal lines."""
+    scarce = section["scarce"]
+    panels = [("knn", scarce), ("linear", scarce), ("knn", 0), ("linear", 0)]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharex=True)
+    methods = list(dict.fromkeys(r["method"] for r in section["rows"]))
+    for ax, (protocol, budget) in zip(axes.flat, panels):
+        key = f"{protocol} {budget}"
+        for i, method in enumerate(methods):
+            mine = sorted((r for r in section["rows"] if r["method"] == method and key in r["cells"]),
+                          key=lambda r: r["pretrain_seconds"])  # fmt: skip
+            x = [r["pretrain_seconds"] / 60 for r in mine]
+            cells = [r["cells"][key] for r in mine]
+            ax.plot(x, [100 * c["mean"] for c in cells], "-o", color=f"C{i}", label=method)
+            if all(c["ci_low"] is not None for c in cells):
+                low, high = ([100 * c[k] for c in cells] for k in ("ci_low", "ci_high"))
+                ax.fill_between(x, low, high, color=f"C{i}", alpha=0.15)
+        for j, (name, cells) in enumerate(section["references"].items()):
+            found = cells.get(key.replace("linear", "mlp_head") if "MLP" in name else key)
+            if found:
+                ax.axhline(100 * found["mean"], color="grey", linestyle=("--", ":", "-.")[j % 3], label=name)
+        ax.set_xscale("log")
+        ax.set_title(f"{protocol}, {'all labels' if budget == 0 else f'{budget} labels/class'}", fontsize=10)
+        ax.set_xlabel("pretraining minutes")
+        ax.set_ylabel("test accuracy %")
+        ax.grid(alpha=0.3)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95))
+    return plots.save_figure(fig, path)

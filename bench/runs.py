@@ -70,7 +70,8 @@ def provenance(scale: Scale, section: str, outputs: tuple[str, ...] = ()) -> Pro
         date=date.today().isoformat(),
         commit=git_commit(outputs),
         scale=scale.name,
-        command=f"python -m bench --scale {scale.name} --sections {section}",
+        command=f"python -m bench --scale {scale.name} --sections {section}"
+        + "".join(f" --set {o}" for o in scale.overrides),
         machine=machine(),
         argv=" ".join(sys.argv),
         sizes=scale.sizes_of(section),

@@ -8,12 +8,13 @@ dataclass of its sizes), and BENCHMARKS.md names every size that differs from fu
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
 from bench.interface import SECTIONS
-from pretrain.core.typed_yaml import ConfigError, parse_dataclass, read_yaml, to_plain
+from pretrain.core.typed_yaml import ConfigError, apply_override, parse_dataclass, read_yaml, to_plain
 
 SCALE_FILE = read_yaml(Path(__file__).with_name("scales.yaml").read_text())
 SCALE_NAMES = ("full", *SCALE_FILE)
@@ -24,6 +25,7 @@ class Scale:
     name: str
     dataset: tuple[str, ...] = ()  # dotted overrides applied to every pretraining run (the dataset)
     sizes: dict = field(default_factory=dict)  # section name -> its settings (absent: full size)
+    overrides: tuple[str, ...] = ()  # the dotted sizes given on the command line (python -m bench --set)
 
     def of(self, section: str):
         """The sizes ``section`` runs at on this scale."""
@@ -41,15 +43,19 @@ class Scale:
 
 
 @cache
-def load_scale(name: str) -> Scale:
-    """The scale ``name`` from bench/scales.yaml (``full``: every section's defaults); an
-    unknown scale, section, size or a wrong type is a ConfigError naming it."""
-    if name == "full":
-        return Scale("full")
-    if name not in SCALE_FILE:
+def load_scale(name: str, overrides: tuple[str, ...] = ()) -> Scale:
+    """The scale ``name`` from bench/scales.yaml (``full``: every section's defaults) with
+    dotted ``overrides`` (``leaderboard.only=[vicreg]``); an unknown scale, section, size or a
+    wrong type is a ConfigError naming it."""
+    if name != "full" and name not in SCALE_FILE:
         raise ConfigError(f"unknown scale {name!r}; choose from {', '.join(SCALE_NAMES)}")
-    raw = dict(SCALE_FILE[name])
+    raw = copy.deepcopy(SCALE_FILE.get(name, {}))
+    for dotted in overrides:
+        key = dotted.split("=", 1)[0]
+        if "." in key:  # a size of a section the scale leaves at full size so far
+            raw.setdefault(key.split(".", 1)[0], {})
+        apply_override(raw, dotted)
     dataset = tuple(raw.pop("dataset", ()))
     where = f"bench/scales.yaml: {name}"
     sizes = {s: parse_dataclass(SECTIONS[s].settings, values, f"{where}.{s}") for s, values in raw.items()}
-    return Scale(name, dataset, sizes)
+    return Scale(name, dataset, sizes, tuple(overrides))

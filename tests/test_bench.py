@@ -15,6 +15,7 @@ from bench.interface import ordered_sections
 from bench.scales import load_scale
 from bench.sections.leaderboard import BASELINES, scale_entries
 from bench.sections.paper_fig2 import paper_epochs, verdict
+from bench.sections.pretrain_length import points
 from bench.sections.score_correlation import SCORES, trusted
 from ssl_tasks.decoder_only import decoder_load, encoder_load
 
@@ -139,6 +140,49 @@ def test_a_section_run_again_reuses_its_finished_runs(tiny_bench, tmp_path):
     again = json.loads((tmp_path / "results.json").read_text())["paper"]["data"]["rows"]
     assert [r["pretrain_seconds"] for r in again] == [r["pretrain_seconds"] for r in results["paper"]["data"]["rows"]]
     assert checkpoints and [p.stat().st_mtime_ns for p in checkpoints] == stamps  # nothing pretrained again
+
+
+def test_pretrain_length_runs_every_method_at_a_length_before_the_next_length():
+    full = load_scale("full").of("pretrain_length")
+    found = [(name, epochs) for name, _, _, epochs in points(full)]
+    assert found[:8] == [(m, 3.0) for m in ("vicreg", "contrastive", "barlow_twins", "lejepa", "ae_m64")] + [
+        (m, 3.0) for m in ("byol", "dino", "vae")
+    ]
+    assert ("byol", 10.0) not in found and ("byol", 30.0) in found and ("vicreg", 10.0) in found
+    assert [epochs for _, epochs in found] == sorted(epochs for _, epochs in found)
+
+
+def test_pretrain_length_section_measures_each_point_beside_the_references(tiny_bench):
+    out, results = tiny_bench
+    data = results["pretrain_length"]["data"]
+    assert [(r["run"], r["epochs"]) for r in data["rows"]] == [("ae_mirror", 1.0), ("ae_mirror", 2.0)]
+    for row in data["rows"]:
+        assert set(row["cells"]) == {"knn 2", "linear 2", "knn 0", "linear 0"} and row["pretrain_seconds"] > 0
+        assert row["finetune_gain"]["b"] == "scratch" and row["finetune_gain"]["low"] is not None
+    assert set(data["references"]) == {"raw pixels", "PCA (m = 20)", "MLP head on raw pixels"}
+    assert set(data["references"]["MLP head on raw pixels"]) == {"mlp_head 2", "mlp_head 0"}
+    assert data["pending"] == [] and (out / "plots" / "pretrain_length.png").is_file()
+    assert "| AE, mirror decoder | 2 | " in (out / "BENCHMARKS.md").read_text()
+
+
+def test_a_sitting_cut_short_lists_the_points_left_and_the_next_one_goes_on(tiny_bench, tmp_path):
+    out, _ = tiny_bench
+    argv = ["--scale", "tiny", "--sections", "pretrain_length", "--out", str(tmp_path), "--runs", str(out / "runs")]
+    cut = ["--set", "pretrain_length.stop_after_minutes=0.000001", "--markdown", str(tmp_path / "B.md")]
+    assert bench_main([*argv, *cut]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())["pretrain_length"]
+    assert [r["epochs"] for r in data["data"]["rows"]] == [1.0]  # the first point always runs
+    assert data["data"]["pending"] == [{"method": "AE, mirror decoder", "epochs": 2.0}]
+    assert "--set pretrain_length.stop_after_minutes=0.000001" in data["provenance"]["command"]
+    assert (
+        "Not measured yet (the same command again goes on from here): AE, mirror decoder 2 ep."
+        in (tmp_path / "B.md").read_text()
+    )
+
+
+def test_a_bad_size_on_the_command_line_is_one_error(capsys):
+    assert bench_main(["--sections", "sweep", "--set", "sweep.taskz=2", "--report-only"]) == 2
+    assert "sweep.taskz" in capsys.readouterr().err
 
 
 def test_unknown_section_is_an_error():

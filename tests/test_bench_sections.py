@@ -33,6 +33,7 @@ SECTION_NAMES = [
     "sweep",
     "make_run",
     "label_free",
+    "pretrain_length",
 ]
 
 

@@ -1,0 +1,148 @@
+"""Section 10 in BENCHMARKS.md: transfer against pretraining time, from the stored points only.
+
+Where a method "overtakes" a reference is read off means (a description: every point is one
+pretraining run); the fine-tuning gain carries its paired interval over labelled subsets.
+"""
+
+from __future__ import annotations
+
+from bench.targets import TARGET_FILE
+from evaluate.report import difference_cell, mean_std, minutes, pct, signed
+from evaluate.report_types import Difference, SummaryRow, from_plain
+
+COLUMNS = ("knn {scarce}", "linear {scarce}", "knn 0", "linear 0")
+BARS = TARGET_FILE["pretrain_length"]
+
+
+def columns(data: dict) -> list[str]:
+    return [c.format(scarce=data["scarce"]) for c in COLUMNS]
+
+
+def title(column: str) -> str:
+    protocol, budget = column.split()
+    return f"{protocol} {'all' if budget == '0' else budget + '/class'}"
+
+
+def cell(cells: dict, column: str) -> SummaryRow | None:
+    return from_plain(SummaryRow, cells[column]) if column in cells else None
+
+
+def gain(row: dict) -> Difference | None:
+    return from_plain(Difference, row["finetune_gain"]) if row.get("finetune_gain") else None
+
+
+def points_table(data: dict) -> list[str]:
+    head = ["method", "epochs", "pretraining", *map(title, columns(data))]
+    head.append(f"fine-tuned − scratch, {data['finetune_labels']}/class [95% interval]")
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|---:|" + "---:|" * (len(head) - 3)]
+    for r in sorted(data["rows"], key=lambda r: (r["method"], r["epochs"])):
+        shown = [mean_std(cell(r["cells"], c)) for c in columns(data)]
+        lines.append(
+            f"| {r['method']} | {r['epochs']:g} | {minutes(r['pretrain_seconds'])} | "
+            + " | ".join(shown)
+            + f" | {difference_cell(gain(r))} |"
+        )
+    for name, cells in data["references"].items():
+        shown = [mean_std(cell(cells, c.replace("linear", "mlp_head") if "MLP" in name else c)) for c in columns(data)]
+        lines.append(f"| {name} | — | — | " + " | ".join(shown) + " | — |")
+    return lines
+
+
+def overtakes(data: dict, method: str, column: str, reference: dict) -> str:
+    """The shortest measured length whose mean beats ``reference``'s, or that none does."""
+    ref = cell(reference, column)
+    mine = sorted((r for r in data["rows"] if r["method"] == method), key=lambda r: r["epochs"])
+    for r in mine:
+        found = cell(r["cells"], column)
+        if ref and found and found.mean > ref.mean:
+            return f"from the {r['epochs']:g}-epoch point ({minutes(r['pretrain_seconds'])})"
+    return f"at none of {', '.join(format(r['epochs'], 'g') for r in mine)} epochs"
+
+
+def findings(data: dict) -> list[str]:
+    pixels = data["references"]["raw pixels"]
+    scarce = [c for c in columns(data) if not c.endswith(" 0")]
+    lines = []
+    for method in dict.fromkeys(r["method"] for r in data["rows"]):
+        longest = max((r for r in data["rows"] if r["method"] == method), key=lambda r: r["epochs"])
+        reached = ", ".join(f"{title(c)} {pct(cell(longest['cells'], c).mean)}" for c in columns(data))
+        beats = "; ".join(f"{title(c)} {overtakes(data, method, c, pixels)}" for c in scarce)
+        lines.append(f"- {method}: above raw pixels' mean {beats}; at {longest['epochs']:g} epochs {reached}.")
+    return lines
+
+
+def best(data: dict, column: str) -> tuple[float, str] | None:
+    scored = [
+        (found.mean, f"{r['method']}, {r['epochs']:g} ep") for r in data["rows"] if (found := cell(r["cells"], column))
+    ]
+    return max(scored) if scored else None
+
+
+def target_lines(data: dict) -> list[str]:
+    lines = ["| target | at least | measured (point) | status |", "|---|---:|---|---|"]
+    for bar in BARS["accuracy"]:
+        found = best(data, f"{bar['measure']} {bar['budget']}")
+        measured = f"{pct(found[0])} ({found[1]})" if found else "not measured"
+        status = (
+            "—"
+            if not found
+            else "met"
+            if found[0] >= bar["threshold"]
+            else f"gap {signed(found[0] - bar['threshold'])} points"
+        )
+        lines.append(f"| {bar['text']} | {pct(bar['threshold'])} | {measured} | {status} |")
+    gains = [(g, r) for r in data["rows"] if (g := gain(r)) is not None and g.low is not None]
+    top = max(gains, key=lambda gr: gr[0].low, default=None)
+    want = BARS["finetune_gain"]
+    if top:
+        g, r = top
+        status = "met" if g.low > 0 and g.difference >= want else "gap: below the bar or the interval reaches 0"
+        shown = f"{difference_cell(g)} ({r['method']}, {r['epochs']:g} ep)"
+    else:
+        shown, status = "not measured", "—"
+    lines.append(
+        f"| fine-tuned − scratch, interval above 0 (highest lower bound) | {signed(want)} | {shown} | {status} |"
+    )
+    return lines
+
+
+def lejepa_line(data: dict) -> str:
+    """LeJEPA minus the better of VICReg and SimCLR at each length all three ran (same encoder
+    and views, so equal epochs take about equal minutes), on the linear probe at the scarce budget."""
+    column = columns(data)[1]
+    by = {(r["run"], r["epochs"]): cell(r["cells"], column) for r in data["rows"]}
+    said = []
+    for epochs in sorted({e for run, e in by if run == "lejepa"}):
+        rivals = [by.get((run, epochs)) for run in ("vicreg", "contrastive")]
+        if all(rivals) and by[("lejepa", epochs)]:
+            said.append(f"{epochs:g} ep {signed(by[('lejepa', epochs)].mean - max(r.mean for r in rivals))}")
+    return (
+        f"LeJEPA minus the better of VICReg and SimCLR, {title(column)}, mean points: {'; '.join(said)}."
+        if said
+        else "LeJEPA against VICReg and SimCLR: not measured at a common length yet."
+    )
+
+
+def length_section(data: dict, plots: str) -> list[str]:
+    pending = data.get("pending", [])
+    waiting = ", ".join(f"{p['method']} {p['epochs']:g} ep" for p in pending)
+    return [
+        f"Each point is one pretraining run (seed 0) of the method's config at that many epochs, evaluated like "
+        f"section 1: kNN and linear probe over {data['seeds']} labelled subsets at {data['scarce']} labels/class "
+        "(mean ± std) and with all labels, fine-tuned minus supervised-from-scratch (same architecture) paired over "
+        f"{data['seeds']} subsets at {data['finetune_labels']}/class. Pretraining is wall minutes on the machine "
+        "named above.",
+        "",
+        *points_table(data),
+        "",
+        f"![transfer against pretraining time]({plots}/pretrain_length.png)",
+        "",
+        *findings(data),
+        "",
+        lejepa_line(data),
+        "",
+        "Targets (bench/targets.yaml), over every point:",
+        "",
+        *target_lines(data),
+        *(["", f"Not measured yet (the same command again goes on from here): {waiting}."] if pending else []),
+    ]
