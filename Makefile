@@ -1,6 +1,6 @@
 # make run   - set up, pretrain the default config, evaluate, print the transfer report
 # make test  - set up, run the test suite
-# make lint  - ruff format --check and ruff check (CI runs it before the tests)
+# make lint  - ruff format --check, ruff check and the documentation check (CI runs it before the tests)
 # make bench  - set up, rerun every benchmark from scratch, write BENCHMARKS.md (about eight hours on 2 CPU cores, README "Benchmarks")
 # Variables: CONFIG (a YAML in configs/), OVERRIDES (dotted key=value list), BENCH_SCALE (small | full), PYTHON
 
@@ -37,6 +37,7 @@ test: setup
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_docs.py
 
 bench: setup
 	rm -rf runs/bench/$(BENCH_SCALE)

@@ -107,8 +107,9 @@ def speed_plot(section: dict, path: Path) -> Path:
 
 
 def pretrain_length_plot(section: dict, path: Path) -> Path:
-    """Test accuracy against pretraining minutes, one line per method (its 95% interval over
-    labelled subsets as a band where there is one), the references as horizontal lines."""
+    """Test accuracy against pretraining minutes, one line per method with a ± std band over
+    labelled subsets (with 2 subsets a 95% t interval spans the whole axis), the references as
+    horizontal lines."""
     scarce = section["scarce"]
     panels = [("knn", scarce), ("linear", scarce), ("knn", 0), ("linear", 0)]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharex=True)
@@ -119,20 +120,23 @@ def pretrain_length_plot(section: dict, path: Path) -> Path:
             mine = sorted((r for r in section["rows"] if r["method"] == method and key in r["cells"]),
                           key=lambda r: r["pretrain_seconds"])  # fmt: skip
             x = [r["pretrain_seconds"] / 60 for r in mine]
-            cells = [r["cells"][key] for r in mine]
-            ax.plot(x, [100 * c["mean"] for c in cells], "-o", color=f"C{i}", label=method)
-            if all(c["ci_low"] is not None for c in cells):
-                low, high = ([100 * c[k] for c in cells] for k in ("ci_low", "ci_high"))
-                ax.fill_between(x, low, high, color=f"C{i}", alpha=0.15)
+            mean = [100 * r["cells"][key]["mean"] for r in mine]
+            std = [100 * r["cells"][key]["std"] for r in mine]
+            ax.plot(x, mean, "-o", color=f"C{i}", label=method)
+            ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                            color=f"C{i}", alpha=0.15)  # fmt: skip
         for j, (name, cells) in enumerate(section["references"].items()):
             found = cells.get(key.replace("linear", "mlp_head") if "MLP" in name else key)
             if found:
                 ax.axhline(100 * found["mean"], color="grey", linestyle=("--", ":", "-.")[j % 3], label=name)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks([1, 2, 5, 10, 20, 50, 100])
         ax.set_title(f"{protocol}, {'all labels' if budget == 0 else f'{budget} labels/class'}", fontsize=10)
         ax.set_xlabel("pretraining minutes")
-        ax.set_ylabel("test accuracy %")
+        ax.set_ylabel("test accuracy % (band: ± std over labelled subsets)", fontsize=8)
         ax.grid(alpha=0.3)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95))
+    shown = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(shown.values()), list(shown), fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     return plots.save_figure(fig, path)

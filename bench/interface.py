@@ -35,7 +35,7 @@ def no_plots(data: dict, plot_dir: Path) -> list[Path]:
 class Section:
     """``measure(scale, root) -> data`` (root: where its pretraining runs go);
     ``render(data, plots) -> Markdown lines`` (plots: the plot folder relative to the Markdown);
-    ``plots(data, plot_dir) -> files drawn``."""
+    ``plots(data, plot_dir) -> files drawn``; ``finding(data) -> str``, read first."""
 
     name: str  # --sections names it
     title: str  # its heading in BENCHMARKS.md, numbered
@@ -44,6 +44,7 @@ class Section:
     render: Callable[[dict, str], list[str]]
     plots: Callable[[dict, Path], list[Path]] = no_plots
     uses: tuple[str, ...] = ()  # other sections whose sizes it also runs at (their runs, their labels)
+    finding: Callable[[dict], str] | None = None  # the section's finding in a sentence or two, shown first
 
 
 def register_section(section: Section) -> Section:

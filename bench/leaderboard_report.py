@@ -3,9 +3,9 @@ comparisons against every baseline, written from the section's stored rows only.
 
 from __future__ import annotations
 
-from bench.rows import leaderboard_table
+from bench.rows import leaderboard_table, protocol_tables
 from bench.targets import TARGET_FILE, targets_section
-from bench.verdicts import baseline_table, highest_line, protocol_budget
+from bench.verdicts import MARKS_LEGEND, baseline_table, highest_line, protocol_budget
 from evaluate.report import minutes
 
 
@@ -57,6 +57,8 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
         "",
         leaderboard_table(data),
         "",
+        *protocol_tables(data),
+        "",
         f"![label efficiency]({plots}/leaderboard_label_efficiency.png)",
         "",
         "Highest means (not a verdict: the best of several means is biased upward): "
@@ -67,7 +69,7 @@ def leaderboard_section(data: dict, plots: str) -> list[str]:
         "",
         f"Is each representation better than the baselines? In accuracy points, paired over the {runs * subsets} "
         "shared labelled subsets (with all labels: over the pretraining runs, against a reference measured once) "
-        "[95% t interval]; called better or worse only where the interval excludes zero. "
+        "[95% t interval]. " + MARKS_LEGEND + " "
         f"At {budget} labels per class (fine-tuning: {protocol_budget(data, 'finetune', budget)}):",
         "",
         baseline_table(data, budget),

@@ -123,6 +123,17 @@ def lejepa_line(data: dict) -> str:
     )
 
 
+def length_finding(data: dict) -> str:
+    """The best point at the scarce budget, and how it compares with raw pixels."""
+    column = columns(data)[1]
+    found = best(data, column)
+    pixels = cell(data["references"]["raw pixels"], column)
+    if found is None or pixels is None:
+        return "Not measured yet."
+    waiting = f" {len(data.get('pending', []))} point(s) are still to be measured." if data.get("pending") else ""
+    return f"Best {title(column)}: {pct(found[0])} ({found[1]}), against raw pixels' {pct(pixels.mean)}.{waiting}"
+
+
 def length_section(data: dict, plots: str) -> list[str]:
     pending = data.get("pending", [])
     waiting = ", ".join(f"{p['method']} {p['epochs']:g} ep" for p in pending)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 from bench.interface import SectionResult, ordered_sections
 from bench.scales import load_scale
+from bench.summary import headline_lines
 from evaluate.report import minutes
 
 
@@ -63,6 +65,12 @@ def parts_lines(result: SectionResult) -> list[str]:
     return lines
 
 
+def anchor(title: str) -> str:
+    """The link target a Markdown renderer gives a heading (GitHub's rule)."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
 def write_benchmarks(results: dict[str, SectionResult], path: Path, plot_dir: Path) -> Path:
     parts = [
         "# Benchmarks",
@@ -71,12 +79,31 @@ def write_benchmarks(results: dict[str, SectionResult], path: Path, plot_dir: Pa
         "file, and each section names the command, commit, machine and date that produced it.",
     ]
     plots = os.path.relpath(plot_dir, Path(path).parent)
+    parts += ["", "## Summary", "", *headline_lines(results), "", "## Contents", ""]
+    parts += [f"- [{s.title}](#{anchor(s.title)})" for s in ordered_sections()]
     for section in ordered_sections():
         parts += ["", f"## {section.title}", ""]
         if section.name not in results:
             parts.append(f"Not run yet: `python -m bench --sections {section.name}`.")
             continue
         result = results[section.name]
-        parts += [*provenance_lines(section, result), "", *section.render(result.data, plots)]
-    Path(path).write_text("\n".join(parts) + "\n")
+        finding = [f"**Finding.** {section.finding(result.data)}", ""] if section.finding else []
+        parts += [*finding, *provenance_lines(section, result), "", *section.render(result.data, plots)]
+    Path(path).write_text("\n".join(wrapped(parts)) + "\n")
     return Path(path)
+
+
+def wrapped(lines: list[str], width: int = 110) -> list[str]:
+    """Prose and list lines folded at ``width`` (tables, headings and images left whole), so no
+    line of BENCHMARKS.md runs on for hundreds of characters."""
+    out = []
+    for line in lines:
+        for part in line.split("\n"):
+            if part.startswith(("|", "#", "!", "<")) or len(part) <= width:
+                out.append(part)
+            else:
+                indent = "  " if part.startswith("- ") else ""
+                out += textwrap.wrap(
+                    part, width, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False
+                )
+    return out

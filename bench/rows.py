@@ -24,18 +24,36 @@ def grid_protocols(rows: list[dict]) -> list[str]:
     return sorted({r.protocol for row in rows for r in summary_of(row)}, key=protocol_rank)
 
 
-def leaderboard_table(data: dict, clustering: bool = True) -> str:
-    """One line per row: each grid protocol at each budget it ran at (mean ± std), then k-means
-    NMI and cluster accuracy (``clustering``) and the pretraining time."""
+def grid_columns(data: dict) -> list[tuple[str, int]]:
+    """(protocol, budget) of every grid cell the rows hold: each protocol at each budget it ran at."""
     frozen, tuned = data["frozen_labels"], data["finetune_labels"]
-    columns = [
-        (p, b) for p in grid_protocols(data["rows"]) for b in (tuned if "images" in PROTOCOLS[p].needs else frozen)
+    return [(p, b) for p in grid_protocols(data["rows"]) for b in (tuned if "images" in PROTOCOLS[p].needs else frozen)]
+
+
+def headline_columns(data: dict) -> list[tuple[str, int]]:
+    """The grid columns of the main table: 10 labels per class and all labels (what trains on
+    images: its largest budget); the rest go to the per-protocol tables."""
+    largest = max(data["finetune_labels"])
+    scarce = 10 if 10 in data["frozen_labels"] else min((b for b in data["frozen_labels"] if b), default=0)
+    kept = [
+        (p, b)
+        for p, b in grid_columns(data)
+        if p != "mlp_head" and (b == largest if "images" in PROTOCOLS[p].needs else b in (scarce, 0))
     ]
+    return kept or grid_columns(data)
+
+
+def leaderboard_table(data: dict, clustering: bool = True, columns: list | None = None) -> str:
+    """One line per row: ``columns`` (default: the headline columns; mean ± std), then k-means
+    NMI and cluster accuracy (``clustering``) and the pretraining time."""
+    columns = headline_columns(data) if columns is None else columns
     head = ["representation"] + [f"{p} {budget_name(b)}" for p, b in columns]
     head += ["NMI", "cluster acc", "pretrain"] if clustering else ["pretrain"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for row in data["rows"]:
         cells = {(r.protocol, r.labels_per_class): r for r in summary_of(row)}
+        if not any(c in cells for c in columns) and not clustering:
+            continue  # a row that holds nothing here
         found = row["all_labels"].get("clustering")
         extra = [f"{found['nmi']:.3f}", pct(found["accuracy"])] if found else ["—", "—"]
         seconds = minutes(row["pretrain_seconds"]) if row["pretrain_seconds"] is not None else "—"
@@ -47,6 +65,15 @@ def leaderboard_table(data: dict, clustering: bool = True) -> str:
             + f" | {seconds} |"
         )
     return "\n".join(lines)
+
+
+def protocol_tables(data: dict) -> list[str]:
+    """One table per grid protocol at every budget it ran at, folded away (the detail)."""
+    out = ["<details><summary>Every protocol at every budget</summary>", ""]
+    for protocol in grid_protocols(data["rows"]):
+        columns = [(p, b) for p, b in grid_columns(data) if p == protocol]
+        out += [f"{protocol}:", "", leaderboard_table(data, clustering=False, columns=columns), ""]
+    return [*out, "</details>"]
 
 
 def mean_metrics(runs: list[dict]) -> dict:

@@ -109,6 +109,23 @@ def loop_table(data: dict) -> list[str]:
     return lines
 
 
+def speed_finding(data: dict) -> str:
+    met = sum(r["ratio"] >= 0.97 for r in data["loop"])
+    fastest = [f"{r['task']} `{b['name']}` {b.get('ratio_to_first', 1):.2f}×" for r in data["loop"][:1]
+               if (b := best_accepted(r)) is not None]  # fmt: skip
+    return f"The toolkit's loop keeps up with a bare PyTorch loop (≥ 0.97×) for {met} of {len(data['loop'])} tasks" + (
+        f"; the fastest variant the config accepts for the first task: {fastest[0]} of fp32." if fastest else "."
+    )
+
+
+def gpu_finding(data: dict) -> str:
+    if data.get("skipped"):
+        return f"Not measured: {data['skipped']}."
+    rates = [f"{r['label']} {num(v['images_per_s'])} img/s (`{v['name']}`)" for r in data["configs"]
+             for v in r["variants"][-1:] if "images_per_s" in v]  # fmt: skip
+    return f"On {data['device']}: " + "; ".join(rates) + "."
+
+
 def speed_section(data: dict, plots: str) -> list[str]:
     first, e = data["loop"][0], data["eval_suite"]
     met = sum(r["ratio"] >= 0.97 for r in data["loop"])

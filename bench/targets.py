@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.verdicts import (
+    MARKS_LEGEND,
     cell,
     paired_cell,
     paired_difference,
@@ -87,14 +88,40 @@ def shown(target: Target, value: float, difference: bool = False) -> str:
     return f"{signed(value)} points" if difference else pct(value)
 
 
-def beats_baselines_line(data: dict, row: dict) -> str:
-    """How many of the 8 comparisons the task wins beyond noise, and the weakest one."""
+def beat_results(data: dict, row: dict) -> list[tuple]:
+    """[(paired (mean, low, high) or None, comparison name)] of the task's 8 comparisons."""
     results = []
     for protocol, reference, budget in BEAT_COMPARISONS:
         ref = reference_row(data, reference, row.get("architecture"))
         mine, theirs = cell(row, protocol, budget), cell(ref, protocol, budget) if ref else None
         found = paired_difference(mine, theirs, seeds_per_run(data))
         results.append((found, f"{protocol} {budget_name(budget)} − {reference.replace('_', ' ')}"))
+    return results
+
+
+def wins(data: dict, row: dict) -> int:
+    """How many of the 8 comparisons the task wins beyond noise."""
+    return sum(1 for found, _ in beat_results(data, row) if found and found[1] > 0)
+
+
+def leaderboard_finding(data: dict) -> str:
+    """Section 1 in a sentence: who wins most of the 8 comparisons, and whether anyone wins all."""
+    tasks = [r for r in data["rows"] if r["kind"] == "task" and r["source"] == "encoder"]
+    if not tasks:
+        return "No task measured."
+    best = max(wins(data, r) for r in tasks)
+    leaders = ", ".join(r["representation"] for r in tasks if wins(data, r) == best)
+    every = sum(wins(data, r) == len(BEAT_COMPARISONS) for r in tasks)
+    return (
+        f"{every} of {len(tasks)} tasks beat raw pixels and their random-init encoder in all "
+        f"{len(BEAT_COMPARISONS)} paired comparisons (kNN and linear, 10 labels/class and all labels); the most "
+        f"won, {best}: {leaders}."
+    )
+
+
+def beats_baselines_line(data: dict, row: dict) -> str:
+    """How many of the 8 comparisons the task wins beyond noise, and the weakest one."""
+    results = beat_results(data, row)
     measured = [(found, name) for found, name in results if found]
     won = sum(1 for found, _ in measured if found[1] > 0)
     if not measured:
@@ -150,7 +177,7 @@ def versus_simclr_section(data: dict) -> list[str]:
     lines = [
         "The methods users pick instead, minus SimCLR (same encoder; each config's epochs fit SimCLR's "
         "pretraining time, the pretrain column says each; paired over shared labelled subsets, the interval "
-        "counting pretraining runs) [95% t interval]:",
+        "counting pretraining runs) [95% t interval]. " + MARKS_LEGEND,
         "",
         "| method | " + " | ".join(heads) + " |",
         "|---|" + "---:|" * len(heads),

@@ -70,15 +70,19 @@ def paired_difference(
 
 
 def paired_cell(a: SummaryRow | None, b: SummaryRow | None, seeds_per_run: int = 1) -> str:
-    """ "+2.1 [-0.4, +4.6] within noise" from two summary rows' per-seed accuracies."""
+    """ "+2.1 [+0.4, +4.6] ↑" from two summary rows' per-seed accuracies: ↑ / ↓ where the
+    interval lies above / below zero (MARKS), no mark where it holds zero."""
     if a is None or b is None:
         return "—"
     found = paired_difference(a, b, seeds_per_run)
     if found is None:
         return "too few seeds"
     mean, low, high = found
-    said = {"better": "**better**", "worse": "**worse**", "within noise": "within noise"}[verdict(low, high)]
-    return f"{signed(mean)} [{signed(low)}, {signed(high)}] {said}"
+    return f"{signed(mean)} [{signed(low)}, {signed(high)}]{MARKS[verdict(low, high)]}"
+
+
+MARKS = {"better": " ↑", "worse": " ↓", "within noise": ""}
+MARKS_LEGEND = "↑ / ↓: better / worse beyond noise (the 95% interval excludes zero); no mark: within noise."
 
 
 def reference_row(data: dict, source: str, architecture: str) -> dict | None:
@@ -106,17 +110,25 @@ def versus(data: dict, row: dict, protocol: str, reference: str, budget: int) ->
 
 
 def baseline_table(data: dict, budget: int) -> str:
-    """Rows: learned representations; columns: differences against each baseline at ``budget``
-    (fine-tuning: at the nearest budget it ran at)."""
+    """One table per reference (raw pixels, PCA, random init, scratch): rows the learned
+    representations, columns the protocols compared with it, cells the paired difference at
+    ``budget`` (fine-tuning: at the nearest budget it ran at). Rows with no measured cell are left out."""
+    blocks = []
     columns = baseline_columns(data)
-    lines = [
-        "| representation | " + " | ".join(title for _, _, title in columns) + " |",
-        "|---|" + "---:|" * len(columns),
-    ]
-    for row in (r for r in data["rows"] if r["kind"] == "task"):
-        cells = [paired_cell(*versus(data, row, mine, ref, budget), seeds_per_run(data)) for mine, ref, _ in columns]
-        lines.append(f"| {row['representation']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    for reference in dict.fromkeys(ref for _, ref, _ in columns):
+        mine = [protocol for protocol, ref, _ in columns if ref == reference]
+        lines = [
+            f"Minus {REFERENCE_TITLES.get(reference, reference)}:",
+            "",
+            "| representation | " + " | ".join(mine) + " |",
+            "|---|" + "---:|" * len(mine),
+        ]
+        for row in (r for r in data["rows"] if r["kind"] == "task"):
+            cells = [paired_cell(*versus(data, row, p, reference, budget), seeds_per_run(data)) for p in mine]
+            if any(c not in ("—", "too few seeds") for c in cells):
+                lines.append(f"| {row['representation']} | " + " | ".join(cells) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def highest_line(data: dict, protocol: str, budget: int) -> str:

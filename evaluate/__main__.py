@@ -6,6 +6,8 @@
     python -m evaluate compare runs/ae_fmnist runs/dae_fmnist [--out comparisons/]
     python -m evaluate store [--prune]
     python -m evaluate schema      # rewrite the eval.* schema pretraining configs are checked against
+    python -m evaluate --run runs/ae_fmnist --print-config eval.seeds=5   # the resolved config, every default
+    python -m evaluate --list protocols     # also: tasks, encoders, datasets, configs
 
 Features are extracted once (the encoder's cached in runs/NAME/features/, the baselines' in
 the machine-wide store) and every finished grid cell is kept in that store (eval.store,
@@ -25,11 +27,14 @@ from pathlib import Path
 from evaluate.compare import compare_runs
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.outputs import export_features
+from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import render_markdown
 from evaluate.report_types import ReportVersionError
 from evaluate.run import encoder_features, evaluation_folder
-from evaluate.settings import write_schema
+from evaluate.settings import load_run_config, write_schema
 from evaluate.store import describe, megabytes, prune, store_path, survey
+from evaluate.verdict import verdict_lines
+from pretrain.core.catalogue import REGISTRIES, catalogue, resolved_yaml
 from pretrain.core.config import ConfigError
 from pretrain.core.data import DataError
 from pretrain.core.run_folder import Run
@@ -51,6 +56,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else evaluation_folder(Run.at(args.run), args.overrides, args.baselines).path
     if out_dir != Path(args.run):
         print(f"\nwrote this evaluation to {out_dir} (not over the run's full report, {args.run}/report.md)")
+    print("\n" + "\n".join(verdict_lines(report)))  # the answer last, where the reader's eye is
+    return 0
+
+
+def list_command(args: argparse.Namespace) -> int:
+    print("\n".join(catalogue(args.list, {"protocols": PROTOCOLS, **REGISTRIES})))
+    return 0
+
+
+def config_command(args: argparse.Namespace) -> int:
+    print(resolved_yaml(load_run_config(Run.at(args.run), list(args.overrides))), end="")
     return 0
 
 
@@ -110,7 +126,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.command = compare_command
         return args
     parser = argparse.ArgumentParser(prog="python -m evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, type=Path, help="a run directory written by python -m pretrain")
+    parser.add_argument("--run", type=Path, help="a run directory written by python -m pretrain")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the run's resolved config with the overrides as YAML, and exit",
+    )
+    parser.add_argument("--list", metavar="KIND", help="list protocols, tasks, encoders, datasets or configs")
     parser.add_argument(
         "--baselines",
         default=None,
@@ -131,7 +153,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.skip=[finetune]")
     args = parser.parse_intermixed_args(argv)
-    args.command = evaluate_command
+    if not args.list and args.run is None:
+        parser.error("--run is required (or --list KIND)")
+    args.command = list_command if args.list else config_command if args.print_config else evaluate_command
     return args
 
 

@@ -13,6 +13,7 @@ from evaluate import plots
 from evaluate.contract import protocol_rank
 from evaluate.report import budget_name, mean_std
 from evaluate.report_types import Report
+from evaluate.verdict import make_verdict
 from pretrain.core.run_folder import EvaluationFolder
 
 SETTINGS_SHOWN = ("seeds", "val_per_class", "labels_per_class")
@@ -53,9 +54,19 @@ def leaderboard(reports: dict[str, Report]) -> str:
     return "\n".join(lines)
 
 
+def verdicts(reports: dict[str, Report]) -> str:
+    """Each run's verdict, generated from its own report: its first sentence and its alarm."""
+    lines = ["Verdicts (each run against its own baselines):", ""]
+    for path, rep in reports.items():
+        verdict = rep.verdict or make_verdict(rep)
+        alarm = " **Collapse alarm.**" if rep.collapse and rep.collapse.fired else ""
+        lines.append(f"- {path}:{alarm} {verdict.sentences[0]}")
+    return "\n".join(lines)
+
+
 def compare_runs(run_dirs: list[Path], out_dir: Path) -> str:
     reports = {str(Path(d)): load_report(EvaluationFolder(Path(d))) for d in run_dirs}
-    table = leaderboard(reports)
+    table = leaderboard(reports) + "\n\n" + verdicts(reports)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "leaderboard.md").write_text(table + "\n")
     rows = [dataclasses.replace(r, source=f"run:{path}") for path, rep in reports.items() for r in rep.rows("encoder")]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evaluate.baselines import feature_sources, random_encoder
 from evaluate.cells import CellStore
+from evaluate.collapse import alarm_lines, encoder_collapse
 from evaluate.context import EvalContext
 from evaluate.contract import reference_sources, run_frozen, selected_protocols, supervised_counterparts
 from evaluate.diagnostics import all_label_metrics, layer_probe
@@ -35,6 +36,7 @@ from evaluate.run import (
 )
 from evaluate.store import open_store
 from evaluate.suite import counterpart_differences, paired_differences, summarise
+from evaluate.verdict import make_verdict
 from pretrain.core.run_folder import EvaluationFolder, Run
 
 
@@ -145,6 +147,9 @@ def evaluate_run(run_dir: Run | str | Path, settings: EvaluationSettings | None 
     run = load_run(folder, settings)
     feature_seconds = time.perf_counter() - started
     what = f"the run {folder}" + ("" if run.splits.labelled else " (unlabelled images)")
+    collapse = encoder_collapse(run) if settings.run_sources else None
+    if alarm_lines(collapse):  # first in the console: everything after it reads a collapsed code
+        print("\n".join(alarm_lines(collapse)), flush=True)
     protocols, left_out = selected_protocols(run.cfg.eval, run.available, what)
     records, measurements = run_protocols(run, protocols)
     run.predictions = {r.key: r.result.test_predictions for r in records}
@@ -158,8 +163,10 @@ def evaluate_run(run_dir: Run | str | Path, settings: EvaluationSettings | None 
         sources={s.name: s.description for s in run.sources},
         unavailable=unavailable_notes(run, left_out),
         tasks=" + ".join(t.name for t in run.cfg.tasks),
+        collapse=collapse,
         **labelled,
     )
+    report.verdict = make_verdict(report)
     report.cells = CellStats(
         reused=c.hits,
         computed=c.misses,

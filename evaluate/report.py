@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluate.contract import all_protocols, protocol_rank, reference_sources
-from evaluate.report_diagnostics import budget_name, diagnostic_lines, pct
+from evaluate.report_diagnostics import budget_name, diagnostic_lines, pct, signed
 from evaluate.report_types import CellStats, Difference, Report, SummaryRow
 from evaluate.settings import EvalConfig, eval_config_from_dict
+from evaluate.verdict import verdict_lines
 from pretrain.core.checkpoint import atomic_write
 from pretrain.core.run_folder import EvaluationFolder
 
@@ -22,10 +23,6 @@ def mean_std(row: SummaryRow | None) -> str:
         return "—"
     text = pct(row.mean) if row.n == 1 else f"{pct(row.mean)} ± {pct(row.std)}"
     return text + (" ⚑" if row.flags else "")
-
-
-def signed(x: float) -> str:
-    return f"{100 * x:+.1f}"
 
 
 def difference_cell(row: Difference | None) -> str:
@@ -129,9 +126,21 @@ def ran_protocols(report: Report) -> list:
     return [p for p in all_protocols() if p.name in names]
 
 
+def as_ran(report: Report) -> EvalConfig:
+    """The report's eval settings with each label-free protocol's image count as it ran (fewer
+    validation images than configured: all of them), not as configured."""
+    cfg = eval_settings(report)
+    for protocol in ran_protocols(report):
+        counts = {getattr(m.result, "images", None) for m in report.measurements(protocol.name)}
+        settings = cfg.settings(protocol.name) if protocol.label_free else None
+        if len(counts) == 1 and None not in counts and hasattr(settings, "images"):
+            settings.images = counts.pop()
+    return cfg
+
+
 def selection_notes(report: Report) -> list[str]:
     """What chose what: the labelled subsets, each protocol's own line, clustering."""
-    s, cfg = report.settings, eval_settings(report)
+    s, cfg = report.settings, as_ran(report)
     notes = [p.note(cfg) for p in ran_protocols(report)]
     if not report.labelled:
         return [*notes, "- Nothing was selected: without labels there is nothing to choose on."]
@@ -217,7 +226,7 @@ def label_free_lines(report: Report) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    parts = header_lines(report)
+    parts = [*header_lines(report), "", *verdict_lines(report)]
     if report.labelled:
         parts += labelled_lines(report)
     parts += label_free_lines(report)

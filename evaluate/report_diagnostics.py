@@ -10,6 +10,11 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
 
 
+def signed(x: float) -> str:
+    """A difference of two accuracies in points, with its sign."""
+    return f"{100 * x:+.1f}"
+
+
 def budget_name(per_class: int) -> str:
     return "all" if per_class == 0 else str(per_class)
 

@@ -20,7 +20,7 @@ from evaluate.context import Measurement
 from evaluate.protocol_registry import PROTOCOLS
 from evaluate.results import RESULT_TYPES, Record
 
-REPORT_VERSION = 2  # 1: the untyped dict of issue 19 and before (no "version" key)
+REPORT_VERSION = 2  # 1: the untyped dict of version 0.1.2 and before (no "version" key)
 
 
 class ReportVersionError(ValueError):
@@ -88,6 +88,31 @@ class CellStats:
 
 
 @dataclass
+class CollapseCheck:
+    """The collapse alarm's scores of one encoder beside its random-init twin (evaluate/collapse.py)."""
+
+    images: int
+    dim: int
+    rank: float
+    random_rank: float | None
+    mean_cosine: float
+    random_mean_cosine: float | None
+    constant_share: float
+    spread: float
+    fired: list[str] = field(default_factory=list)  # each alarm in words, with its numbers
+
+
+@dataclass
+class Verdict:
+    """The report's answer, generated from its own numbers (evaluate/verdict.py): a few sentences
+    and at most one small table (Markdown lines); ``judged`` is False where nothing comparable ran."""
+
+    judged: bool
+    sentences: list[str]
+    table: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     run: str
     run_dir: str
@@ -121,6 +146,8 @@ class Report:
     cells: CellStats = field(default_factory=CellStats)
     tasks: str = ""
     plots: list[str] = field(default_factory=list)
+    collapse: CollapseCheck | None = None  # None: no encoder evaluated, or a report written before the alarm
+    verdict: Verdict | None = None
     version: int = REPORT_VERSION
 
     def rows(self, source: str | None = None) -> list[SummaryRow]:

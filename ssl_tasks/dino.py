@@ -45,7 +45,7 @@ class DinoConfig(MomentumConfig):
     student_temperature: float = 0.1
     # DINO's default 0.04 throughout (its 0.04 -> 0.07 warm-up is for long runs). Measured here
     # (107 steps, val kNN): 0.04 -> 0.07 drifted to near-uniform targets (entropy 6.54 of ln K
-    # = 6.93, kNN 63.7); 0.04 kept them sharper (5.56, kNN 66.4). CHANGELOG, issue 21.
+    # = 6.93, kNN 63.7); 0.04 kept them sharper (5.56, kNN 66.4). CHANGELOG 0.1.7.
     teacher_temperature: float = 0.04  # after the warm-up
     warmup_teacher_temperature: float = 0.04  # at step 0 ...
     teacher_temperature_warmup: float = (

@@ -75,7 +75,8 @@ def test_the_semi_supervised_leaderboard_pairs_each_protocol_with_its_supervised
     assert {s["protocol"] for s in scratch["summary"]} == {"finetune", "self_training"}
     text = (tiny_bench[0] / "BENCHMARKS.md").read_text()
     assert "| label_propagation − knn, 2 | self_training − finetune, 2 |" in text
-    assert "label_propagation − raw pixels" in text and "self_training − scratch" in text
+    assert "Minus raw pixels:" in text and "| representation | linear | knn | label_propagation |" in text
+    assert "Minus scratch:" in text and "| representation | finetune | self_training |" in text
     assert "| best task, label propagation: 1 label/class | 60.0 | not measured | — |" in text  # tiny runs 2/class
     assert "| best task self-trained − scratch self-trained, 2 labels/class | reported | " in text
 
@@ -93,7 +94,7 @@ def test_leaderboard_pools_pretraining_seeds_and_baselines_per_architecture(tiny
         assert sorted(r["architecture"] for r in baselines) == sorted({r["architecture"] for r in tasks})
     assert any("resnet_small" in r["architecture"] for r in tasks)
     text = (tiny_bench[0] / "BENCHMARKS.md").read_text()
-    assert "| best task: kNN, all labels | 89.0 |" in text and "knn − random init" in text
+    assert "| best task: kNN, all labels | 89.0 |" in text and "Minus random init:" in text
 
 
 def test_paper_section_rows_and_loads(tiny_bench):

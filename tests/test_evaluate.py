@@ -150,6 +150,8 @@ def test_compare_two_runs(tiny_cfg, tmp_path, capsys, evaluation_dir):
     assert "seeds=2" in table and "seeds=1" in table
     assert (tmp_path / "cmp" / "label_efficiency.png").stat().st_size > 1000
     assert (tmp_path / "cmp" / "leaderboard.md").read_text().startswith("| run |")
+    # each run's verdict, here none: --baselines none left nothing to compare with
+    assert f"- {runs[0]}: No verdict: no baseline was evaluated" in table
 
 
 def test_cache_key_depends_on_source_split_and_pixels():

@@ -145,8 +145,9 @@ def test_a_method_beats_simclr_only_beyond_noise_on_knn_and_linear():
     lines = versus_simclr_section(data)
     assert lines[-1].endswith("met (vicreg).")
     vicreg_line = next(line for line in lines if line.startswith("| vicreg |"))
-    assert "+1.1 [+0.4, +1.7] **better**" in vicreg_line  # (1.0 + 1.1) / 2, t with 1 df
-    assert "within noise" in next(line for line in lines if line.startswith("| byol |"))
+    assert "+1.1 [+0.4, +1.7] ↑" in vicreg_line  # (1.0 + 1.1) / 2, t with 1 df
+    byol_line = next(line for line in lines if line.startswith("| byol |"))
+    assert "↑" not in byol_line and "↓" not in byol_line  # within noise: no mark
     data["rows"] = [simclr, byol]
     assert versus_simclr_section(data)[-1].endswith("gap: none beyond noise on both.")
     assert versus_simclr_section({**data, "rows": [byol]}) == []  # no SimCLR row: nothing to compare

@@ -111,7 +111,24 @@ def bottleneck_section(data: dict, plots: str) -> list[str]:
     ]
 
 
+def bottleneck_finding(data: dict) -> str:
+    """Does the lowest reconstruction error come with the best transfer?"""
+    n = data["labels_per_class"]
+    lowest = min(data["rows"], key=lambda r: r["test_error"])
+    best = max(data["rows"], key=lambda r: r["linear_scarce"])
+    same = (lowest["decoder"], lowest["code_dim"]) == (best["decoder"], best["code_dim"])
+    return (
+        f"The lowest test reconstruction error ({lowest['decoder']} decoder, m = {lowest['code_dim']}) "
+        f"{'is' if same else 'is not'} the best linear probe at {n} labels/class ({best['decoder']} decoder, "
+        f"m = {best['code_dim']}, {pct(best['linear_scarce'])}): a lower reconstruction loss is not a better code."
+        if not same
+        else f"The lowest test reconstruction error is also the best linear probe at {n} labels/class "
+        f"({best['decoder']} decoder, m = {best['code_dim']}, {pct(best['linear_scarce'])})."
+    )
+
+
 SECTION = register_section(
     Section("bottleneck", "3. The seeds' claims: bottleneck width and decoder capacity", BottleneckSettings,
-            run_bottleneck, bottleneck_section, lambda data, folder: [bottleneck_plot(data, folder / "bottleneck.png")])
+            run_bottleneck, bottleneck_section, lambda data, folder: [bottleneck_plot(data, folder / "bottleneck.png")],
+            finding=bottleneck_finding)
 )  # fmt: skip

@@ -31,7 +31,7 @@ from bench.loop_speed import gpu_peak_bf16_flops, measure_task
 from bench.runs import bench_config
 from bench.scales import Scale
 from bench.sections.speed import median_seconds
-from bench.speed_report import gpu_section
+from bench.speed_report import gpu_finding, gpu_section
 from pretrain.core.arrays import in_memory
 from pretrain.core.config import Config
 from pretrain.core.data import Splits, load_splits
@@ -195,4 +195,6 @@ def run_gpu_check(scale: Scale, root: Path, require_cuda: bool = True, configs=G
     return data
 
 
-SECTION = register_section(Section("gpu", "5. GPU", GpuSettings, run_gpu_check, gpu_section, uses=("speed",)))
+SECTION = register_section(
+    Section("gpu", "5. GPU", GpuSettings, run_gpu_check, gpu_section, uses=("speed",), finding=gpu_finding)
+)

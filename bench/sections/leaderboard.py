@@ -21,6 +21,7 @@ from bench.leaderboard_report import leaderboard_section
 from bench.rows import label_free_scores, mean_metrics
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
+from bench.targets import leaderboard_finding
 from bench.verdicts import PER_ARCHITECTURE
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report_types import to_plain
@@ -277,5 +278,6 @@ def run_leaderboard(scale: Scale, root: Path) -> dict:
 
 SECTION = register_section(
     Section("leaderboard", "1. Transfer leaderboard", LeaderboardSettings, run_leaderboard, leaderboard_section,
-            lambda data, folder: [leaderboard_plot(data, folder / "leaderboard_label_efficiency.png")])
+            lambda data, folder: [leaderboard_plot(data, folder / "leaderboard_label_efficiency.png")],
+            finding=leaderboard_finding)
 )  # fmt: skip

@@ -182,7 +182,21 @@ def once_per_machine_line(data: dict) -> str:
     )
 
 
+def make_run_finding(data: dict) -> str:
+    limit = TARGETS["native_bf16" if data["precision"]["train"] == "bf16" else "fp32"]
+    met = "within" if data["make_run_seconds"] <= limit else "over"
+    second = (
+        f"; a second config on the same data evaluates in {minutes(data['second_evaluate_seconds'])}"
+        if "second" in data
+        else ""
+    )
+    return (
+        f"`make run` takes {minutes(data['make_run_seconds'])} in a fresh clone, {met} its {minutes(limit)} target "
+        f"(pretraining {minutes(data['pretrain_seconds'])}, evaluation {minutes(data['evaluate_seconds'])}){second}."
+    )
+
+
 SECTION = register_section(
     Section("make_run", "8. make run: wall time, evaluation time by protocol, a rerun", MakeRunSettings,
-            run_make_run, make_run_section)
+            run_make_run, make_run_section, finding=make_run_finding)
 )  # fmt: skip

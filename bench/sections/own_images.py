@@ -224,7 +224,17 @@ def data_section(data: dict, plots: str) -> list[str]:
     ]
 
 
+def own_images_finding(data: dict) -> str:
+    d = data["decode"][0]
+    best = max(data["feeds"], key=lambda r: r["images_per_s"])
+    return (
+        f"The toolkit decodes a PNG folder into its cache at {d['toolkit_images_per_s']:.0f} images/s "
+        f"(torchvision's ImageFolder + DataLoader: {d['torchvision_images_per_s']:.0f}), and trains fastest with "
+        f"batches from `{best['storage']}` ({best['images_per_s']:.0f} images/s)."
+    )
+
+
 SECTION = register_section(
     Section("data", "6. Your own images: decoding, storage modes, transfer to unseen classes", OwnImagesSettings,
-            run_data, data_section, uses=("leaderboard", "speed"))
+            run_data, data_section, uses=("leaderboard", "speed"), finding=own_images_finding)
 )  # fmt: skip

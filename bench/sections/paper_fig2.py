@@ -172,5 +172,6 @@ def paper_section(data: dict, plots: str) -> list[str]:
 
 SECTION = register_section(
     Section("paper", "2. The decoder-only paper's experiment (Fig. 2)", PaperSettings, run_paper_fig2, paper_section,
-            lambda data, folder: [paper_fig2_plot(data, folder / "paper_fig2.png")])
+            lambda data, folder: [paper_fig2_plot(data, folder / "paper_fig2.png")],
+            finding=lambda data: verdict(data["rows"]))
 )  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.figures import pretrain_length_plot
 from bench.interface import Section, register_section
-from bench.length_report import length_section
+from bench.length_report import length_finding, length_section
 from bench.runs import bench_config, pretrain
 from bench.scales import Scale
 from bench.sections.leaderboard import ENTRIES, architecture, listed
@@ -129,5 +129,6 @@ def run_pretrain_length(scale: Scale, root: Path) -> dict:
 
 SECTION = register_section(
     Section("pretrain_length", "10. Transfer against pretraining time", PretrainLengthSettings, run_pretrain_length,
-            length_section, lambda data, folder: [pretrain_length_plot(data, folder / "pretrain_length.png")])
+            length_section, lambda data, folder: [pretrain_length_plot(data, folder / "pretrain_length.png")],
+            finding=length_finding)
 )  # fmt: skip

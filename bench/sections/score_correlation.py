@@ -114,6 +114,19 @@ def rho_cell(c: dict) -> str:
     return f"{c['rho']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
 
 
+def trust_sentence(data: dict) -> str:
+    trust = trusted(data)
+    if trust:
+        return (
+            f"Trustworthy here for picking a run without labels: {', '.join(trust)} (interval excludes 0 in the "
+            "expected direction for every target)."
+        )
+    return (
+        "No label-free score's interval excludes 0 in the expected direction for every target: none can be "
+        "trusted to pick a run without labels on this evidence."
+    )
+
+
 def label_free_section(data: dict, plots: str) -> list[str]:
     wanted = data["targets"]
     head = ["representation", *SCORES, *(t.replace(" 0", " all") for t in wanted)]
@@ -131,14 +144,7 @@ def label_free_section(data: dict, plots: str) -> list[str]:
             f"| {score} ({'higher' if BETTER_HIGH[score] else 'lower'} = better?) | " + " | ".join(shown) + " |"
         )
     runs = statistics.mode(c["runs"] for c in data["correlations"])
-    trust = trusted(data)
-    verdict = (
-        f"Trustworthy here for picking a run without labels: {', '.join(trust)} (interval excludes 0 in the "
-        "expected direction for every target)."
-        if trust
-        else "No label-free score's interval excludes 0 in the expected direction for every target: none can be "
-        "trusted to pick a run without labels on this evidence."
-    )
+    verdict = trust_sentence(data)
     return [
         f"Each leaderboard task's first pretraining run, evaluated with `eval.protocols=[knn,linear,rankme,"
         f"alignment_uniformity,view_retrieval]` on the validation split's images (label-free) and the test split "
@@ -157,5 +163,5 @@ def label_free_section(data: dict, plots: str) -> list[str]:
 
 SECTION = register_section(
     Section("label_free", "9. Do label-free scores predict transfer?", LabelFreeSettings, run_label_free,
-            label_free_section, uses=("leaderboard",))
+            label_free_section, uses=("leaderboard",), finding=lambda data: trust_sentence(data))
 )  # fmt: skip

@@ -15,11 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.interface import Section, register_section
-from bench.rows import grid_protocols, leaderboard_table
+from bench.rows import grid_columns, grid_protocols, leaderboard_table
 from bench.scales import Scale
 from bench.sections.leaderboard import run_leaderboard
 from bench.targets import SEMI_TARGETS, target_line
-from bench.verdicts import baseline_table, cell, paired_cell, paired_difference, reference_row, seeds_per_run
+from bench.verdicts import (
+    MARKS_LEGEND,
+    baseline_table,
+    cell,
+    paired_cell,
+    paired_difference,
+    reference_row,
+    seeds_per_run,
+)
 from evaluate.protocol_registry import PROTOCOLS
 from evaluate.report import budget_name, signed
 
@@ -130,10 +138,10 @@ def semi_section(data: dict, plots: str) -> list[str]:
         "self-training trains a student of the same architecture on the fine-tuned teacher's soft labels over "
         "the unlabelled training images, its step chosen on validation. ⚑: a choice at its grid's edge or cap.",
         "",
-        leaderboard_table(data, clustering=False),
+        leaderboard_table(data, clustering=False, columns=grid_columns(data)),
         "",
         "Semi-supervised minus supervised, same features (paired over shared labelled subsets, the interval "
-        "counting pretraining runs where there are several) [95% t interval]:",
+        "counting pretraining runs where there are several) [95% t interval]. " + MARKS_LEGEND,
         "",
         semi_minus_supervised_table(data),
         "",
@@ -147,7 +155,24 @@ def semi_section(data: dict, plots: str) -> list[str]:
     ]
 
 
+def semi_finding(data: dict) -> str:
+    """What label propagation adds over kNN at the scarcest budget, on the best task and on raw pixels."""
+    budget = min(b for b in data["frozen_labels"] if b)
+    best = best_task(data, "label_propagation", budget)
+    pixels = reference_row(data, "raw_pixels", None)
+    if best is None or pixels is None:
+        return "Label propagation was not measured against raw pixels."
+    gain = {r["representation"]: cell(r, "label_propagation", budget).mean - cell(r, "knn", budget).mean
+            for r in (best, pixels) if cell(r, "knn", budget) and cell(r, "label_propagation", budget)}  # fmt: skip
+    said = "; ".join(f"{name} {signed(g)}" for name, g in gain.items())
+    return (
+        f"At {budget_name(budget)} label{'' if budget == 1 else 's'}/class, label propagation over the unlabelled "
+        f"images adds to kNN: {said} "
+        "points (means): compare the gain on a learned code with the same gain on raw pixels."
+    )
+
+
 SECTION = register_section(
     Section("semi", "1b. Semi-supervised leaderboard: the unlabelled images used", SemiSettings,
-            run_semi_leaderboard, semi_section, uses=("leaderboard",))
+            run_semi_leaderboard, semi_section, uses=("leaderboard",), finding=semi_finding)
 )  # fmt: skip

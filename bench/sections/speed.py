@@ -19,7 +19,7 @@ from bench.loop_speed import SpeedSettings, model_flop_utilisation, run_worker
 from bench.runs import pretrain
 from bench.scales import Scale
 from bench.sections.leaderboard import BASELINES, ENTRIES, scale_entries, seed_runs
-from bench.speed_report import speed_section
+from bench.speed_report import speed_finding, speed_section
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.run import default_device, load_splits_checked
 from evaluate.settings import load_run_config
@@ -95,5 +95,5 @@ def run_speed(scale: Scale, root: Path) -> dict:
 
 SECTION = register_section(
     Section("speed", "4. Speed (CPU)", SpeedSettings, run_speed, speed_section,
-            lambda data, folder: [speed_plot(data, folder / "speed.png")])
+            lambda data, folder: [speed_plot(data, folder / "speed.png")], finding=speed_finding)
 )  # fmt: skip

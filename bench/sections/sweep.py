@@ -143,4 +143,15 @@ def sweep_section(data: dict, plots: str) -> list[str]:
     ]
 
 
-SECTION = register_section(Section("sweep", "7. Budgets tuned on validation", SweepSettings, run_sweep, sweep_section))
+def sweep_finding(data: dict) -> str:
+    changed = {config: s for config, s in data["chosen"].items() if s != "as shipped"}
+    return (
+        f"Of {len(data['chosen'])} configs, {len(changed)} chose a setting other than the config's at the time"
+        + (": " + "; ".join(f"{c} {s}" for c, s in changed.items()) if changed else "")
+        + " (validation kNN with all labels, within the pretraining budget); the configs carry the choices."
+    )
+
+
+SECTION = register_section(
+    Section("sweep", "7. Budgets tuned on validation", SweepSettings, run_sweep, sweep_section, finding=sweep_finding)
+)

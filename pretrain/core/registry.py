@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -68,6 +70,11 @@ class Registry:
         self.load_plugins()
         return sorted(self._entries)
 
+    def describe(self) -> list[tuple[str, str]]:
+        """(name, the first sentence of its entry's docstring, else of its module's) for every entry."""
+        found = [(name, first_sentence(documentation(self.lookup(name)))) for name in self.names()]
+        return [(name, text.removeprefix(f"``{name}``: ")) for name, text in found]
+
     def get(self, name: str, default: Any = None) -> Any:
         self.load_plugins()
         return self._entries.get(name, default)
@@ -83,6 +90,24 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.names())
+
+
+def documentation(obj: Any) -> str:
+    """``obj``'s own docstring, else its module's ("" without either)."""
+    own = obj.__doc__ if isinstance(obj, type) or callable(obj) else type(obj).__doc__
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    return own or (module.__doc__ if module else "") or ""
+
+
+SENTENCE_END = re.compile(r"(?<!\bal)(?<!\bsec)(?<!e\.g)(?<!i\.e)(?<!\bvs)(?<!\bcf)\.\s")  # not "et al. "
+
+
+def first_sentence(text: str, limit: int = 110) -> str:
+    """The first sentence of ``text``'s first paragraph on one line, cut to ``limit`` characters."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    end = SENTENCE_END.search(paragraph)
+    sentence = paragraph if end is None else paragraph[: end.start() + 1]
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 def import_plugins(package: str, path: list[str]) -> None:
