@@ -109,9 +109,10 @@ def leaderboard_finding(data: dict) -> str:
     tasks = [r for r in data["rows"] if r["kind"] == "task" and r["source"] == "encoder"]
     if not tasks:
         return "No task measured."
-    best = max(wins(data, r) for r in tasks)
-    leaders = ", ".join(r["representation"] for r in tasks if wins(data, r) == best)
-    every = sum(wins(data, r) == len(BEAT_COMPARISONS) for r in tasks)
+    won = {r["representation"]: wins(data, r) for r in tasks}  # each task's 8 paired comparisons, once
+    best = max(won.values())
+    leaders = ", ".join(name for name, count in won.items() if count == best)
+    every = sum(count == len(BEAT_COMPARISONS) for count in won.values())
     return (
         f"{every} of {len(tasks)} tasks beat raw pixels and their random-init encoder in all "
         f"{len(BEAT_COMPARISONS)} paired comparisons (kNN and linear, 10 labels/class and all labels); the most "

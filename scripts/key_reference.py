@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+from bench.readme import synced as generated_blocks
 from evaluate.protocol_registry import settings_types
 from evaluate.settings import EvalConfig
 from pretrain.core.config import Config
@@ -22,7 +23,6 @@ from pretrain.core.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "configuration.md"
-BLOCK = re.compile(r"(<!-- generated: keys \(scripts/key_reference.py\) -->\n)(.*?)(<!-- end generated -->)", re.S)
 FIELD = re.compile(r"^\s+(\w+)\s*:[^#]*?(?:#\s*(.*))?$")
 SKIPPED = {"tasks", "eval"}  # lists and sections documented apart
 
@@ -93,7 +93,8 @@ def reference() -> list[str]:
 
 
 def synced(text: str) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + "\n".join(reference()) + m.group(3), text)
+    """``text`` with its generated ``keys`` block rewritten (the README's block mechanism, bench/readme.py)."""
+    return generated_blocks(text, {"keys": reference()})
 
 
 def main() -> int:
