@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-done
-CONFIG ?= configs/ae_fmnist.yaml
+CONFIG ?= configs/ae_m64_fmnist.yaml
 BENCH_SCALE ?= small
 OVERRIDES ?=
 
@@ -38,6 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) scripts/check_docs.py
+	$(PY) scripts/check_figures.py
 
 bench: setup
 	rm -rf runs/bench/$(BENCH_SCALE)

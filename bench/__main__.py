@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.interface import SectionResult, load_results, ordered_sections, save_results
 from bench.markdown import write_benchmarks
-from bench.readme import sync_readme
+from bench.readme import sync_documents
 from bench.runs import provenance
 from bench.scales import SCALE_NAMES, load_scale
 from pretrain.core.typed_yaml import ConfigError
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         if section.name in results:
             section.plots(results[section.name].data, plot_dir)
     written = [str(write_benchmarks(results, args.markdown, plot_dir)), f"{plot_dir}/"]
-    if args.markdown == Path("BENCHMARKS.md") and args.out == Path("bench") and sync_readme():
-        written.append("README.md and docs/make-run/report.md")  # generated blocks (bench/readme.py)
+    if args.markdown == Path("BENCHMARKS.md") and args.out == Path("bench") and sync_documents():
+        written.append("README.md, docs/results.md and docs/make-run/report.md")  # generated blocks (bench/readme.py)
     print(f"wrote {', '.join(written + ([] if args.report_only else [str(results_path)]))}")
     return 0
 

@@ -108,8 +108,8 @@ def speed_plot(section: dict, path: Path) -> Path:
 
 def pretrain_length_plot(section: dict, path: Path) -> Path:
     """Test accuracy against pretraining minutes, one line per method with a ± std band over
-    labelled subsets (with 2 subsets a 95% t interval spans the whole axis), the references as
-    horizontal lines."""
+    labelled subsets (with 2 subsets a 95% t interval spans the whole axis), capacity and views
+    variants dashed, the references as horizontal lines."""
     scarce = section["scarce"]
     panels = [("knn", scarce), ("linear", scarce), ("knn", 0), ("linear", 0)]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharex=True)
@@ -122,9 +122,10 @@ def pretrain_length_plot(section: dict, path: Path) -> Path:
             x = [r["pretrain_seconds"] / 60 for r in mine]
             mean = [100 * r["cells"][key]["mean"] for r in mine]
             std = [100 * r["cells"][key]["std"] for r in mine]
-            ax.plot(x, mean, "-o", color=f"C{i}", label=method)
+            variant = any(r.get("variant_of") for r in mine)  # capacity or views: dashed
+            ax.plot(x, mean, "--s" if variant else "-o", color=f"C{i % 10}", label=method)
             ax.fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                            color=f"C{i}", alpha=0.15)  # fmt: skip
+                            color=f"C{i % 10}", alpha=0.15)  # fmt: skip
         for j, (name, cells) in enumerate(section["references"].items()):
             found = cells.get(key.replace("linear", "mlp_head") if "MLP" in name else key)
             if found:
@@ -140,3 +141,22 @@ def pretrain_length_plot(section: dict, path: Path) -> Path:
     shown = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(list(shown.values()), list(shown), fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     return plots.save_figure(fig, path)
+
+
+def monitor_plot(section: dict, path: Path) -> list[Path]:
+    """The kNN monitor's validation accuracy during each method's longest monitored run, against
+    pretraining minutes: the shape of a curve between section 10's points ([] if none has one)."""
+    curves = [r for r in section["rows"] if r.get("monitor")]
+    if not curves:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, r in enumerate(curves):
+        minutes, accuracy = zip(*r["monitor"])
+        ax.plot(
+            minutes, [100 * a for a in accuracy], "-", color=f"C{i % 10}", label=f"{r['method']}, {r['epochs']:g} ep"
+        )
+    ax.set_xlabel("pretraining minutes")
+    ax.set_ylabel("validation kNN accuracy % (monitor)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return [plots.save_figure(fig, path)]

@@ -106,6 +106,31 @@ def target_lines(data: dict) -> list[str]:
     return lines
 
 
+def variant_lines(data: dict) -> list[str]:
+    """Each capacity or views variant against its base method's point of the nearest pretraining
+    time, on the scarce-budget linear probe and all-label kNN: which buys more per minute."""
+    lines = []
+    for r in (r for r in data["rows"] if r.get("variant_of")):
+        bases = [b for b in data["rows"] if b["run"] == r["variant_of"]]
+        if not bases:
+            continue
+        base = min(bases, key=lambda b: abs(b["pretrain_seconds"] - r["pretrain_seconds"]))
+        said = []
+        for column in (columns(data)[1], columns(data)[2]):
+            mine, theirs = cell(r["cells"], column), cell(base["cells"], column)
+            if mine and theirs:
+                said.append(
+                    f"{title(column)} {pct(mine.mean)} vs {pct(theirs.mean)} ({signed(mine.mean - theirs.mean)})"
+                )
+        lines.append(
+            f"- {r['method']}, {r['epochs']:g} ep ({minutes(r['pretrain_seconds'])}) against {base['method']}, "
+            f"{base['epochs']:g} ep ({minutes(base['pretrain_seconds'])}): {'; '.join(said)}."
+        )
+    return (
+        ["Capacity and views against length at about equal minutes (means, one run each):", "", *lines] if lines else []
+    )
+
+
 def lejepa_line(data: dict) -> str:
     """LeJEPA minus the better of VICReg and SimCLR at each length all three ran (same encoder
     and views, so equal epochs take about equal minutes), on the linear probe at the scarce budget."""
@@ -136,13 +161,15 @@ def length_finding(data: dict) -> str:
 
 def length_section(data: dict, plots: str) -> list[str]:
     pending = data.get("pending", [])
+    variants = variant_lines(data)
     waiting = ", ".join(f"{p['method']} {p['epochs']:g} ep" for p in pending)
     return [
         f"Each point is one pretraining run (seed 0) of the method's config at that many epochs, evaluated like "
         f"section 1: kNN and linear probe over {data['seeds']} labelled subsets at {data['scarce']} labels/class "
         "(mean ± std) and with all labels, fine-tuned minus supervised-from-scratch (same architecture) paired over "
         f"{data['seeds']} subsets at {data['finetune_labels']}/class. Pretraining is wall minutes on the machine "
-        "named above.",
+        "the section names. One pretraining run per point, so the intervals count labelled subsets, not "
+        "pretraining runs.",
         "",
         *points_table(data),
         "",
@@ -150,6 +177,7 @@ def length_section(data: dict, plots: str) -> list[str]:
         "",
         *findings(data),
         "",
+        *([*variants, ""] if variants else []),
         lejepa_line(data),
         "",
         "Targets (bench/targets.yaml), over every point:",

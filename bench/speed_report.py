@@ -209,7 +209,7 @@ def gpu_section(data: dict, plots: str) -> list[str]:
     if data.get("skipped"):
         return [
             f"Not measured: {data['skipped']}. On a CUDA machine `python -m bench --sections gpu` (about 5 minutes on "
-            "one GPU) times SimCLR (32 px) and the default AE in bf16 + channels-last with torch.compile off and on, "
+            "one GPU) times SimCLR (32 px) and the paper's AE in bf16 + channels-last with torch.compile off and on, "
             "gives model FLOP utilisation against the card's bf16 peak, the toolkit / bare loop ratio, peak memory, "
             "bf16 vs fp32 loss agreement over 200 steps and FAISS GPU vs CPU kNN search."
         ]

@@ -1,7 +1,8 @@
 """The user documents speak of the toolkit only: README.md, docs/, BENCHMARKS.md, CHANGELOG.md
 and every command's --help carry no issue numbers, no word of sessions or lent machines, and
-no path of one machine; and they stay readable: no Markdown table row (in BENCHMARKS.md, no
-line at all) over 200 characters. Run by `make lint`; prints each offence as FILE:LINE: reason.
+no path of one machine; they stay readable: no Markdown table row (in BENCHMARKS.md, no line
+at all) over 200 characters; and every link to a Markdown file or one of its headings
+resolves. Run by `make lint`; prints each offence as FILE:LINE: reason.
 
     python scripts/check_docs.py
 """
@@ -38,6 +39,25 @@ def too_wide(name: str, text: str) -> list[str]:
     ]
 
 
+def anchor(title: str) -> str:
+    """The link target a Markdown renderer gives a heading (GitHub's rule)."""
+    kept = "".join(c for c in title.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def broken_links(path: Path, text: str, root: Path = ROOT) -> list[str]:
+    """``name:line: reason`` for every link to a Markdown file or heading that does not exist."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for target, heading in re.findall(r"\]\((?!https?:)([^)#\s]*\.md)?#?([\w-]*)\)", line):
+            linked = (path.parent / target).resolve() if target else path
+            if not linked.is_file():
+                found.append(f"{path.relative_to(root)}:{number}: no file {target}")
+            elif heading and heading not in {anchor(h) for h in re.findall(r"^#+ (.*)$", linked.read_text(), re.M)}:
+                found.append(f"{path.relative_to(root)}:{number}: no heading #{heading} in {target or path.name}")
+    return found
+
+
 def documents(root: Path = ROOT) -> list[Path]:
     return [root / "README.md", root / "BENCHMARKS.md", root / "CHANGELOG.md", *sorted((root / "docs").rglob("*.md"))]
 
@@ -66,7 +86,7 @@ def main() -> int:
     found = []
     for path in documents():
         name, text = str(path.relative_to(ROOT)), path.read_text()
-        found += offences(name, text) + too_wide(name, text)
+        found += offences(name, text) + too_wide(name, text) + broken_links(path, text)
     found += [line for name, text in help_texts().items() for line in offences(name, text)]
     print("\n".join(found) if found else f"documents and --help texts: clean ({len(documents())} files)")
     return 1 if found else 0

@@ -22,8 +22,9 @@ from torch import nn
 
 from pretrain.core.augment import AugmentConfig
 from pretrain.core.tasks import Batch, SSLTask, TaskConfig, TaskContext, TaskOutput, register_task
+from pretrain.core.typed_yaml import ConfigError
 from ssl_tasks.batch_stats import full_precision, gather_with_grad
-from ssl_tasks.siamese import projector, simclr_views, two_views
+from ssl_tasks.siamese import projector, several_views, simclr_views
 
 
 @dataclass
@@ -32,7 +33,12 @@ class LejepaConfig(TaskConfig):
     slices: int = 256  # random directions per step (the reference code's minimal script)
     projector_hidden: int = 512
     projector_dim: int = 64  # the paper found small projector outputs slightly better
+    views: int = 2  # views per image, all predicting their mean (the reference's minimal script: 4)
     augment: AugmentConfig = field(default_factory=simclr_views)
+
+    def __post_init__(self):
+        if self.views < 2:
+            raise ConfigError(f"lejepa views: the views predict their mean, so it needs at least 2, got {self.views}")
 
 
 def quadrature(t_max: float = 3.0, points: int = 17) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,10 +101,11 @@ class Lejepa(SSLTask):
         self.projector = projector(encoder.code_dim, cfg.projector_hidden, cfg.projector_dim, layers=3)
 
     def forward(self, encoder: nn.Module, batch: Batch) -> TaskOutput:
-        views = two_views(batch.images, self.cfg.augment)
+        """images (B, C, H, W) -> V views (V·B, C, H, W) -> embeddings (V·B, K), split per view."""
+        views = several_views(batch.images, self.cfg.augment, self.cfg.views)
         z = self.projector(encoder(views))
         a = directions(z.shape[1], self.cfg.slices, self.progress.step, z.device)
-        terms = lejepa_terms(list(z.chunk(2)), a)
-        first, second = views.detach().chunk(2)
+        terms = lejepa_terms(list(z.chunk(self.cfg.views)), a)
+        first, second = views.detach().chunk(self.cfg.views)[:2]
         logs = {name: value.detach() for name, value in terms.items()}
         return TaskOutput(lejepa_loss(terms, self.cfg.trade_off), logs, images=(first, second))

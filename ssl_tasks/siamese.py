@@ -18,7 +18,12 @@ def simclr_views() -> AugmentConfig:
 
 def two_views(images: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
     """images (B, C, H, W) -> (2B, C, H, W): the first views of every image, then the second ones."""
-    return torch.cat([augment(images, cfg), augment(images, cfg)])
+    return several_views(images, cfg, 2)
+
+
+def several_views(images: torch.Tensor, cfg: AugmentConfig, count: int) -> torch.Tensor:
+    """images (B, C, H, W) -> (count·B, C, H, W): every image's first view, then every second, ..."""
+    return torch.cat([augment(images, cfg) for _ in range(count)])
 
 
 def projector(in_dim: int, hidden: int, out_dim: int, layers: int = 2, bias: bool = True) -> nn.Sequential:

@@ -15,7 +15,6 @@ from bench.interface import ordered_sections
 from bench.scales import load_scale
 from bench.sections.leaderboard import BASELINES, scale_entries
 from bench.sections.paper_fig2 import paper_epochs, verdict
-from bench.sections.pretrain_length import points
 from bench.sections.score_correlation import SCORES, trusted
 from ssl_tasks.decoder_only import decoder_load, encoder_load
 
@@ -143,16 +142,6 @@ def test_a_section_run_again_reuses_its_finished_runs(tiny_bench, tmp_path):
     assert checkpoints and [p.stat().st_mtime_ns for p in checkpoints] == stamps  # nothing pretrained again
 
 
-def test_pretrain_length_runs_every_method_at_a_length_before_the_next_length():
-    full = load_scale("full").of("pretrain_length")
-    found = [(name, epochs) for name, _, _, epochs in points(full)]
-    assert found[:8] == [(m, 3.0) for m in ("vicreg", "contrastive", "barlow_twins", "lejepa", "ae_m64")] + [
-        (m, 3.0) for m in ("byol", "dino", "vae")
-    ]
-    assert ("byol", 10.0) not in found and ("byol", 30.0) in found and ("vicreg", 10.0) in found
-    assert [epochs for _, epochs in found] == sorted(epochs for _, epochs in found)
-
-
 def test_pretrain_length_section_measures_each_point_beside_the_references(tiny_bench):
     out, results = tiny_bench
     data = results["pretrain_length"]["data"]
@@ -164,6 +153,10 @@ def test_pretrain_length_section_measures_each_point_beside_the_references(tiny_
     assert set(data["references"]["MLP head on raw pixels"]) == {"mlp_head 2", "mlp_head 0"}
     assert data["pending"] == [] and (out / "plots" / "pretrain_length.png").is_file()
     assert "| AE, mirror decoder | 2 | " in (out / "BENCHMARKS.md").read_text()
+    shortest, longest = data["rows"]
+    assert shortest["monitor"] == [] and len(longest["monitor"]) >= 2  # the monitor runs in the longest runs only
+    assert all(0 < minutes <= longest["pretrain_seconds"] / 60 and 0 <= acc <= 1 for minutes, acc in longest["monitor"])
+    assert (out / "plots" / "pretrain_length_monitor.png").is_file()
 
 
 def test_a_sitting_cut_short_lists_the_points_left_and_the_next_one_goes_on(tiny_bench, tmp_path):

@@ -37,7 +37,7 @@ VARIANT_KEYS = {"name", "precision", "memory_format", "compile", "status", "firs
 
 @pytest.fixture(scope="module")
 def ae_variants(tmp_path_factory):
-    """The speed worker's measurement of the default AE in three variants (one compiled)."""
+    """The speed worker's measurement of the paper's AE in three variants (one compiled)."""
     cfg = bench_config(AE, "speed", TINY, tmp_path_factory.mktemp("speed"))
     return measure_task(cfg, TINY.of("speed"), ("fp32", "bf16", "fp32+channels_last+compile"))
 

@@ -1,14 +1,21 @@
 """LeJEPA's SIGReg: the Epps-Pulley statistic against a brute-force computation, its values on
-collapsed and on Gaussian embeddings, its directions, and bounded gradients."""
+collapsed and on Gaussian embeddings, its directions, bounded gradients, and V views."""
 
 from __future__ import annotations
 
 import cmath
 import math
 
+import pytest
 import torch
 
+from pretrain.core.augment import augment
+from pretrain.core.config import load_config
+from pretrain.core.encoders import build_encoder
+from pretrain.core.tasks import TASKS, Batch, TaskContext, build_task
+from pretrain.core.typed_yaml import ConfigError
 from ssl_tasks.lejepa import directions, epps_pulley, lejepa_loss, lejepa_terms, quadrature, sigreg
+from ssl_tasks.siamese import several_views, simclr_views
 
 
 def brute_force(x: torch.Tensor, t: torch.Tensor, weights: torch.Tensor) -> list[float]:
@@ -63,3 +70,25 @@ def test_gradients_are_finite_and_bounded_even_for_huge_embeddings():
         assert torch.isfinite(grad).all() and grad.abs().max() < 10  # cos and sin bound every term (Thm 4)
     pred_only = lejepa_loss({"prediction": torch.tensor(2.0), "sigreg": torch.tensor(100.0)}, 0.0)
     assert pred_only.item() == 2.0
+
+
+def test_more_views_all_predict_their_mean_and_one_view_is_refused():
+    encoder = build_encoder("paper_conv", 8, (1, 28, 28), 0.3, 0.3)
+    ctx = TaskContext((1, 28, 28), num_samples=64)
+    task = build_task(TASKS["lejepa"].Config(name="lejepa", views=4, slices=16), encoder, ctx)
+    images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    seen = []
+    encoder.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    out = task(encoder, Batch(images, torch.arange(8)))
+    assert seen == [32] and torch.isfinite(out.loss) and out.images[0].shape == (8, 1, 28, 28)
+    with pytest.raises(ConfigError, match="at least 2, got 1"):
+        load_config("configs/lejepa_fmnist.yaml", ["tasks.0.views=1"])
+
+
+def test_two_views_are_drawn_as_before_so_runs_resume_and_compare_bitwise():
+    images = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    cfg = simclr_views()
+    torch.manual_seed(5)
+    old = torch.cat([augment(images, cfg), augment(images, cfg)])
+    torch.manual_seed(5)
+    assert torch.equal(several_views(images, cfg, 2), old)

@@ -1,6 +1,6 @@
 """Section 5: the GPU check, sized to finish within about 5 minutes on one GPU.
 
-For the SimCLR config (configs/contrastive_fmnist.yaml at data.image_size=32) and the default
+For the SimCLR config (configs/contrastive_fmnist.yaml at data.image_size=32) and the paper's
 AE (configs/ae_fmnist.yaml):
 
 - training images/s in bf16 + channels-last, torch.compile off and on (bench.variants: bare
@@ -45,7 +45,7 @@ from pretrain.optim import build_optimizers
 
 GPU_CONFIGS = (  # (label, base config, overrides)
     ("SimCLR, small ResNet, 32 px", "configs/contrastive_fmnist.yaml", ("data.image_size=32",)),
-    ("AE, mirror decoder (default job)", "configs/ae_fmnist.yaml", ()),
+    ("AE, mirror decoder (paper, m = 20)", "configs/ae_fmnist.yaml", ()),
 )
 GPU_VARIANTS = ("bf16+channels_last", "bf16+channels_last+compile")
 

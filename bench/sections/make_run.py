@@ -30,12 +30,12 @@ from pretrain.core.run_folder import Run
 
 @dataclass(frozen=True)
 class MakeRunSettings:
-    config: str = "configs/ae_fmnist.yaml"  # the Makefile's CONFIG
+    config: str = "configs/ae_m64_fmnist.yaml"  # the Makefile's CONFIG
     eval_overrides: tuple[str, ...] = ()
     # a second run on the same data with the same encoder shape: every baseline cell (raw pixels, PCA,
     # random init, supervised from scratch) comes from the machine-wide store the first one filled
     second_config: str = "configs/dae_fmnist.yaml"
-    second_overrides: tuple[str, ...] = ()
+    second_overrides: tuple[str, ...] = ("encoder.code_dim=64", "name=dae_m64_fmnist")
 
 
 BARS = TARGET_FILE["make_run"]

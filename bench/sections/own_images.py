@@ -118,7 +118,7 @@ def decode_rates(folder: Path, size: int, cache: Path, scale: Scale) -> dict:
 
 
 def feed_rate(folder: Path, storage: str, scale: Scale, root: Path) -> float:
-    """Pretraining images/s of the default config on the folder, batches served from ``storage``:
+    """Pretraining images/s of the paper's AE config on the folder, batches served from ``storage``:
     the trainer's own logged figure over ``feed_steps`` steps after as many warm-up steps."""
     overrides = ["data.name=image_folder", f"data.root={folder}", f"data.cache_dir={root / 'cache'}", "data.val_size=0",
                  f"data.storage={storage}", f"data.cache={str(storage != 'stream').lower()}"]  # fmt: skip
@@ -205,7 +205,7 @@ def data_section(data: dict, plots: str) -> list[str]:
         "",
         *decode,
         "",
-        f"Pretraining throughput of the default config ({data['feed_steps']} steps after as many warm-up steps, "
+        f"Pretraining throughput of the paper's AE config ({data['feed_steps']} steps after as many warm-up steps, "
         f"{data['device']}), the same batches from each place; `stream` decodes the PNG files in DataLoader workers "
         "(data.cache=false):",
         "",

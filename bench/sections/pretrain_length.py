@@ -6,6 +6,10 @@ point is evaluated as the leaderboard does (kNN and linear probe at a scarce bud
 all labels; fine-tuned minus supervised-from-scratch at a larger one), beside raw pixels, PCA
 and an MLP head on pixels, against the pretraining minutes the point took on the machine.
 
+Beside length, capacity and views compete for the same minutes: variants of the best method
+(a wider and a deeper small ResNet, stronger crops) run at two lengths on the same axis, and
+each is set against the base method's point of the nearest pretraining time.
+
 Points run shortest first, every method at a length before any method at the next, so a
 sitting cut short (``stop_after_minutes``) has measured the same lengths of every method; the
 same command run again reuses the finished runs and reads their evaluations back from the
@@ -14,11 +18,14 @@ store, and goes on with the rest.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.figures import pretrain_length_plot
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from bench.figures import monitor_plot, pretrain_length_plot
 from bench.interface import Section, register_section
 from bench.length_report import length_finding, length_section
 from bench.runs import bench_config, pretrain
@@ -28,30 +35,65 @@ from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.report_types import to_plain
 from pretrain.core.config import Config
 
+MONITOR_TAG = "monitor/val_knn_accuracy"  # what the trainer's kNN monitor logs (pretrain/engine.py)
+
+# Capacity and views of the best method of the length study, on the same minutes axis:
+# name -> (label, the leaderboard entry it varies, its overrides).
+VARIANTS = {
+    "vicreg_w64": ("VICReg, small ResNet width 64", "vicreg", ("encoder.width=64",)),
+    "vicreg_deep": ("VICReg, small ResNet blocks [2, 2, 2]", "vicreg", ("encoder.blocks=[2,2,2]",)),
+    "vicreg_crops20": ("VICReg, crops 20-100%", "vicreg", ("tasks.0.augment.crop_scale=[0.2,1.0]",)),
+}
+
 
 @dataclass(frozen=True)
 class PretrainLengthSettings:
     methods: tuple[str, ...] = ("vicreg", "contrastive", "barlow_twins", "lejepa", "ae_m64")  # at every length
     ends_only: tuple[str, ...] = ("byol", "dino", "vae")  # at the shortest and the longest length only
     epochs: tuple[float, ...] = (3.0, 10.0, 30.0)
+    variants: tuple[str, ...] = tuple(VARIANTS)  # capacity and views, at ``variant_epochs``
+    variant_epochs: tuple[float, ...] = (3.0, 10.0)
     seeds: int = 2  # labelled subsets per scarce budget
     scarce: int = 10  # labels per class of the scarce columns
     finetune_labels: int = 100  # fine-tuned minus scratch at this budget
     finetune_max_epochs: float = 4.0
     finetune_min_steps: int = 250
     stop_after_minutes: float = 0.0  # >0: start no new point after this many minutes (run again to go on)
+    # the kNN monitor in the longest runs (steps between checks; 0 = off): the curve's shape between
+    # the points; its checks add about 1-2% to those runs' minutes
+    monitor_longest: int = 1000
 
 
-def points(sizes: PretrainLengthSettings) -> list[tuple[str, str, str, float]]:
-    """(entry, label, config, epochs), shortest first; ``ends_only`` methods at both ends only."""
+@dataclass(frozen=True)
+class Point:
+    name: str  # the run's name stem: an entry of section 1 or a variant
+    label: str
+    config: str
+    epochs: float
+    overrides: tuple[str, ...] = ()
+    variant_of: str = ""  # the entry a capacity or views variant changes
+
+
+def points(sizes: PretrainLengthSettings) -> list[Point]:
+    """Shortest first; ``ends_only`` methods at both ends only, variants at their own lengths."""
     entries = {name: (label, base) for name, label, base in ENTRIES}
+    unknown = [v for v in sizes.variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"pretrain_length.variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    orphans = [v for v in sizes.variants if VARIANTS[v][1] not in sizes.methods]
+    if orphans:
+        raise ValueError(f"pretrain_length.variants: {', '.join(orphans)} vary a method not in pretrain_length.methods")
     ends = (min(sizes.epochs), max(sizes.epochs))
-    return [
-        (name, *entries[name], epochs)
-        for epochs in sorted(sizes.epochs)
-        for name in (*sizes.methods, *sizes.ends_only)
-        if name in sizes.methods or epochs in ends
-    ]
+    found = []
+    for epochs in sorted({*sizes.epochs, *(sizes.variant_epochs if sizes.variants else ())}):
+        if epochs in sizes.epochs:
+            found += [Point(n, *entries[n], epochs) for n in sizes.methods]
+            found += [Point(n, *entries[n], epochs) for n in sizes.ends_only if epochs in ends]
+        if epochs in sizes.variant_epochs:
+            for name in sizes.variants:
+                label, base, overrides = VARIANTS[name]
+                found.append(Point(name, label, entries[base][1], epochs, overrides, base))
+    return found
 
 
 def eval_overrides(sizes: PretrainLengthSettings, protocols: str) -> list[str]:
@@ -85,10 +127,23 @@ def measure_point(cfg: Config, sizes: PretrainLengthSettings) -> dict:
     )
     return {
         "pretrain_seconds": seconds,
+        "monitor": monitor_curve(cfg.run_path, seconds),
         "cells": cells(report, "encoder", ("knn", "linear"), (sizes.scarce, 0)),
         "finetune_gain": to_plain(gain) if gain else None,
         "architecture": architecture(cfg.run, cfg.eval.representation),
     }
+
+
+def monitor_curve(run_dir: Path, seconds: float) -> list[list[float]]:
+    """[[pretraining minutes, validation kNN accuracy], ...] from the run's TensorBoard log, the
+    minutes read off the step (step / total steps × the run's minutes); [] without a monitor."""
+    if not (run_dir / "tb").is_dir():
+        return []
+    tags = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0}).Reload()
+    if MONITOR_TAG not in tags.Tags()["scalars"]:
+        return []
+    total = json.loads((run_dir / "progress.json").read_text())["total_steps"]
+    return [[e.step / total * seconds / 60, e.value] for e in tags.Scalars(MONITOR_TAG)]
 
 
 def references(cfg: Config, sizes: PretrainLengthSettings) -> dict[str, dict]:
@@ -109,14 +164,19 @@ def references(cfg: Config, sizes: PretrainLengthSettings) -> dict[str, dict]:
 def run_pretrain_length(scale: Scale, root: Path) -> dict:
     sizes, started = scale.of("pretrain_length"), time.perf_counter()
     rows, pending, configs = [], [], []
-    for name, label, base, epochs in points(sizes):
+    for point in points(sizes):
         if configs and sizes.stop_after_minutes and time.perf_counter() - started > 60 * sizes.stop_after_minutes:
-            pending.append({"method": label, "epochs": epochs})
+            pending.append({"method": point.label, "epochs": point.epochs})
             continue
-        print(f"   pretrain_length: {label}, {epochs:g} epochs", flush=True)
-        overrides = [f"train.epochs={epochs}", "train.seed=0"]
-        configs.append(bench_config(base, f"{name}_e{epochs:g}", scale, root / "pretrain_length", overrides))
-        rows.append({"method": label, "run": name, "epochs": epochs, **measure_point(configs[-1], sizes)})
+        print(f"   pretrain_length: {point.label}, {point.epochs:g} epochs", flush=True)
+        overrides = [f"train.epochs={point.epochs}", "train.seed=0", *point.overrides]
+        if point.epochs == max(sizes.epochs) and sizes.monitor_longest:
+            overrides.append(f"monitor.every={sizes.monitor_longest}")
+        run = f"{point.name}_e{point.epochs:g}"
+        configs.append(bench_config(point.config, run, scale, root / "pretrain_length", overrides))
+        measured = measure_point(configs[-1], sizes)
+        rows.append({"method": point.label, "run": point.name, "epochs": point.epochs, **measured})
+        rows[-1].update({"variant_of": point.variant_of} if point.variant_of else {})
     return {
         "rows": rows,
         "pending": pending,
@@ -129,6 +189,7 @@ def run_pretrain_length(scale: Scale, root: Path) -> dict:
 
 SECTION = register_section(
     Section("pretrain_length", "10. Transfer against pretraining time", PretrainLengthSettings, run_pretrain_length,
-            length_section, lambda data, folder: [pretrain_length_plot(data, folder / "pretrain_length.png")],
+            length_section, lambda data, folder: [pretrain_length_plot(data, folder / "pretrain_length.png"),
+                                                   *monitor_plot(data, folder / "pretrain_length_monitor.png")],
             finding=length_finding)
 )  # fmt: skip
