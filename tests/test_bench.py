@@ -16,6 +16,7 @@ from bench.scales import load_scale
 from bench.sections.leaderboard import BASELINES, scale_entries
 from bench.sections.paper_fig2 import paper_epochs, verdict
 from bench.sections.score_correlation import SCORES, trusted
+from evaluate.report_types import Report
 from ssl_tasks.decoder_only import decoder_load, encoder_load
 
 TINY = load_scale("tiny")
@@ -253,3 +254,10 @@ def test_a_score_is_trusted_only_where_every_interval_excludes_zero_the_right_wa
     against = {"score": "alignment", "target": "knn 0", "rho": 0.8, "low": 0.2, "high": 0.95, "runs": 11}
     assert trusted({"correlations": [row, against]}) == ["rankme"]  # alignment should fall as accuracy rises
     assert trusted({"correlations": [row, {**row, "target": "linear 0", "low": -0.1}]}) == []
+
+
+def test_make_run_keeps_the_fresh_report_with_its_store_named_as_a_user_sees_it(tiny_bench):
+    out, results = tiny_bench
+    shipped = Report.from_json((out / "runs" / "tiny" / "make_run" / "report.json").read_text())
+    assert shipped.cells.computed > 0 and "make_run/clone" not in shipped.cells.directory  # never the clone's path
+    assert shipped.cells.computed == results["make_run"]["data"]["evaluation"]["computed"]
