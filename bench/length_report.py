@@ -115,7 +115,7 @@ def variant_lines(data: dict) -> list[str]:
             continue
         base = min(bases, key=lambda b: abs(b["pretrain_seconds"] - r["pretrain_seconds"]))
         said = []
-        for column in (columns(data)[1], columns(data)[2]):
+        for column in (f"linear {data['scarce']}", "knn 0"):
             mine, theirs = cell(r["cells"], column), cell(base["cells"], column)
             if mine and theirs:
                 said.append(

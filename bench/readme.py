@@ -34,10 +34,10 @@ def main_table(section, result: SectionResult) -> list[str]:
     if start is None:
         return []
     end = next((j for j in range(start, len(lines)) if not lines[j].startswith("|")), len(lines))
-    caption = start - 1
+    caption = max(start - 1, 0)  # the blank line above the table, then the paragraph above it
     while caption > 0 and lines[caption - 1].strip():
         caption -= 1
-    return lines[caption:end] if caption >= 0 else lines[start:end]
+    return lines[caption:end]
 
 
 def section_blocks(results: dict[str, SectionResult]) -> dict[str, list[str]]:

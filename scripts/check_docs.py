@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.markdown import anchor
+
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     r"\bissues? #?\d+": "an issue number",
@@ -39,12 +41,6 @@ def too_wide(name: str, text: str) -> list[str]:
     ]
 
 
-def anchor(title: str) -> str:
-    """The link target a Markdown renderer gives a heading (GitHub's rule)."""
-    kept = "".join(c for c in title.strip().lower() if c.isalnum() or c in " -_")
-    return kept.replace(" ", "-")
-
-
 def broken_links(path: Path, text: str, root: Path = ROOT) -> list[str]:
     """``name:line: reason`` for every link to a Markdown file or heading that does not exist."""
     found = []
@@ -53,7 +49,9 @@ def broken_links(path: Path, text: str, root: Path = ROOT) -> list[str]:
             linked = (path.parent / target).resolve() if target else path
             if not linked.is_file():
                 found.append(f"{path.relative_to(root)}:{number}: no file {target}")
-            elif heading and heading not in {anchor(h) for h in re.findall(r"^#+ (.*)$", linked.read_text(), re.M)}:
+            elif heading and heading not in {
+                anchor(h.strip()) for h in re.findall(r"^#+ (.*)$", linked.read_text(), re.M)
+            }:
                 found.append(f"{path.relative_to(root)}:{number}: no heading #{heading} in {target or path.name}")
     return found
 
