@@ -6,7 +6,11 @@ pretraining run); the fine-tuning gain carries its paired interval over labelled
 
 from __future__ import annotations
 
+import dataclasses
+
+from bench.rows import REFERENCE_TITLES
 from bench.targets import TARGET_FILE
+from bench.verdicts import MARKS_LEGEND, paired_cell, paired_difference
 from evaluate.report import difference_cell, mean_std, minutes, pct, signed
 from evaluate.report_types import Difference, SummaryRow, from_plain
 
@@ -102,7 +106,92 @@ def target_lines(data: dict) -> list[str]:
     else:
         shown, status = "not measured", "—"
     lines.append(f"| fine-tuned − scratch, interval above 0 | {signed(want)} | {shown} | {status} |")
-    return lines
+    return [*lines, all_comparisons_line(data)]
+
+
+def seeded_points(data: dict) -> list[list[dict]]:
+    """[every run's row, the first run's row first] of each point with further pretraining runs."""
+    found = []
+    for row in data["rows"]:
+        key = (row["run"], row["epochs"])
+        more = [r for r in data.get("seed_rows", []) if (r["run"], r["epochs"]) == key]
+        found += [[row, *more]] if more else []
+    return found
+
+
+def pooled(runs: list[dict], column: str) -> SummaryRow | None:
+    """One point's cell over its pretraining runs: their per-subset accuracies together (each run
+    drew its own labelled subsets), what a paired difference reads."""
+    found = [cell(r["cells"], column) for r in runs]
+    if not all(found):
+        return None
+    return dataclasses.replace(found[0], by_seed={s: a for c in found for s, a in c.by_seed.items()})
+
+
+def reference_cell(data: dict, source: str, architecture: str, column: str) -> SummaryRow | None:
+    """A paired baseline's cell (the random-init encoder: of ``architecture``)."""
+    for b in data.get("paired_baselines", []):
+        if b["source"] == source and (source == "raw_pixels" or b["architecture"] == architecture):
+            return cell(b["cells"], column)
+    return None
+
+
+def comparisons(data: dict, runs: list[dict]) -> list[tuple[str, SummaryRow | None, SummaryRow | None]]:
+    """Section 1's 8 comparisons of one seeded point: (name, the point's pooled cell, the baseline's)."""
+    return [
+        (f"{title(column)} − {REFERENCE_TITLES[source]}", pooled(runs, column),
+         reference_cell(data, source, runs[0]["architecture"], column))
+        for column in columns(data)
+        for source in ("raw_pixels", "random_init")
+    ]  # fmt: skip
+
+
+def won(data: dict, runs: list[dict]) -> list[bool]:
+    """Per comparison: whether the point beats the baseline beyond noise (interval above 0)."""
+    found = [paired_difference(mine, theirs, data["seeds"]) for _, mine, theirs in comparisons(data, runs)]
+    return [bool(f and f[1] > 0) for f in found]
+
+
+def pairs_table(data: dict) -> list[str]:
+    """The seeded points' 8 paired comparisons, a column per point."""
+    seeded = seeded_points(data)
+    if not seeded:
+        return []
+    head = ["comparison", *(f"{runs[0]['method']}, {runs[0]['epochs']:g} ep ({len(runs)} runs)" for runs in seeded)]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(seeded)]
+    found = [comparisons(data, runs) for runs in seeded]
+    for i, (name, _, _) in enumerate(found[0]):
+        lines.append(f"| {name} | " + " | ".join(paired_cell(f[i][1], f[i][2], data["seeds"]) for f in found) + " |")
+    wins = [won(data, runs) for runs in seeded]
+    lines.append("| won beyond noise | " + " | ".join(f"{sum(w)} of {len(w)}" for w in wins) + " |")
+    return [
+        f"The seeded points, {data['pretrain_seeds']} pretraining runs each: section 1's 8 paired comparisons, "
+        "the point minus raw pixels and minus the random-init encoder of its architecture, paired over the "
+        f"labelled subsets every run and baseline share, the interval over pretraining runs. {MARKS_LEGEND}",
+        "",
+        *lines,
+    ]
+
+
+def most_won(data: dict) -> tuple[int, int, str]:
+    """(the most comparisons a seeded point wins, out of how many, which points win that many)."""
+    scored = [
+        (sum(w := won(data, runs)), len(w), f"{runs[0]['method']}, {runs[0]['epochs']:g} ep")
+        for runs in seeded_points(data)
+    ]
+    if not scored:
+        return 0, 0, ""
+    top = max(count for count, _, _ in scored)
+    return top, scored[0][1], "; ".join(where for count, _, where in scored if count == top)
+
+
+def all_comparisons_line(data: dict) -> str:
+    """The target row: some point wins all 8 paired comparisons."""
+    count, total, where = most_won(data)
+    if not where:
+        return "| wins all 8 paired comparisons | 8 of 8 | not measured (no point has 2 pretraining runs) | — |"
+    status = "met" if count == total == 8 else f"gap: {total - count} lost or within noise"
+    return f"| wins all 8 paired comparisons | 8 of 8 | {count} of {total} ({where}) | {status} |"
 
 
 def variant_lines(data: dict) -> list[str]:
@@ -155,20 +244,32 @@ def length_finding(data: dict) -> str:
     if found is None or pixels is None:
         return "Not measured yet."
     waiting = f" {len(data.get('pending', []))} point(s) are still to be measured." if data.get("pending") else ""
-    return f"Best {title(column)}: {pct(found[0])} ({found[1]}), against raw pixels' {pct(pixels.mean)}.{waiting}"
+    count, _, where = most_won(data)
+    paired = (
+        f" Of section 1's 8 paired comparisons, over {data['pretrain_seeds']} pretraining runs, the seeded points "
+        f"win at most {count} ({where})."
+        if where
+        else ""
+    )
+    return (
+        f"Best {title(column)}: {pct(found[0])} ({found[1]}), against raw pixels' {pct(pixels.mean)}.{paired}{waiting}"
+    )
 
 
 def length_section(data: dict, plots: str) -> list[str]:
     pending = data.get("pending", [])
     variants = variant_lines(data)
-    waiting = ", ".join(f"{p['method']} {p['epochs']:g} ep" for p in pending)
+    waiting = ", ".join(
+        f"{p['method']} {p['epochs']:g} ep" + (f" seed {p['seed']}" if p.get("seed") else "") for p in pending
+    )
+    pairs = pairs_table(data)
     return [
         f"Each point is one pretraining run (seed 0) of the method's config at that many epochs, evaluated like "
         f"section 1: kNN and linear probe over {data['seeds']} labelled subsets at {data['scarce']} labels/class "
         "(mean ± std) and with all labels, fine-tuned minus supervised-from-scratch (same architecture) paired over "
         f"{data['seeds']} subsets at {data['finetune_labels']}/class. Pretraining is wall minutes on the machine "
-        "the section names. One pretraining run per point, so the intervals count labelled subsets, not "
-        "pretraining runs.",
+        "the section names. The table shows one pretraining run per point (seed 0), so its intervals count "
+        "labelled subsets, not pretraining runs; the seeded points below add runs.",
         "",
         *points_table(data),
         "",
@@ -177,6 +278,7 @@ def length_section(data: dict, plots: str) -> list[str]:
         *findings(data),
         "",
         *([*variants, ""] if variants else []),
+        *([*pairs, ""] if pairs else []),
         lejepa_line(data),
         "",
         "Targets (bench/targets.yaml), over every point:",

@@ -36,10 +36,15 @@ def bench_config(base: str, name: str, scale: Scale, root: Path, overrides: list
     return typed_config(load_config(base, overrides))
 
 
+def finished(cfg: Config) -> bool:
+    """Whether ``cfg``'s run was pretrained to the end by an earlier bench (its time recorded)."""
+    return (cfg.run_path / PRETRAIN_TIME).is_file()
+
+
 def pretrain(cfg: Config) -> float:
     """Pretrain ``cfg`` unless its run is finished; -> pretraining wall seconds (of the run that did it)."""
     record = cfg.run_path / PRETRAIN_TIME
-    if record.is_file():
+    if finished(cfg):
         return json.loads(record.read_text())["seconds"]
     started = time.perf_counter()
     run_pretraining(cfg, resume=True)  # resumes a run a crash interrupted

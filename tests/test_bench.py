@@ -158,20 +158,33 @@ def test_pretrain_length_section_measures_each_point_beside_the_references(tiny_
     assert shortest["monitor"] == [] and len(longest["monitor"]) >= 2  # the monitor runs in the longest runs only
     assert all(0 < minutes <= longest["pretrain_seconds"] / 60 and 0 <= acc <= 1 for minutes, acc in longest["monitor"])
     assert (out / "plots" / "pretrain_length_monitor.png").is_file()
+    (again,) = data["seed_rows"]  # the tiny scale seeds its longest point: a second run on its own subsets
+    assert (again["run"], again["epochs"], again["seed"]) == ("ae_mirror", 2.0, 1) and again["finetune_gain"] is None
+    assert set(again["cells"]["knn 2"]["by_seed"]) == {"2", "3"} and set(again["cells"]["knn 0"]["by_seed"]) == {"2"}
+    assert {b["source"] for b in data["paired_baselines"]} == {"raw_pixels", "random_init"}
+    assert all(set(b["cells"]["linear 2"]["by_seed"]) == {"0", "1", "2", "3"} for b in data["paired_baselines"])
+    assert "| won beyond noise | " in (out / "BENCHMARKS.md").read_text()
 
 
 def test_a_sitting_cut_short_lists_the_points_left_and_the_next_one_goes_on(tiny_bench, tmp_path):
     out, _ = tiny_bench
     argv = ["--scale", "tiny", "--sections", "pretrain_length", "--out", str(tmp_path), "--runs", str(out / "runs")]
     cut = ["--set", "pretrain_length.stop_after_minutes=0.000001", "--markdown", str(tmp_path / "B.md")]
-    assert bench_main([*argv, *cut]) == 0
+    assert bench_main([*argv, *cut]) == 0  # every run finished before: all read back, none left
     data = json.loads((tmp_path / "results.json").read_text())["pretrain_length"]
-    assert [r["epochs"] for r in data["data"]["rows"]] == [1.0]  # the first point always runs
-    assert data["data"]["pending"] == [{"method": "AE, mirror decoder", "epochs": 2.0}]
+    assert [r["epochs"] for r in data["data"]["rows"]] == [1.0, 2.0] and data["data"]["pending"] == []
+    fresh = [*argv[:-1], str(tmp_path / "runs"), *cut]
+    assert bench_main(fresh) == 0  # nothing pretrained yet: the first point always runs, then it stops
+    data = json.loads((tmp_path / "results.json").read_text())["pretrain_length"]
+    assert [r["epochs"] for r in data["data"]["rows"]] == [1.0]
+    assert data["data"]["pending"] == [
+        {"method": "AE, mirror decoder", "epochs": 2.0, "seed": 0},
+        {"method": "AE, mirror decoder", "epochs": 2.0, "seed": 1},
+    ]
     assert "--set pretrain_length.stop_after_minutes=0.000001" in data["provenance"]["command"]
     assert (
-        "Not measured yet (the same command again goes on from here): AE, mirror decoder 2 ep."
-        in (tmp_path / "B.md").read_text()
+        "Not measured yet (the same command again goes on from here): AE, mirror decoder 2 ep, "
+        "AE, mirror decoder 2 ep seed 1." in " ".join((tmp_path / "B.md").read_text().split())
     )
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from bench.length_report import variant_lines
+from bench.length_report import all_comparisons_line, pairs_table, seeded_points, variant_lines, won
 from bench.scales import load_scale
 from bench.sections.pretrain_length import points
 from bench.sections.sweep import GRIDS
@@ -16,10 +16,10 @@ from pretrain.core.config import load_config
 
 def test_pretrain_length_runs_every_method_at_a_length_before_the_next_length():
     full = load_scale("full").of("pretrain_length")
-    found = [(p.name, p.epochs) for p in points(full)]
-    assert found[:11] == [(m, 3.0) for m in ("vicreg", "contrastive", "barlow_twins", "lejepa", "ae_m64")] + [
-        (m, 3.0) for m in ("byol", "dino", "vae", "vicreg_w64", "vicreg_deep", "vicreg_crops20")
-    ]
+    found = [(p.name, p.epochs) for p in points(full) if not p.seed]
+    methods = ("vicreg", "contrastive", "barlow_twins", "lejepa", "ae_m64")
+    assert found[:8] == [(m, 1.0) for m in (*methods, "byol", "dino", "vae")]
+    assert found[8:14] == [(m, 3.0) for m in methods] + [("vicreg_w64", 3.0)]
     assert ("byol", 10.0) not in found and ("byol", 30.0) in found and ("vicreg", 10.0) in found
     assert ("vicreg_w64", 10.0) in found and ("vicreg_w64", 30.0) not in found
     assert [epochs for _, epochs in found] == sorted(epochs for _, epochs in found)
@@ -30,6 +30,22 @@ def test_pretrain_length_runs_every_method_at_a_length_before_the_next_length():
         points(dataclasses.replace(full, variants=("vicreg_w99",)))
     with pytest.raises(ValueError, match="vicreg_w64 vary a method not in pretrain_length.methods"):
         points(dataclasses.replace(full, methods=("ae_m64",), variants=("vicreg_w64",)))
+
+
+def test_seeded_points_add_their_further_runs_after_every_first_run_of_their_length():
+    full = load_scale("full").of("pretrain_length")
+    plan = points(full)
+    further = [(p.run, p.seed) for p in plan if p.seed]
+    assert ("vicreg_e1_seed1", 1) in further and ("byol_e30_seed1", 1) in further  # () = all, at both ends
+    assert not any(p.seed and p.epochs in (3.0, 10.0) for p in plan)
+    shortest = [p for p in plan if p.epochs == 1.0]
+    assert [p.seed for p in shortest] == [0] * 8 + [1] * 8  # every first run of the length before any second
+    small = load_scale("small").of("pretrain_length")
+    assert {(p.name, p.epochs) for p in points(small) if p.seed} == {
+        (m, e) for m in ("ae_m64", "vicreg") for e in (1.0, 10.0)
+    }
+    with pytest.raises(ValueError, match="seeded: dino not among"):
+        points(dataclasses.replace(full, ends_only=(), seeded=("dino",)))
 
 
 def test_a_variant_is_set_against_its_base_point_of_the_nearest_minutes():
@@ -64,3 +80,44 @@ def test_a_variant_is_set_against_its_base_point_of_the_nearest_minutes():
 def test_every_sweep_setting_is_a_valid_config(base):
     for overrides in GRIDS[base]:
         load_config(base, overrides)
+
+
+def test_a_seeded_point_is_paired_over_its_pretraining_runs_against_pixels_and_random_init():
+    def summary(protocol, budget, by_seed):
+        mean = sum(by_seed.values()) / len(by_seed)
+        keys = {"source": "encoder", "protocol": protocol, "labels_per_class": budget, "mean": mean, "std": 0.0}
+        return (
+            keys
+            | {"n": len(by_seed), "ci_low": mean, "ci_high": mean, "interval": "t"}
+            | {
+                "balanced_accuracy": mean,
+                "flags": [],
+                "by_seed": {str(s): a for s, a in by_seed.items()},
+            }
+        )
+
+    def cells(scarce, full, seeds=(0, 1), all_seeds=(0,)):
+        found = {f"{p} 10": summary(p, 10, {s: scarce + s / 1000 for s in seeds}) for p in ("knn", "linear")}
+        return found | {f"{p} 0": summary(p, 0, {s: full for s in all_seeds}) for p in ("knn", "linear")}
+
+    arch = "resnet_small w32 [1, 1, 1], m = 128, pooled"
+    first = {"method": "VICReg", "run": "vicreg", "epochs": 10.0, "architecture": arch, "cells": cells(0.73, 0.88)}
+    second = first | {"seed": 1, "cells": cells(0.729, 0.879, seeds=(2, 3), all_seeds=(2,))}
+    baselines = [
+        {"source": "raw_pixels", "architecture": arch, "cells": cells(0.67, 0.85, seeds=(0, 1, 2, 3))},
+        {"source": "random_init", "architecture": arch, "cells": cells(0.53, 0.79, (0, 1, 2, 3), (0, 1, 2, 3))},
+    ]
+    data = {"rows": [first], "seed_rows": [second], "paired_baselines": baselines, "seeds": 2, "scarce": 10}
+    data["pretrain_seeds"] = 2
+    runs = seeded_points(data)[0]
+    assert won(data, runs) == [True] * 8  # both runs clear both baselines by about the same margin
+    table = pairs_table(data)
+    assert "| comparison | VICReg, 10 ep (2 runs) |" in table and "| won beyond noise | 8 of 8 |" in table
+    assert all_comparisons_line(data).endswith("| 8 of 8 (VICReg, 10 ep) | met |")
+    data["seed_rows"] = [second | {"cells": cells(0.60, 0.84, seeds=(2, 3), all_seeds=(2,))}]  # a poor second run
+    found = won(data, seeded_points(data)[0])
+    assert found[0::2] == [False] * 4  # against raw pixels the two runs disagree: within noise
+    assert all_comparisons_line(data).endswith(
+        f"| {sum(found)} of 8 (VICReg, 10 ep) | gap: {8 - sum(found)} lost or within noise |"
+    )
+    assert seeded_points(data | {"seed_rows": []}) == [] and pairs_table(data | {"seed_rows": []}) == []

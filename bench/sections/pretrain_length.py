@@ -18,6 +18,7 @@ store, and goes on with the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from bench.figures import monitor_plot, pretrain_length_plot
 from bench.interface import Section, register_section
 from bench.length_report import length_finding, length_section
-from bench.runs import bench_config, pretrain
+from bench.runs import bench_config, finished, pretrain
 from bench.scales import Scale
 from bench.sections.leaderboard import ENTRIES, architecture, listed
 from evaluate.entry import EvaluationSettings, evaluate_run
@@ -50,7 +51,7 @@ VARIANTS = {
 class PretrainLengthSettings:
     methods: tuple[str, ...] = ("vicreg", "contrastive", "barlow_twins", "lejepa", "ae_m64")  # at every length
     ends_only: tuple[str, ...] = ("byol", "dino", "vae")  # at the shortest and the longest length only
-    epochs: tuple[float, ...] = (3.0, 10.0, 30.0)
+    epochs: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
     variants: tuple[str, ...] = tuple(VARIANTS)  # capacity and views, at ``variant_epochs``
     variant_epochs: tuple[float, ...] = (3.0, 10.0)
     seeds: int = 2  # labelled subsets per scarce budget
@@ -58,10 +59,16 @@ class PretrainLengthSettings:
     finetune_labels: int = 100  # fine-tuned minus scratch at this budget
     finetune_max_epochs: float = 4.0
     finetune_min_steps: int = 250
-    stop_after_minutes: float = 0.0  # >0: start no new point after this many minutes (run again to go on)
+    # >0: pretrain no new point after this many minutes (finished ones are still read back; run again to go on)
+    stop_after_minutes: float = 0.0
     # the kNN monitor in the longest runs (steps between checks; 0 = off): the curve's shape between
     # the points; its checks add about 1-2% to those runs' minutes
     monitor_longest: int = 1000
+    # further pretraining runs (seeds 1 ...) of the seeded points, so section 1's 8 paired
+    # comparisons (against raw pixels and the random-init encoder) count pretraining runs
+    pretrain_seeds: int = 2
+    seeded: tuple[str, ...] = ()  # methods or variants given pretrain_seeds runs (() = every one)
+    seed_epochs: tuple[float, ...] = ()  # at these lengths (() = the shortest and the longest)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,11 @@ class Point:
     epochs: float
     overrides: tuple[str, ...] = ()
     variant_of: str = ""  # the entry a capacity or views variant changes
+    seed: int = 0  # the pretraining seed: > 0 for a seeded point's further runs
+
+    @property
+    def run(self) -> str:
+        return f"{self.name}_e{self.epochs:g}" + (f"_seed{self.seed}" if self.seed else "")
 
 
 def points(sizes: PretrainLengthSettings) -> list[Point]:
@@ -83,23 +95,37 @@ def points(sizes: PretrainLengthSettings) -> list[Point]:
     orphans = [v for v in sizes.variants if VARIANTS[v][1] not in sizes.methods]
     if orphans:
         raise ValueError(f"pretrain_length.variants: {', '.join(orphans)} vary a method not in pretrain_length.methods")
+    strays = [n for n in sizes.seeded if n not in (*sizes.methods, *sizes.ends_only, *sizes.variants)]
+    if strays:
+        raise ValueError(f"pretrain_length.seeded: {', '.join(strays)} not among the methods and variants measured")
     ends = (min(sizes.epochs), max(sizes.epochs))
     found = []
     for epochs in sorted({*sizes.epochs, *(sizes.variant_epochs if sizes.variants else ())}):
+        group = []
         if epochs in sizes.epochs:
-            found += [Point(n, *entries[n], epochs) for n in sizes.methods]
-            found += [Point(n, *entries[n], epochs) for n in sizes.ends_only if epochs in ends]
+            group += [Point(n, *entries[n], epochs) for n in sizes.methods]
+            group += [Point(n, *entries[n], epochs) for n in sizes.ends_only if epochs in ends]
         if epochs in sizes.variant_epochs:
             for name in sizes.variants:
                 label, base, overrides = VARIANTS[name]
-                found.append(Point(name, label, entries[base][1], epochs, overrides, base))
+                group.append(Point(name, label, entries[base][1], epochs, overrides, base))
+        found += group + further_seeds(group, sizes)
     return found
 
 
-def eval_overrides(sizes: PretrainLengthSettings, protocols: str) -> list[str]:
+def further_seeds(group: list[Point], sizes: PretrainLengthSettings) -> list[Point]:
+    """The further pretraining runs of the seeded points among ``group`` (one length), after
+    every first run of that length."""
+    lengths = sizes.seed_epochs or (min(sizes.epochs), max(sizes.epochs))
+    chosen = [p for p in group if p.epochs in lengths and (not sizes.seeded or p.name in sizes.seeded)]
+    return [dataclasses.replace(p, seed=seed) for seed in range(1, sizes.pretrain_seeds) for p in chosen]
+
+
+def eval_overrides(sizes: PretrainLengthSettings, protocols: str, runs: int = 1) -> list[str]:
+    """The section's evaluation, over the labelled subsets of ``runs`` pretraining runs."""
     return [
         f"eval.labels_per_class={listed([sizes.scarce, 0])}",
-        f"eval.seeds={sizes.seeds}",
+        f"eval.seeds={sizes.seeds * runs}",
         f"eval.protocols=[{protocols}]",
         f"eval.finetune.labels_per_class={listed([sizes.finetune_labels])}",
         f"eval.finetune.max_epochs={sizes.finetune_max_epochs}",
@@ -114,12 +140,14 @@ def cells(report, source: str, protocols: tuple[str, ...], budgets: tuple[int, .
     return {key: to_plain(row) for key, row in found.items() if row is not None}
 
 
-def measure_point(cfg: Config, sizes: PretrainLengthSettings) -> dict:
+def measure_point(cfg: Config, sizes: PretrainLengthSettings, seed: int = 0) -> dict:
     """One method at one length: its pretraining minutes, kNN and linear at the scarce budget
-    and with all labels, and fine-tuned minus scratch with its paired interval."""
+    and with all labels, and fine-tuned minus scratch with its paired interval. A further
+    seed's run is read on its own labelled subsets (seed × seeds ...), without fine-tuning."""
     seconds = pretrain(cfg)
-    overrides = eval_overrides(sizes, "knn,linear,finetune")
-    settings = EvaluationSettings(overrides, baselines=[], other_readings=False, write=False)
+    overrides = eval_overrides(sizes, "knn,linear" if seed else "knn,linear,finetune")
+    first = seed * sizes.seeds
+    settings = EvaluationSettings(overrides, baselines=[], other_readings=False, first_seed=first, write=False)
     report = evaluate_run(cfg.run, settings)
     gain = next(
         (d for d in report.differences if (d.protocol, d.a, d.b) == ("finetune", "encoder", "scratch")),
@@ -161,24 +189,47 @@ def references(cfg: Config, sizes: PretrainLengthSettings) -> dict[str, dict]:
     }
 
 
+def paired_baselines(configs: dict[str, Config], sizes: PretrainLengthSettings) -> list[dict]:
+    """Raw pixels, and the random-init encoder of each architecture ({architecture: a config of
+    it}), on the labelled subsets of every pretraining seed: the seeded points' references."""
+    rows = []
+    for n, (arch, cfg) in enumerate(configs.items()):
+        names = ["random_init", "raw_pixels"] if n == 0 else ["random_init"]
+        overrides = eval_overrides(sizes, "knn,linear", runs=sizes.pretrain_seeds)
+        report = evaluate_run(cfg.run, EvaluationSettings(overrides, names, run_sources=False, write=False))
+        budgets = (sizes.scarce, 0)
+        rows += [
+            {"source": name, "architecture": arch, "cells": cells(report, name, ("knn", "linear"), budgets)}
+            for name in names
+        ]
+    return rows
+
+
 def run_pretrain_length(scale: Scale, root: Path) -> dict:
     sizes, started = scale.of("pretrain_length"), time.perf_counter()
-    rows, pending, configs = [], [], []
+    rows, seed_rows, pending, configs, seeded = [], [], [], [], {}
     for point in points(sizes):
-        if configs and sizes.stop_after_minutes and time.perf_counter() - started > 60 * sizes.stop_after_minutes:
-            pending.append({"method": point.label, "epochs": point.epochs})
-            continue
-        print(f"   pretrain_length: {point.label}, {point.epochs:g} epochs", flush=True)
-        overrides = [f"train.epochs={point.epochs}", "train.seed=0", *point.overrides]
-        if point.epochs == max(sizes.epochs) and sizes.monitor_longest:
+        overrides = [f"train.epochs={point.epochs}", f"train.seed={point.seed}", *point.overrides]
+        if point.epochs == max(sizes.epochs) and sizes.monitor_longest and not point.seed:
             overrides.append(f"monitor.every={sizes.monitor_longest}")
-        run = f"{point.name}_e{point.epochs:g}"
-        configs.append(bench_config(point.config, run, scale, root / "pretrain_length", overrides))
-        measured = measure_point(configs[-1], sizes)
-        rows.append({"method": point.label, "run": point.name, "epochs": point.epochs, **measured})
-        rows[-1].update({"variant_of": point.variant_of} if point.variant_of else {})
+        cfg = bench_config(point.config, point.run, scale, root / "pretrain_length", overrides)
+        late = sizes.stop_after_minutes and time.perf_counter() - started > 60 * sizes.stop_after_minutes
+        if configs and late and not finished(cfg):  # a finished run is read back whatever the time
+            pending.append({"method": point.label, "epochs": point.epochs, "seed": point.seed})
+            continue
+        print(f"   pretrain_length: {point.label}, {point.epochs:g} epochs, seed {point.seed}", flush=True)
+        configs.append(cfg)
+        measured = measure_point(cfg, sizes, point.seed)
+        row = {"method": point.label, "run": point.name, "epochs": point.epochs, **measured}
+        row.update({"variant_of": point.variant_of} if point.variant_of else {})
+        (seed_rows if point.seed else rows).append(row | ({"seed": point.seed} if point.seed else {}))
+        if point.seed:
+            seeded.setdefault(row["architecture"], cfg)
     return {
         "rows": rows,
+        "seed_rows": seed_rows,  # the seeded points' further runs (seed > 0)
+        "paired_baselines": paired_baselines(seeded, sizes),
+        "pretrain_seeds": sizes.pretrain_seeds,
         "pending": pending,
         "references": references(configs[0], sizes),  # the baselines only: its encoder is not read
         "scarce": sizes.scarce,
