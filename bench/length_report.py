@@ -146,10 +146,15 @@ def comparisons(data: dict, runs: list[dict]) -> list[tuple[str, SummaryRow | No
     ]  # fmt: skip
 
 
+def beaten(found: list[tuple], seeds_per_run: int) -> list[bool]:
+    """Per comparison of ``comparisons``: whether the point beats the baseline beyond noise."""
+    differences = [paired_difference(mine, theirs, seeds_per_run) for _, mine, theirs in found]
+    return [bool(d and d[1] > 0) for d in differences]
+
+
 def won(data: dict, runs: list[dict]) -> list[bool]:
     """Per comparison: whether the point beats the baseline beyond noise (interval above 0)."""
-    found = [paired_difference(mine, theirs, data["seeds"]) for _, mine, theirs in comparisons(data, runs)]
-    return [bool(f and f[1] > 0) for f in found]
+    return beaten(comparisons(data, runs), data["seeds"])
 
 
 def pairs_table(data: dict) -> list[str]:
@@ -162,7 +167,7 @@ def pairs_table(data: dict) -> list[str]:
     found = [comparisons(data, runs) for runs in seeded]
     for i, (name, _, _) in enumerate(found[0]):
         lines.append(f"| {name} | " + " | ".join(paired_cell(f[i][1], f[i][2], data["seeds"]) for f in found) + " |")
-    wins = [won(data, runs) for runs in seeded]
+    wins = [beaten(f, data["seeds"]) for f in found]
     lines.append("| won beyond noise | " + " | ".join(f"{sum(w)} of {len(w)}" for w in wins) + " |")
     return [
         f"The seeded points, {data['pretrain_seeds']} pretraining runs each: section 1's 8 paired comparisons, "

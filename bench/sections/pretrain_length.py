@@ -192,12 +192,11 @@ def references(cfg: Config, sizes: PretrainLengthSettings) -> dict[str, dict]:
 def paired_baselines(configs: dict[str, Config], sizes: PretrainLengthSettings) -> list[dict]:
     """Raw pixels, and the random-init encoder of each architecture ({architecture: a config of
     it}), on the labelled subsets of every pretraining seed: the seeded points' references."""
-    rows = []
+    rows, budgets = [], (sizes.scarce, 0)
+    overrides = eval_overrides(sizes, "knn,linear", runs=sizes.pretrain_seeds)
     for n, (arch, cfg) in enumerate(configs.items()):
         names = ["random_init", "raw_pixels"] if n == 0 else ["random_init"]
-        overrides = eval_overrides(sizes, "knn,linear", runs=sizes.pretrain_seeds)
         report = evaluate_run(cfg.run, EvaluationSettings(overrides, names, run_sources=False, write=False))
-        budgets = (sizes.scarce, 0)
         rows += [
             {"source": name, "architecture": arch, "cells": cells(report, name, ("knn", "linear"), budgets)}
             for name in names
