@@ -60,7 +60,7 @@ def overtakes(data: dict, method: str, column: str, reference: dict) -> str:
         found = cell(r["cells"], column)
         if ref and found and found.mean > ref.mean:
             return f"from the {r['epochs']:g}-epoch point ({minutes(r['pretrain_seconds'])})"
-    return f"at none of {', '.join(format(r['epochs'], 'g') for r in mine)} epochs"
+    return f"at none of {', '.join(format(r['epochs'], 'g') for r in mine)} ep"
 
 
 def findings(data: dict) -> list[str]:
@@ -71,7 +71,7 @@ def findings(data: dict) -> list[str]:
         longest = max((r for r in data["rows"] if r["method"] == method), key=lambda r: r["epochs"])
         reached = ", ".join(f"{title(c)} {pct(cell(longest['cells'], c).mean)}" for c in columns(data))
         beats = "; ".join(f"{title(c)} {overtakes(data, method, c, pixels)}" for c in scarce)
-        lines.append(f"- {method}: above raw pixels' mean {beats}; at {longest['epochs']:g} epochs {reached}.")
+        lines.append(f"- {method}: above raw pixels' mean {beats}; at {longest['epochs']:g} ep {reached}.")
     return lines
 
 
@@ -87,13 +87,8 @@ def target_lines(data: dict) -> list[str]:
     for bar in BARS["accuracy"]:
         found = best(data, f"{bar['measure']} {bar['budget']}")
         measured = f"{pct(found[0])} ({found[1]})" if found else "not measured"
-        status = (
-            "—"
-            if not found
-            else "met"
-            if found[0] >= bar["threshold"]
-            else f"gap {signed(found[0] - bar['threshold'])} points"
-        )
+        gap = f"gap {signed(found[0] - bar['threshold'])} points" if found else "—"
+        status = "met" if found and found[0] >= bar["threshold"] else gap
         lines.append(f"| {bar['text']} | {pct(bar['threshold'])} | {measured} | {status} |")
     want = BARS["finetune_gain"]
     gains = [(g, r) for r in data["rows"] if (g := gain(r)) is not None and g.low is not None]
@@ -224,70 +219,12 @@ def variant_lines(data: dict) -> list[str]:
     )
 
 
-def lejepa_line(data: dict) -> str:
-    """LeJEPA minus the better of VICReg and SimCLR at each length all three ran (same encoder
-    and views, so equal epochs take about equal minutes), on the linear probe at the scarce budget."""
-    column = columns(data)[1]
-    by = {(r["run"], r["epochs"]): cell(r["cells"], column) for r in data["rows"]}
-    said = []
-    for epochs in sorted({e for run, e in by if run == "lejepa"}):
-        rivals = [by.get((run, epochs)) for run in ("vicreg", "contrastive")]
-        if all(rivals) and by[("lejepa", epochs)]:
-            said.append(f"{epochs:g} ep {signed(by[('lejepa', epochs)].mean - max(r.mean for r in rivals))}")
-    return (
-        f"LeJEPA minus the better of VICReg and SimCLR, {title(column)}, mean points: {'; '.join(said)}."
-        if said
-        else "LeJEPA against VICReg and SimCLR: not measured at a common length yet."
-    )
+def named(point: dict) -> str:
+    return f"{point['method']} {point['epochs']:g} ep" + (f" seed {point['seed']}" if point.get("seed") else "")
 
 
-def length_finding(data: dict) -> str:
-    """The best point at the scarce budget, and how it compares with raw pixels."""
-    column = columns(data)[1]
-    found = best(data, column)
-    pixels = cell(data["references"]["raw pixels"], column)
-    if found is None or pixels is None:
-        return "Not measured yet."
-    waiting = f" {len(data.get('pending', []))} point(s) are still to be measured." if data.get("pending") else ""
-    count, _, where = most_won(data)
-    paired = (
-        f" Of section 1's 8 paired comparisons, over {data['pretrain_seeds']} pretraining runs, the seeded points "
-        f"win at most {count} ({where})."
-        if where
-        else ""
-    )
-    return (
-        f"Best {title(column)}: {pct(found[0])} ({found[1]}), against raw pixels' {pct(pixels.mean)}.{paired}{waiting}"
-    )
-
-
-def length_section(data: dict, plots: str) -> list[str]:
-    pending = data.get("pending", [])
-    variants = variant_lines(data)
-    waiting = ", ".join(
-        f"{p['method']} {p['epochs']:g} ep" + (f" seed {p['seed']}" if p.get("seed") else "") for p in pending
-    )
-    pairs = pairs_table(data)
-    return [
-        f"Each point is one pretraining run (seed 0) of the method's config at that many epochs, evaluated like "
-        f"section 1: kNN and linear probe over {data['seeds']} labelled subsets at {data['scarce']} labels/class "
-        "(mean ± std) and with all labels, fine-tuned minus supervised-from-scratch (same architecture) paired over "
-        f"{data['seeds']} subsets at {data['finetune_labels']}/class. Pretraining is wall minutes on the machine "
-        "the section names. The table shows one pretraining run per point (seed 0), so its intervals count "
-        "labelled subsets, not pretraining runs; the seeded points below add runs.",
-        "",
-        *points_table(data),
-        "",
-        f"![transfer against pretraining time]({plots}/pretrain_length.png)",
-        "",
-        *findings(data),
-        "",
-        *([*variants, ""] if variants else []),
-        *([*pairs, ""] if pairs else []),
-        lejepa_line(data),
-        "",
-        "Targets (bench/targets.yaml), over every point:",
-        "",
-        *target_lines(data),
-        *(["", f"Not measured yet (the same command again goes on from here): {waiting}."] if pending else []),
-    ]
+def cut_line(data: dict) -> list[str]:
+    """The points the point budget cut, with their predicted pretraining minutes."""
+    cut = data.get("cut", [])
+    listed = ", ".join(f"{named(p)} ({p['minutes']:.0f} min predicted)" for p in cut)
+    return ["", f"Cut by the point budget of {data['point_minutes']:g} pretraining minutes: {listed}."] if cut else []

@@ -30,6 +30,14 @@ def t_interval(values: list[float]) -> tuple[float, float]:
     return mean - half, mean + half
 
 
+def prediction_interval(values: list[float]) -> tuple[float, float]:
+    """95% interval for one more draw like ``values`` (at least two): mean ± t(n − 1) · sd · √(1 + 1/n).
+    Where a single run of another method falls inside it, one run cannot tell the two apart."""
+    mean, n = statistics.fmean(values), len(values)
+    half = student_t.ppf(0.5 + LEVEL / 2, n - 1) * statistics.stdev(values) * (1 + 1 / n) ** 0.5
+    return mean - half, mean + half
+
+
 def bootstrap_interval(per_image: torch.Tensor, resamples: int, seed: int) -> tuple[float, float]:
     """95% percentile interval of the mean of ``per_image`` (Q,) over test images drawn with replacement."""
     gen = torch.Generator().manual_seed(seed)

@@ -7,10 +7,12 @@ import dataclasses
 
 import pytest
 
-from bench.length_report import all_comparisons_line, pairs_table, seeded_points, variant_lines, won
+from bench.length_report import all_comparisons_line, cut_line, pairs_table, seeded_points, variant_lines, won
+from bench.length_section import against_rivals, lejepa_target_row, rival_lines
 from bench.scales import load_scale
-from bench.sections.pretrain_length import points
+from bench.sections.pretrain_length import points, within_budget
 from bench.sections.sweep import GRIDS
+from evaluate.uncertainty import prediction_interval
 from pretrain.core.config import load_config
 
 
@@ -46,6 +48,27 @@ def test_seeded_points_add_their_further_runs_after_every_first_run_of_their_len
     }
     with pytest.raises(ValueError, match="seeded: dino not among"):
         points(dataclasses.replace(full, ends_only=(), seeded=("dino",)))
+
+
+def test_the_point_budget_cuts_long_points_and_ends_an_ends_only_method_at_the_longest_that_fits():
+    full = load_scale("full").of("pretrain_length")
+    sizes = dataclasses.replace(full, point_minutes=25.0)
+    plan = {(p.name, p.epochs, p.seed): p for p in points(sizes)}
+    rates = {"vicreg": 2.1, "byol": 2.0, "vae": 0.45}  # minutes per epoch measured so far
+    assert within_budget(plan["vicreg", 10.0, 0], sizes, rates) == plan["vicreg", 10.0, 0]  # 21 min fits
+    assert within_budget(plan["vicreg", 30.0, 0], sizes, rates) is None  # 63 min: cut
+    assert within_budget(plan["contrastive", 30.0, 0], sizes, rates) == plan["contrastive", 30.0, 0]  # unknown
+    moved = within_budget(plan["byol", 30.0, 0], sizes, rates)
+    assert (moved.run, moved.epochs, moved.config) == ("byol_e10", 10.0, plan["byol", 30.0, 0].config)
+    assert within_budget(plan["byol", 30.0, 1], sizes, rates).run == "byol_e10_seed1"
+    assert within_budget(plan["byol", 30.0, 0], sizes, {"byol": 9.0}) is None  # not even 3 epochs fit
+    assert within_budget(plan["vae", 30.0, 0], sizes, rates) == plan["vae", 30.0, 0]  # 13.5 min fits
+    assert within_budget(plan["vicreg", 30.0, 0], full, rates) == plan["vicreg", 30.0, 0]  # no budget
+    cut = [{"method": "VICReg", "epochs": 30.0, "seed": 0, "minutes": 62.6}]
+    assert cut_line({"cut": cut, "point_minutes": 25.0})[1] == (
+        "Cut by the point budget of 25 pretraining minutes: VICReg 30 ep (63 min predicted)."
+    )
+    assert cut_line({"cut": [], "point_minutes": 0.0}) == []
 
 
 def test_a_variant_is_set_against_its_base_point_of_the_nearest_minutes():
@@ -121,3 +144,37 @@ def test_a_seeded_point_is_paired_over_its_pretraining_runs_against_pixels_and_r
         f"| {sum(found)} of 8 (VICReg, 10 ep) | gap: {8 - sum(found)} lost or within noise |"
     )
     assert seeded_points(data | {"seed_rows": []}) == [] and pairs_table(data | {"seed_rows": []}) == []
+
+
+def test_lejepa_is_read_against_the_run_to_run_spread_of_the_better_rival():
+    def cells(knn10, lin10, knn0, lin0):
+        means = {"knn 10": knn10, "linear 10": lin10, "knn 0": knn0, "linear 0": lin0}
+        return {
+            column: {"source": "encoder", "protocol": column.split()[0], "labels_per_class": int(column.split()[1])}
+            | {"mean": mean, "std": 0.0, "n": 2, "ci_low": mean, "ci_high": mean, "interval": "t"}
+            | {"balanced_accuracy": mean, "flags": [], "by_seed": {}}
+            for column, mean in means.items()
+        }
+
+    def row(run, seed, *means):
+        return {"method": run, "run": run, "epochs": 10.0, "seed": seed, "cells": cells(*means)}
+
+    vicreg = [row("vicreg", s, 0.69 + s / 100, 0.73 + s / 100, 0.870 + s / 1000, 0.88) for s in range(3)]
+    lejepa = row("lejepa", 0, 0.66, 0.70, 0.847, 0.95)
+    simclr = row("contrastive", 0, 0.80, 0.71, 0.850, 0.86)  # the better rival at kNN 10/class only
+    data = {"rows": [vicreg[0], lejepa, simclr], "seed_rows": vicreg[1:], "scarce": 10, "pretrain_seeds": 3}
+    found = dict((c, (m, lo, hi)) for c, m, lo, hi in against_rivals(data)[10.0])
+    spread = prediction_interval([0.69, 0.70, 0.71])
+    assert found["linear 10"] == pytest.approx((0.70, *prediction_interval([0.73, 0.74, 0.75])))
+    assert found["knn 10"][1:] == pytest.approx((spread[0] + 0.10, spread[1] + 0.10))  # moved up to SimCLR's 0.80
+    assert found["knn 0"][0] < found["knn 0"][1] and found["linear 0"][0] > found["linear 0"][2]
+    assert lejepa_target_row(data).endswith(
+        "| 2 of 4 columns within or ahead (10 ep) | gap: behind in knn 10/class, knn all |"
+    )
+    assert (
+        rival_lines(data)[2].startswith("- 10 ep: knn 10/class 66.0 in [")
+        and "linear all 95.0 in" in rival_lines(data)[2]
+    )
+    assert against_rivals(data | {"seed_rows": []}) == {} and lejepa_target_row(data | {"seed_rows": []}).endswith(
+        "| — |"
+    )

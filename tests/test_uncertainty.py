@@ -5,7 +5,7 @@ import torch
 
 from evaluate.results import EarlyStoppedResult, KnnResult, Record, prediction_scores
 from evaluate.suite import paired_differences, summarise
-from evaluate.uncertainty import bootstrap_interval, paired_difference, t_interval, verdict
+from evaluate.uncertainty import bootstrap_interval, paired_difference, prediction_interval, t_interval, verdict
 
 
 def result(predictions: torch.Tensor, labels: torch.Tensor) -> KnnResult:
@@ -17,6 +17,12 @@ def result(predictions: torch.Tensor, labels: torch.Tensor) -> KnnResult:
 def test_t_interval_matches_the_textbook():
     low, high = t_interval([1.0, 2.0, 3.0])  # mean 2, sd 1, t(0.975, 2 df) = 4.3027
     assert low == pytest.approx(2 - 4.3027 / 3**0.5, abs=1e-3) and high == pytest.approx(2 + 4.3027 / 3**0.5, abs=1e-3)
+
+
+def test_prediction_interval_is_wider_than_the_mean_s_by_the_new_draw_s_own_spread():
+    low, high = prediction_interval([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2 df) = 4.3027, sqrt(1 + 1/3)
+    assert high - 2 == pytest.approx(4.3027 * (4 / 3) ** 0.5, abs=1e-3) and 2 - low == pytest.approx(high - 2)
+    assert (high - low) / (t_interval([1.0, 2.0, 3.0])[1] - t_interval([1.0, 2.0, 3.0])[0]) == pytest.approx(2.0)
 
 
 def test_bootstrap_interval_of_a_proportion():

@@ -13,7 +13,8 @@ each is set against the base method's point of the nearest pretraining time.
 Points run shortest first, every method at a length before any method at the next, so a
 sitting cut short (``stop_after_minutes``) has measured the same lengths of every method; the
 same command run again reuses the finished runs and reads their evaluations back from the
-store, and goes on with the rest.
+store, and goes on with the rest. A point budget (``point_minutes``) cuts the points whose
+pretraining, predicted from the same run's shorter points, would not fit, and says so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from bench.figures import monitor_plot, pretrain_length_plot
 from bench.interface import Section, register_section
-from bench.length_report import length_finding, length_section
+from bench.length_section import length_finding, length_section
 from bench.runs import bench_config, finished, pretrain
 from bench.scales import Scale
 from bench.sections.leaderboard import ENTRIES, architecture, listed
@@ -61,6 +62,9 @@ class PretrainLengthSettings:
     finetune_min_steps: int = 250
     # >0: pretrain no new point after this many minutes (finished ones are still read back; run again to go on)
     stop_after_minutes: float = 0.0
+    # >0: start no point predicted to pretrain longer (its run's minutes per epoch at its longest
+    # point so far × epochs); it is cut and listed, and an ends_only method ends at the longest length that fits
+    point_minutes: float = 0.0
     # the kNN monitor in the longest runs (steps between checks; 0 = off): the curve's shape between
     # the points; its checks add about 1-2% to those runs' minutes
     monitor_longest: int = 1000
@@ -119,6 +123,20 @@ def further_seeds(group: list[Point], sizes: PretrainLengthSettings) -> list[Poi
     lengths = sizes.seed_epochs or (min(sizes.epochs), max(sizes.epochs))
     chosen = [p for p in group if p.epochs in lengths and (not sizes.seeded or p.name in sizes.seeded)]
     return [dataclasses.replace(p, seed=seed) for seed in range(1, sizes.pretrain_seeds) for p in chosen]
+
+
+def within_budget(point: Point, sizes: PretrainLengthSettings, minutes_per_epoch: dict[str, float]) -> Point | None:
+    """``point``, or the shorter point to run in its place, or None (cut) under ``sizes.point_minutes``
+    of predicted pretraining. A run with no point measured yet is not predicted; an ends_only
+    method's longest end moves to the longest length between its ends that fits."""
+    rate = minutes_per_epoch.get(point.name)
+    if not sizes.point_minutes or rate is None or rate * point.epochs <= sizes.point_minutes:
+        return point
+    shortest, longest = min(sizes.epochs), max(sizes.epochs)
+    if point.name in sizes.ends_only and point.epochs == longest:
+        fits = [e for e in sizes.epochs if shortest < e < longest and rate * e <= sizes.point_minutes]
+        return dataclasses.replace(point, epochs=max(fits)) if fits else None
+    return None
 
 
 def eval_overrides(sizes: PretrainLengthSettings, protocols: str, runs: int = 1) -> list[str]:
@@ -204,14 +222,24 @@ def paired_baselines(configs: dict[str, Config], sizes: PretrainLengthSettings) 
     return rows
 
 
+def point_config(point: Point, sizes: PretrainLengthSettings, scale: Scale, root: Path) -> Config:
+    overrides = [f"train.epochs={point.epochs}", f"train.seed={point.seed}", *point.overrides]
+    if point.epochs == max(sizes.epochs) and sizes.monitor_longest and not point.seed:
+        overrides.append(f"monitor.every={sizes.monitor_longest}")
+    return bench_config(point.config, point.run, scale, root / "pretrain_length", overrides)
+
+
 def run_pretrain_length(scale: Scale, root: Path) -> dict:
     sizes, started = scale.of("pretrain_length"), time.perf_counter()
-    rows, seed_rows, pending, configs, seeded = [], [], [], [], {}
-    for point in points(sizes):
-        overrides = [f"train.epochs={point.epochs}", f"train.seed={point.seed}", *point.overrides]
-        if point.epochs == max(sizes.epochs) and sizes.monitor_longest and not point.seed:
-            overrides.append(f"monitor.every={sizes.monitor_longest}")
-        cfg = bench_config(point.config, point.run, scale, root / "pretrain_length", overrides)
+    rows, seed_rows, pending, cut, configs, seeded, rates = [], [], [], [], [], {}, {}
+    for planned in points(sizes):
+        cfg = point_config(planned, sizes, scale, root)
+        point = planned if finished(cfg) else within_budget(planned, sizes, rates)
+        if point is None:
+            predicted = round(rates[planned.name] * planned.epochs, 1)
+            cut.append({"method": planned.label, "epochs": planned.epochs, "seed": planned.seed, "minutes": predicted})
+            continue
+        cfg = cfg if point == planned else point_config(point, sizes, scale, root)
         late = sizes.stop_after_minutes and time.perf_counter() - started > 60 * sizes.stop_after_minutes
         if configs and late and not finished(cfg):  # a finished run is read back whatever the time
             pending.append({"method": point.label, "epochs": point.epochs, "seed": point.seed})
@@ -224,12 +252,16 @@ def run_pretrain_length(scale: Scale, root: Path) -> dict:
         (seed_rows if point.seed else rows).append(row | ({"seed": point.seed} if point.seed else {}))
         if point.seed:
             seeded.setdefault(row["architecture"], cfg)
+        else:  # shortest first: the rate of the run's longest point so far
+            rates[point.name] = measured["pretrain_seconds"] / 60 / point.epochs
     return {
         "rows": rows,
         "seed_rows": seed_rows,  # the seeded points' further runs (seed > 0)
         "paired_baselines": paired_baselines(seeded, sizes),
         "pretrain_seeds": sizes.pretrain_seeds,
         "pending": pending,
+        "cut": cut,  # over the point budget (point_minutes)
+        "point_minutes": sizes.point_minutes,
         "references": references(configs[0], sizes),  # the baselines only: its encoder is not read
         "scarce": sizes.scarce,
         "finetune_labels": sizes.finetune_labels,

@@ -1,0 +1,152 @@
+"""Section 10 in BENCHMARKS.md, assembled: the finding, the section's lines, and LeJEPA read
+against the better of VICReg and SimCLR, beside the run-to-run spread of VICReg's seeded runs.
+
+LeJEPA is pretrained once per length, so whether it is "within noise" of its rivals is read as:
+does its one run fall inside a 95% prediction interval for one more run of the better rival
+(the interval's width from VICReg's runs: same encoder, views and optimiser)?
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from bench.length_report import (
+    best,
+    cell,
+    columns,
+    cut_line,
+    findings,
+    most_won,
+    named,
+    pairs_table,
+    points_table,
+    seeded_points,
+    target_lines,
+    title,
+    variant_lines,
+)
+from evaluate.report import pct, signed
+from evaluate.uncertainty import prediction_interval
+
+
+def lejepa_line(data: dict) -> str:
+    """LeJEPA minus the better of VICReg and SimCLR at each length all three ran (same encoder
+    and views, so equal epochs take about equal minutes), on the linear probe at the scarce budget."""
+    column = columns(data)[1]
+    by = {(r["run"], r["epochs"]): cell(r["cells"], column) for r in data["rows"]}
+    said = []
+    for epochs in sorted({e for run, e in by if run == "lejepa"}):
+        rivals = [by.get((run, epochs)) for run in ("vicreg", "contrastive")]
+        if all(rivals) and by[("lejepa", epochs)]:
+            said.append(f"{epochs:g} ep {signed(by[('lejepa', epochs)].mean - max(r.mean for r in rivals))}")
+    return (
+        f"LeJEPA minus the better of VICReg and SimCLR, {title(column)}, mean points: {'; '.join(said)}."
+        if said
+        else "LeJEPA against VICReg and SimCLR: not measured at a common length yet."
+    )
+
+
+def against_rivals(data: dict) -> dict[float, list[tuple[str, float, float, float]]]:
+    """{epochs: [(column, LeJEPA's mean, low, high), ...]} at each length where LeJEPA ran and
+    VICReg has several runs: [low, high] is the 95% prediction interval of VICReg's runs, moved
+    up to SimCLR's mean in a column where SimCLR's one run is the better."""
+    found = {}
+    for runs in seeded_points(data):
+        mine = next((r for r in data["rows"] if (r["run"], r["epochs"]) == ("lejepa", runs[0]["epochs"])), None)
+        if runs[0]["run"] != "vicreg" or mine is None:
+            continue
+        simclr = next((r for r in data["rows"] if (r["run"], r["epochs"]) == ("contrastive", runs[0]["epochs"])), {})
+        found[runs[0]["epochs"]] = []
+        for column in columns(data):
+            values = [cell(r["cells"], column).mean for r in runs]
+            low, high = prediction_interval(values)
+            rival = cell(simclr.get("cells", {}), column)
+            shift = max(0.0, rival.mean - statistics.fmean(values)) if rival else 0.0
+            found[runs[0]["epochs"]].append((column, cell(mine["cells"], column).mean, low + shift, high + shift))
+    return found
+
+
+def verdict(mean: float, low: float, high: float) -> str:
+    return "ahead" if mean > high else "behind" if mean < low else "within"
+
+
+def rival_lines(data: dict) -> list[str]:
+    found = against_rivals(data)
+    lines = [
+        f"- {epochs:g} ep: "
+        + "; ".join(f"{title(c)} {pct(m)} in [{pct(lo)}, {pct(hi)}]: {verdict(m, lo, hi)}" for c, m, lo, hi in cells)
+        + "."
+        for epochs, cells in sorted(found.items())
+    ]
+    head = (
+        "LeJEPA's one run against the better of VICReg and SimCLR, with the run-to-run spread of VICReg's "
+        f"{data['pretrain_seeds']} runs (a 95% interval for one more run; within it, one run cannot tell them apart):"
+    )
+    return [head, "", *lines] if lines else []
+
+
+def lejepa_target_row(data: dict) -> str:
+    """The target row, judged at the longest length with VICReg's runs."""
+    found = against_rivals(data)
+    if not found:
+        return "| LeJEPA within noise of or ahead of VICReg and SimCLR | within | not measured | — |"
+    epochs, cells = max(found.items())
+    behind = [title(c) for c, m, lo, hi in cells if verdict(m, lo, hi) == "behind"]
+    status = f"gap: behind in {', '.join(behind)}" if behind else "met"
+    shown = f"{len(cells) - len(behind)} of {len(cells)} columns within or ahead ({epochs:g} ep)"
+    return f"| LeJEPA within noise of or ahead of VICReg and SimCLR | within | {shown} | {status} |"
+
+
+def length_finding(data: dict) -> str:
+    """The best point at the scarce budget, and how it compares with raw pixels."""
+    column = columns(data)[1]
+    found = best(data, column)
+    pixels = cell(data["references"]["raw pixels"], column)
+    if found is None or pixels is None:
+        return "Not measured yet."
+    waiting = f" {len(data.get('pending', []))} point(s) are still to be measured." if data.get("pending") else ""
+    count, _, where = most_won(data)
+    paired = (
+        f" Of section 1's 8 paired comparisons, over {data['pretrain_seeds']} pretraining runs, the seeded points "
+        f"win at most {count} ({where})."
+        if where
+        else ""
+    )
+    return (
+        f"Best {title(column)}: {pct(found[0])} ({found[1]}), against raw pixels' {pct(pixels.mean)}.{paired}{waiting}"
+    )
+
+
+def length_section(data: dict, plots: str) -> list[str]:
+    pending = data.get("pending", [])
+    variants, pairs, rivals = variant_lines(data), pairs_table(data), rival_lines(data)
+    return [
+        f"Each point is one pretraining run (seed 0) of the method's config at that many epochs, evaluated like "
+        f"section 1: kNN and linear probe over {data['seeds']} labelled subsets at {data['scarce']} labels/class "
+        "(mean ± std) and with all labels, fine-tuned minus supervised-from-scratch (same architecture) paired over "
+        f"{data['seeds']} subsets at {data['finetune_labels']}/class. Pretraining is wall minutes on the machine "
+        "the section names. The table shows one pretraining run per point (seed 0), so its intervals count "
+        "labelled subsets, not pretraining runs; the seeded points below add runs.",
+        "",
+        *points_table(data),
+        "",
+        f"![transfer against pretraining time]({plots}/pretrain_length.png)",
+        "",
+        *findings(data),
+        "",
+        *([*variants, ""] if variants else []),
+        *([*pairs, ""] if pairs else []),
+        lejepa_line(data),
+        "",
+        *([*rivals, ""] if rivals else []),
+        "Targets (bench/targets.yaml), over every point:",
+        "",
+        *target_lines(data),
+        lejepa_target_row(data),
+        *cut_line(data),
+        *(
+            ["", f"Not measured yet (the same command again goes on from here): {', '.join(map(named, pending))}."]
+            if pending
+            else []
+        ),
+    ]
