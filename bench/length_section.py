@@ -48,8 +48,8 @@ def lejepa_line(data: dict) -> str:
 
 def against_rivals(data: dict) -> dict[float, list[tuple[str, float, float, float]]]:
     """{epochs: [(column, LeJEPA's mean, low, high), ...]} at each length where LeJEPA ran and
-    VICReg has several runs: [low, high] is the 95% prediction interval of VICReg's runs, moved
-    up to SimCLR's mean in a column where SimCLR's one run is the better."""
+    VICReg has several runs: [low, high] is the 95% prediction interval of VICReg's runs, or, in a
+    column where SimCLR's one run beats their mean, one centred on that run with VICReg's spread."""
     found = {}
     for runs in seeded_points(data):
         mine = next((r for r in data["rows"] if (r["run"], r["epochs"]) == ("lejepa", runs[0]["epochs"])), None)
@@ -58,11 +58,12 @@ def against_rivals(data: dict) -> dict[float, list[tuple[str, float, float, floa
         simclr = next((r for r in data["rows"] if (r["run"], r["epochs"]) == ("contrastive", runs[0]["epochs"])), {})
         found[runs[0]["epochs"]] = []
         for column in columns(data):
-            values = [cell(r["cells"], column).mean for r in runs]
-            low, high = prediction_interval(values)
-            rival = cell(simclr.get("cells", {}), column)
-            shift = max(0.0, rival.mean - statistics.fmean(values)) if rival else 0.0
-            found[runs[0]["epochs"]].append((column, cell(mine["cells"], column).mean, low + shift, high + shift))
+            vicreg, lejepa = [cell(r["cells"], column) for r in runs], cell(mine["cells"], column)
+            if not all(vicreg) or lejepa is None:
+                continue
+            values, rival = [c.mean for c in vicreg], cell(simclr.get("cells", {}), column)
+            better = rival.mean if rival and rival.mean > statistics.fmean(values) else None
+            found[runs[0]["epochs"]].append((column, lejepa.mean, *prediction_interval(values, better)))
     return found
 
 

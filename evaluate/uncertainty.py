@@ -30,11 +30,14 @@ def t_interval(values: list[float]) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def prediction_interval(values: list[float]) -> tuple[float, float]:
+def prediction_interval(values: list[float], centre: float | None = None) -> tuple[float, float]:
     """95% interval for one more draw like ``values`` (at least two): mean ± t(n − 1) · sd · √(1 + 1/n).
-    Where a single run of another method falls inside it, one run cannot tell the two apart."""
-    mean, n = statistics.fmean(values), len(values)
-    half = student_t.ppf(0.5 + LEVEL / 2, n - 1) * statistics.stdev(values) * (1 + 1 / n) ** 0.5
+    Where a single run of another method falls inside it, one run cannot tell the two apart.
+    ``centre``: one draw to centre on instead of the mean (the sd of ``values`` as its noise too),
+    so the difference of two single draws: centre ± t(n − 1) · sd · √2."""
+    n, sd = len(values), statistics.stdev(values)
+    mean, spread = (statistics.fmean(values), (1 + 1 / n) ** 0.5) if centre is None else (centre, 2**0.5)
+    half = student_t.ppf(0.5 + LEVEL / 2, n - 1) * sd * spread
     return mean - half, mean + half
 
 

@@ -23,6 +23,8 @@ def test_prediction_interval_is_wider_than_the_mean_s_by_the_new_draw_s_own_spre
     low, high = prediction_interval([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2 df) = 4.3027, sqrt(1 + 1/3)
     assert high - 2 == pytest.approx(4.3027 * (4 / 3) ** 0.5, abs=1e-3) and 2 - low == pytest.approx(high - 2)
     assert (high - low) / (t_interval([1.0, 2.0, 3.0])[1] - t_interval([1.0, 2.0, 3.0])[0]) == pytest.approx(2.0)
+    low, high = prediction_interval([1.0, 2.0, 3.0], centre=5.0)  # two single draws: sd · √2
+    assert (low + high) / 2 == pytest.approx(5.0) and high - 5 == pytest.approx(4.3027 * 2**0.5, abs=1e-3)
 
 
 def test_bootstrap_interval_of_a_proportion():
