@@ -46,16 +46,21 @@ def lejepa_line(data: dict) -> str:
     )
 
 
+def row_at(data: dict, run: str, epochs: float) -> dict | None:
+    """The table's row (seed 0) of ``run`` at ``epochs``, if it was measured."""
+    return next((r for r in data["rows"] if (r["run"], r["epochs"]) == (run, epochs)), None)
+
+
 def against_rivals(data: dict) -> dict[float, list[tuple[str, float, float, float]]]:
     """{epochs: [(column, LeJEPA's mean, low, high), ...]} at each length where LeJEPA ran and
     VICReg has several runs: [low, high] is the 95% prediction interval of VICReg's runs, or, in a
     column where SimCLR's one run beats their mean, one centred on that run with VICReg's spread."""
     found = {}
     for runs in seeded_points(data):
-        mine = next((r for r in data["rows"] if (r["run"], r["epochs"]) == ("lejepa", runs[0]["epochs"])), None)
+        mine = row_at(data, "lejepa", runs[0]["epochs"])
         if runs[0]["run"] != "vicreg" or mine is None:
             continue
-        simclr = next((r for r in data["rows"] if (r["run"], r["epochs"]) == ("contrastive", runs[0]["epochs"])), {})
+        simclr = row_at(data, "contrastive", runs[0]["epochs"]) or {}
         found[runs[0]["epochs"]] = []
         for column in columns(data):
             vicreg, lejepa = [cell(r["cells"], column) for r in runs], cell(mine["cells"], column)
