@@ -151,7 +151,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="where the report, plots and logs go (default: the run directory; RUN/evals/<settings> with overrides)",
     )
-    parser.add_argument("overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.skip=[finetune]")
+    parser.add_argument(
+        "overrides", nargs="*", help="eval.* overrides, e.g. eval.seeds=5 eval.skip=[finetune,self_training]"
+    )
     args = parser.parse_intermixed_args(argv)
     if not args.list and args.run is None:
         parser.error("--run is required (or --list KIND)")

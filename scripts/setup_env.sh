@@ -4,7 +4,15 @@
 set -euo pipefail
 venv=${1:-.venv}
 python=${PYTHON:-python3}
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+if [ ! -x "$venv/bin/python" ]; then
+  # torch with torchvision takes about 6 GB on x86_64 (PyPI's build with its CUDA libraries,
+  # which torchvision's wheels need even on a CPU); say so before pip runs out of disk midway
+  free_gb=$(df -Pk "$(dirname "$venv")" | awk 'NR == 2 { print int($4 / 1048576) }')
+  if [ "${free_gb:-0}" -lt 8 ]; then
+    echo "setup: only ${free_gb} GB free for $venv; torch and torchvision need about 6 GB (8 GB to be safe)" >&2
+  fi
+  "$python" -m venv "$venv"
+fi
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q -e '.[test]'
 if ! "$venv/bin/python" scripts/check_imports.py; then
