@@ -177,18 +177,26 @@ def feature_map_plot(coordinates: dict, class_names, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def image_strip(images: torch.Tensor, slots: int, gap: int = 2) -> np.ndarray:
+    """Images (k, C, H, W) in [0, 1], k <= ``slots``, side by side with white gaps ->
+    (H, slots·(W + gap) − gap) for one channel, else (H, that, C); a missing image stays white."""
+    _, channels, height, width = images.shape
+    strip = torch.ones(channels, height, slots * (width + gap) - gap)
+    for j, image in enumerate(images.float().clamp(0, 1)):
+        strip[:, :, j * (width + gap) : j * (width + gap) + width] = image
+    return strip.permute(1, 2, 0).squeeze(-1).numpy()
+
+
 def image_grid_plot(rows: list[torch.Tensor], row_names: list[str], path: Path, title: str) -> Path:
-    """Rows of images (each (n, C, H, W) in [0, 1]) shown one above the other."""
+    """Rows of images (each (n, C, H, W) in [0, 1]) shown one above the other, each row one
+    strip: one axes per row, not per image, which is what makes the figure slow to draw."""
     n = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.0), squeeze=False)
-    for i, (images, name) in enumerate(zip(rows, row_names)):
-        for j in range(n):
-            ax = axes[i][j]
-            ax.axis("off")
-            if j < len(images):
-                img = images[j].float().clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy()
-                ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
-        axes[i][0].set_title(name, fontsize=7, loc="left")
+    fig, axes = plt.subplots(len(rows), 1, figsize=(n * 0.9, len(rows) * 1.0), squeeze=False)
+    for ax, images, name in zip(axes[:, 0], rows, row_names):
+        strip = image_strip(images, n)
+        ax.imshow(strip, cmap="gray" if strip.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name, fontsize=7, loc="left")
+        ax.axis("off")
     fig.suptitle(title, fontsize=9)
     return save_figure(fig, path)
 

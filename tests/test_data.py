@@ -3,10 +3,12 @@ import gzip
 import numpy as np
 import pytest
 import torch
+import torchvision.datasets
 
 from pretrain.core.batches import ShardedBatches
 from pretrain.core.config import ConfigError, DataConfig
 from pretrain.core.data import DATASETS, DataError, Dataset, load_splits, register_dataset, train_val_split
+from pretrain.core.datasets.download import download
 from pretrain.core.datasets.fashion_mnist import find_fashion_mnist, read_idx
 from pretrain.core.datasets.synthetic import synthetic_images
 from pretrain.core.samples import ImageSet, balanced_subset
@@ -143,3 +145,22 @@ def test_subsample_is_seeded_and_keeps_small_sets_whole():
     assert not torch.equal(picked.index, images.subsample(10, seed=4).index)
     assert set(picked.index.tolist()) <= set(images.index.tolist())
     assert images.subsample(0, seed=3) is images and images.subsample(30, seed=3) is images
+
+
+def test_download_fetches_every_split_through_torchvision_and_names_a_failure(tmp_path, monkeypatch):
+    calls = []
+
+    def fetch(root, download, **split):
+        calls.append((root, download, split))
+        if split.get("split") == "test":
+            raise RuntimeError("no network")
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", fetch)
+    monkeypatch.setattr(torchvision.datasets, "SVHN", fetch)
+    download("fashion_mnist", str(tmp_path / "fm"))
+    assert calls == [(str(tmp_path / "fm"), True, {"train": True}), (str(tmp_path / "fm"), True, {"train": False})]
+    assert (tmp_path / "fm").is_dir()
+    with pytest.raises(DataError, match="downloading svhn .* failed: no network"):
+        download("svhn", str(tmp_path / "svhn"))
+    with pytest.raises(DataError, match="needs data.root"):
+        download("svhn", "")

@@ -164,7 +164,7 @@ def workspace(tmp_path_factory):
     write_unlabelled_folder(root / "photos", n=64, size=16)
     write_labelled_folder(root / "labelled", classes=4, per_class=40, size=16)
     run(argv_of("python -m pretrain --config configs/smoke.yaml", root), root)
-    run(argv_of("python -m pretrain --config configs/smoke.yaml name=smoke_timm encoder.name=resnet18", root), root)
+    run(argv_of("python -m pretrain --config configs/smoke.yaml name=smoke_timm encoder.name=test_resnet", root), root)
     return root
 
 

@@ -16,6 +16,7 @@ from evaluate.contract import all_protocols
 from evaluate.entry import EvaluationSettings, evaluate_run
 from evaluate.features import cache_key
 from evaluate.outputs import export_features
+from evaluate.plots import image_strip
 from evaluate.report_types import Report, SummaryRow
 from evaluate.run import encoder_features
 from pretrain.core.datasets.synthetic import synthetic_images
@@ -268,3 +269,13 @@ def test_overridden_evaluations_write_beside_the_full_report(tmp_path):
     other = evaluation_folder(run, ["eval.seeds=6"], None).path
     assert one.parent == tmp_path / "evals" and one != other and one.name.startswith("eval.seeds=5")
     assert evaluation_folder(run, [], []).path != tmp_path  # other baselines are a partial evaluation too
+
+
+def test_image_strip_places_each_image_and_leaves_missing_slots_white():
+    grey = torch.stack([torch.full((1, 4, 3), v) for v in (0.0, 0.5)])  # (2, 1, 4, 3)
+    strip = image_strip(grey, slots=3, gap=1)
+    assert strip.shape == (4, 3 * 3 + 2)  # one channel: (H, slots·(W + gap) − gap)
+    assert (strip[:, 0:3] == 0.0).all() and (strip[:, 4:7] == 0.5).all()
+    assert (strip[:, 3] == 1.0).all() and (strip[:, 7:] == 1.0).all()  # the gap and the empty third slot
+    colour = image_strip(torch.rand(2, 3, 4, 3) * 3 - 1, slots=2)  # clamped into [0, 1]
+    assert colour.shape == (4, 2 * 5 - 2, 3) and colour.min() >= 0 and colour.max() <= 1

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import timm
 import torch
 from torch import nn
 
@@ -103,6 +102,10 @@ def channels_last_faster(name: str) -> bool:
 
 def timm_backbone(spec: EncoderSpec) -> tuple[nn.Module, int]:
     """Any timm model, classifier removed; its pooled features feed the projection."""
+    # here, not at the top: importing timm (through torchvision's ops and torch._dynamo) takes
+    # about 2 s, which every command would pay at start-up; only a timm encoder needs it
+    import timm
+
     if not timm.is_model(spec.name):
         known = ", ".join(sorted(BACKBONES))
         raise ConfigError(f"encoder.name: {spec.name!r} is neither a local encoder ({known}) nor a timm model")
