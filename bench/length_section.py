@@ -32,13 +32,12 @@ from evaluate.uncertainty import prediction_interval
 def lejepa_line(data: dict) -> str:
     """LeJEPA minus the better of VICReg and SimCLR at each length all three ran (same encoder
     and views, so equal epochs take about equal minutes), on the linear probe at the scarce budget."""
-    column = columns(data)[1]
-    by = {(r["run"], r["epochs"]): cell(r["cells"], column) for r in data["rows"]}
-    said = []
-    for epochs in sorted({e for run, e in by if run == "lejepa"}):
-        rivals = [by.get((run, epochs)) for run in ("vicreg", "contrastive")]
-        if all(rivals) and by[("lejepa", epochs)]:
-            said.append(f"{epochs:g} ep {signed(by[('lejepa', epochs)].mean - max(r.mean for r in rivals))}")
+    column, said = columns(data)[1], []
+    for epochs in sorted(r["epochs"] for r in data["rows"] if r["run"] == "lejepa"):
+        mine, *rivals = (row_at(data, run, epochs) for run in ("lejepa", "vicreg", "contrastive"))
+        means = [found.mean for r in (mine, *rivals) if r and (found := cell(r["cells"], column))]
+        if len(means) == 3:
+            said.append(f"{epochs:g} ep {signed(means[0] - max(means[1:]))}")
     return (
         f"LeJEPA minus the better of VICReg and SimCLR, {title(column)}, mean points: {'; '.join(said)}."
         if said

@@ -22,11 +22,16 @@ from scipy.special import stdtrit  # Student's t quantile; scipy.stats would add
 LEVEL = 0.95
 
 
+def t_quantile(dof: int) -> float:
+    """The two-sided ``LEVEL`` quantile of Student's t with ``dof`` degrees of freedom."""
+    return float(stdtrit(dof, 0.5 + LEVEL / 2))
+
+
 def t_interval(values: list[float]) -> tuple[float, float]:
     """95% interval of the mean of ``values`` (at least two) under a t distribution."""
     mean, half = statistics.fmean(values), 0.0
     if len(values) > 1:
-        half = stdtrit(len(values) - 1, 0.5 + LEVEL / 2) * statistics.stdev(values) / len(values) ** 0.5
+        half = t_quantile(len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
     return mean - half, mean + half
 
 
@@ -37,7 +42,7 @@ def prediction_interval(values: list[float], centre: float | None = None) -> tup
     so the difference of two single draws: centre ± t(n − 1) · sd · √2."""
     n, sd = len(values), statistics.stdev(values)
     mean, spread = (statistics.fmean(values), (1 + 1 / n) ** 0.5) if centre is None else (centre, 2**0.5)
-    half = stdtrit(n - 1, 0.5 + LEVEL / 2) * sd * spread
+    half = t_quantile(n - 1) * sd * spread
     return mean - half, mean + half
 
 

@@ -23,12 +23,12 @@ FETCHERS = {
 
 def download(name: str, root: str) -> None:
     """Download dataset ``name`` into ``root`` (skipped by torchvision when already there)."""
+    if not root:
+        raise DataError("data.download=true needs data.root, the folder to download into")
     # here, not at the top: every dataset module imports this one, and torchvision's import
     # (about 1.5 s, through torch._dynamo) is only needed to fetch
     from torchvision import datasets
 
-    if not root:
-        raise DataError("data.download=true needs data.root, the folder to download into")
     Path(root).mkdir(parents=True, exist_ok=True)
     print(f"data.download=true: fetching {name} into {root} (torchvision) ...", flush=True)
     class_name, splits = FETCHERS[name]
